@@ -1,0 +1,188 @@
+//! The sorted in-memory filesystem.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map;
+
+use bytes::Bytes;
+
+use crate::{FsError, RelPath};
+
+/// What an entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file and its content.
+    File(Bytes),
+    /// A directory.
+    Dir,
+    /// A symbolic link and its target, verbatim.
+    Symlink(String),
+    /// A hard link to another path of the same tree, which must exist when the tar is written.
+    Hardlink(RelPath),
+}
+
+/// One filesystem entry: its kind, permission bits and numeric owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// File, directory or link.
+    pub kind: Kind,
+    /// Permission bits (`0o7777` at most).
+    pub mode: u32,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+}
+
+impl Entry {
+    /// A root-owned file.
+    pub fn file(data: impl Into<Bytes>, mode: u32) -> Self {
+        Self {
+            kind: Kind::File(data.into()),
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// A root-owned directory.
+    pub fn dir(mode: u32) -> Self {
+        Self {
+            kind: Kind::Dir,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// A root-owned symlink (mode 0777, as symlinks always are).
+    pub fn symlink(target: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::Symlink(target.into()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// The same entry owned by `uid:gid`.
+    pub fn owned_by(mut self, uid: u32, gid: u32) -> Self {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
+    fn describe(&self) -> &'static str {
+        match self.kind {
+            Kind::File(_) => "file",
+            Kind::Dir => "directory",
+            Kind::Symlink(_) => "symlink",
+            Kind::Hardlink(_) => "hard link",
+        }
+    }
+
+    /// Bytes of content (files only).
+    pub fn size(&self) -> u64 {
+        match &self.kind {
+            Kind::File(data) => data.len() as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A filesystem: entries by path, iterated in byte order of their paths, which puts every parent
+/// before its children. Missing parent directories are written as `0755 root:root`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tree {
+    entries: BTreeMap<RelPath, Entry>,
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an entry. A directory may be inserted again (the first one's metadata stays, so the
+    /// result depends only on insertion order, which callers keep deterministic); any other
+    /// repeat is an error, as is an entry below a path that is not a directory.
+    pub fn insert(&mut self, path: RelPath, entry: Entry) -> Result<(), FsError> {
+        for ancestor in path.ancestors() {
+            if let Some(existing) = self.entries.get(&ancestor)
+                && existing.kind != Kind::Dir
+            {
+                return Err(FsError::NotADirectory {
+                    path: ancestor.as_str().to_string(),
+                    existing: existing.describe(),
+                });
+            }
+        }
+        match self.entries.entry(path) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(entry);
+                Ok(())
+            }
+            btree_map::Entry::Occupied(o) => {
+                if o.get().kind == Kind::Dir && entry.kind == Kind::Dir {
+                    Ok(())
+                } else {
+                    Err(FsError::Duplicate {
+                        path: o.key().as_str().to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Adds or overwrites an entry (for files grocker synthesizes over what packages shipped).
+    pub fn replace(&mut self, path: RelPath, entry: Entry) -> Result<(), FsError> {
+        self.entries.remove(&path);
+        self.insert(path, entry)
+    }
+
+    /// The entry at `path`.
+    pub fn get(&self, path: &RelPath) -> Option<&Entry> {
+        self.entries.get(path)
+    }
+
+    /// Removes and returns the entry at `path` (not its children).
+    pub fn remove(&mut self, path: &RelPath) -> Option<Entry> {
+        self.entries.remove(path)
+    }
+
+    /// Entries in write order.
+    pub fn iter(&self) -> impl Iterator<Item = (&RelPath, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// Number of explicit entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the tree has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sum of file sizes.
+    pub fn content_size(&self) -> u64 {
+        self.entries.values().map(Entry::size).sum()
+    }
+
+    /// Moves every entry of `other` into `self`, with [`Tree::insert`]'s rules.
+    pub fn merge(&mut self, other: Tree) -> Result<(), FsError> {
+        for (path, entry) in other.entries {
+            self.insert(path, entry)?;
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the entries for which `keep_out` is true, as a tree of their own.
+    pub fn split_off(&mut self, mut keep_out: impl FnMut(&RelPath, &Entry) -> bool) -> Tree {
+        let (out, kept) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|(p, e)| keep_out(p, e));
+        self.entries = kept;
+        Tree { entries: out }
+    }
+}

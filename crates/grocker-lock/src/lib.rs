@@ -1,0 +1,246 @@
+//! `grocker.lock`: the fully pinned plan of an image (DESIGN §1.2).
+//!
+//! A lock records what was asked for ([`Request`]) and exactly which files satisfy it: every
+//! `.deb` with its version and SHA-256. A build that finds a lock whose request matches its own
+//! fetches exactly those files, so the same lock gives the same image digest on any machine, any
+//! day (DESIGN §3). Paths are stored relative to their archive (`debian`, `debian-security`), not
+//! as full URLs, so a lock made against one mirror builds against another.
+//!
+//! The file is TOML, written with a stable field order and sorted entries so that it diffs well
+//! in review and round-trips byte for byte.
+//!
+//! ```
+//! use grocker_lock::{Lock, Request};
+//! let lock = Lock::new(Request {
+//!     runtime: "bookworm/3.11".into(),
+//!     architecture: "amd64".into(),
+//!     packages: vec![],
+//! });
+//! let text = lock.to_toml()?;
+//! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
+//! # Ok::<(), grocker_lock::LockError>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use grocker_hash::Sha256;
+use serde::{Deserialize, Serialize};
+
+/// The lock format version this grocker writes and reads.
+pub const VERSION: u32 = 1;
+
+const HEADER: &str = "# This file is written by grocker. Do not edit it by hand:\n\
+# `grocker root --upgrade` refreshes it to the newest packages.\n";
+
+/// What went wrong reading or writing a lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The file exists but cannot be read or written.
+    #[error("cannot access lock file {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a lock grocker can read.
+    #[error("{path} is not a valid grocker lock file: {reason} — delete it or run with --upgrade to write a new one")]
+    Invalid {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What the user asked for. A lock applies to a build only if the build asks for the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// `SUITE/PYTHON`.
+    pub runtime: String,
+    /// Debian architecture (`amd64`).
+    pub architecture: String,
+    /// Extra Debian packages beyond the runtime's own, sorted.
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// One pinned `.deb`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianPackage {
+    /// Package name.
+    pub name: String,
+    /// Debian version.
+    pub version: String,
+    /// `amd64`, `arm64` or `all`.
+    pub architecture: String,
+    /// Which archive holds it: `debian` or `debian-security`.
+    pub archive: String,
+    /// Path below the archive root (`pool/main/...deb`).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the `.deb`, verified at download.
+    #[serde(with = "sha256_hex")]
+    pub sha256: Sha256,
+}
+
+/// A whole lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// Format version ([`VERSION`]).
+    pub version: u32,
+    /// What was asked for.
+    pub request: Request,
+    /// The Debian packages of the `os` layer, sorted by name.
+    #[serde(default)]
+    pub debian: Vec<DebianPackage>,
+}
+
+impl Lock {
+    /// An empty lock for `request`.
+    pub fn new(request: Request) -> Self {
+        Self {
+            version: VERSION,
+            request,
+            debian: Vec::new(),
+        }
+    }
+
+    /// The lock as TOML text, entries sorted.
+    pub fn to_toml(&self) -> Result<String, LockError> {
+        let mut sorted = self.clone();
+        sorted.request.packages.sort();
+        sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
+        let body = toml::to_string(&sorted).map_err(|e| LockError::Invalid {
+            path: PathBuf::from("grocker.lock"),
+            reason: e.to_string(),
+        })?;
+        Ok(format!("{HEADER}\n{body}"))
+    }
+
+    /// Parses TOML text; `path` is for error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, LockError> {
+        let lock: Lock = toml::from_str(text).map_err(|e| LockError::Invalid {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+        })?;
+        if lock.version != VERSION {
+            return Err(LockError::Invalid {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "format version {} (this grocker reads version {VERSION})",
+                    lock.version
+                ),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// Reads `path`, or `None` if it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
+        match fs_err::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LockError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the lock atomically (temp file + rename), so an interrupted build never leaves
+    /// half a lock.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        let io = |source| LockError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = self.to_toml()?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        tmp.write_all(text.as_bytes()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+mod sha256_hex {
+    use grocker_hash::Sha256;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &Sha256, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(h)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sha256, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        let mut lock = Lock::new(Request {
+            runtime: "bookworm/3.11".into(),
+            architecture: "amd64".into(),
+            packages: vec!["libpq5".into()],
+        });
+        for name in ["zlib1g", "libc6"] {
+            lock.debian.push(DebianPackage {
+                name: name.into(),
+                version: "1:1.2.13.dfsg-1".into(),
+                architecture: "amd64".into(),
+                archive: "debian".into(),
+                path: format!("pool/main/x/{name}/{name}_1.2.13_amd64.deb"),
+                size: 42,
+                sha256: Sha256::digest(name.as_bytes()),
+            });
+        }
+        lock
+    }
+
+    #[test]
+    fn round_trips_byte_for_byte() {
+        let text = sample().to_toml().unwrap();
+        let back = Lock::from_toml(&text, Path::new("x")).unwrap();
+        assert_eq!(back.to_toml().unwrap(), text);
+        // Written sorted whatever the in-memory order.
+        assert!(text.find("name = \"libc6\"").unwrap() < text.find("name = \"zlib1g\"").unwrap());
+    }
+
+    #[test]
+    fn writes_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grocker.lock");
+        assert_eq!(Lock::read(&path).unwrap(), None);
+        let mut lock = sample();
+        lock.write(&path).unwrap();
+        lock.debian.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(Lock::read(&path).unwrap(), Some(lock));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn bad_files_say_what_to_do() {
+        let err = Lock::from_toml("version = 9\n[request]\nruntime='x'\narchitecture='amd64'\n", Path::new("grocker.lock"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format version 9"), "{err}");
+        assert!(err.contains("--upgrade"), "{err}");
+        let err = Lock::from_toml("garbage", Path::new("grocker.lock")).unwrap_err();
+        assert!(err.to_string().starts_with("grocker.lock is not a valid grocker lock file"));
+    }
+}

@@ -1,0 +1,281 @@
+//! What dpkg and the maintainer scripts would have left on disk, written by grocker itself.
+
+use bytes::Bytes;
+use grocker_fs::{Entry, Kind, RelPath, Tree};
+
+use crate::RuntimeError;
+
+/// A package's contents, ready to be laid out: what `grocker-debian` read from its `.deb`.
+#[derive(Debug)]
+pub struct InstalledPackage {
+    /// Package name (`libc6`).
+    pub name: String,
+    /// Its `/var/lib/dpkg/status.d/<name>` paragraph.
+    pub status: String,
+    /// Its `data.tar` entries, already in merged-/usr form.
+    pub files: Vec<(RelPath, Entry)>,
+}
+
+/// The user the application runs as: numeric and non-root, with a writable home that is also the
+/// working directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Login name written to `/etc/passwd`.
+    pub name: String,
+    /// Numeric uid (never 0).
+    pub uid: u32,
+    /// Numeric gid (never 0).
+    pub gid: u32,
+}
+
+impl Default for User {
+    fn default() -> Self {
+        Self {
+            name: "app".to_string(),
+            uid: 10001,
+            gid: 10001,
+        }
+    }
+}
+
+impl User {
+    /// The home directory, also the image's working directory.
+    pub fn home(&self) -> String {
+        format!("/home/{}", self.name)
+    }
+}
+
+/// Bookworm+ use merged /usr: these top-level directories are links into `/usr`. The `.deb`
+/// reader already moved their entries below `usr/`.
+const MERGED_USR: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// Lays the packages out in one tree (in name order, so the result does not depend on download
+/// order) and adds the files their maintainer scripts would have created.
+pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree, RuntimeError> {
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut tree = Tree::new();
+    for package in &packages {
+        for (path, entry) in &package.files {
+            // Packages may both ship an identical file (a shared symlink, say); dpkg accepts
+            // that, and so do we. Anything else is a real conflict.
+            if tree.get(path) == Some(entry) {
+                continue;
+            }
+            tree.insert(path.clone(), entry.clone())
+                .map_err(|source| conflict(&package.name, source))?;
+        }
+        put(
+            &mut tree,
+            &format!("var/lib/dpkg/status.d/{}", package.name),
+            Entry::file(Bytes::from(package.status.clone()), 0o644),
+        )?;
+    }
+
+    for dir in MERGED_USR {
+        let below = format!("usr/{dir}");
+        let used = tree.iter().any(|(p, _)| p.starts_with(&below));
+        if used {
+            put(&mut tree, dir, Entry::symlink(below))?;
+        }
+    }
+
+    let home = user.home();
+    let home = home.trim_start_matches('/');
+    put(&mut tree, "etc/passwd", text(&passwd(user), 0o644))?;
+    put(&mut tree, "etc/group", text(&group(user), 0o644))?;
+    // glibc's built-in defaults would also work, but spelling them out keeps lookups to local
+    // files and DNS whatever the libc version.
+    put(&mut tree, "etc/nsswitch.conf", text(NSSWITCH, 0o644))?;
+    put(&mut tree, "tmp", Entry::dir(0o1777))?;
+    put(&mut tree, "var/tmp", Entry::dir(0o1777))?;
+    put(&mut tree, "root", Entry::dir(0o700))?;
+    put(
+        &mut tree,
+        home,
+        Entry::dir(0o755).owned_by(user.uid, user.gid),
+    )?;
+
+    let bundle = ca_bundle(&tree)?;
+    put(
+        &mut tree,
+        "etc/ssl/certs/ca-certificates.crt",
+        Entry::file(bundle, 0o644),
+    )?;
+    // OpenSSL looks in its OPENSSLDIR (/usr/lib/ssl); Debian's `openssl` package links these,
+    // but it is only needed by ca-certificates' maintainer script, so it is not installed.
+    for (link, target) in [
+        ("usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"),
+        ("usr/lib/ssl/certs", "/etc/ssl/certs"),
+    ] {
+        let path = rel(link)?;
+        if tree.get(&path).is_none() {
+            put(&mut tree, link, Entry::symlink(target))?;
+        }
+    }
+    Ok(tree)
+}
+
+/// `update-ca-certificates`' bundle: every certificate Debian ships under
+/// `/usr/share/ca-certificates`, in path order, each ending with a newline.
+fn ca_bundle(tree: &Tree) -> Result<Bytes, RuntimeError> {
+    let mut bundle = Vec::new();
+    for (path, entry) in tree.iter() {
+        if !path.starts_with("usr/share/ca-certificates") || !path.as_str().ends_with(".crt") {
+            continue;
+        }
+        if let Kind::File(data) = &entry.kind {
+            bundle.extend_from_slice(data);
+            if !data.ends_with(b"\n") {
+                bundle.push(b'\n');
+            }
+        }
+    }
+    if bundle.is_empty() {
+        return Err(RuntimeError::NoCertificates);
+    }
+    Ok(Bytes::from(bundle))
+}
+
+fn passwd(user: &User) -> String {
+    format!(
+        "root:x:0:0:root:/root:/usr/sbin/nologin\n\
+         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+         {name}:x:{uid}:{gid}:{name}:{home}:/usr/sbin/nologin\n",
+        name = user.name,
+        uid = user.uid,
+        gid = user.gid,
+        home = user.home(),
+    )
+}
+
+fn group(user: &User) -> String {
+    format!(
+        "root:x:0:\nnogroup:x:65534:\n{name}:x:{gid}:\n",
+        name = user.name,
+        gid = user.gid
+    )
+}
+
+const NSSWITCH: &str = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n\
+networks: files\nprotocols: files\nservices: files\nethers: files\nrpc: files\n";
+
+fn text(s: &str, mode: u32) -> Entry {
+    Entry::file(Bytes::from(s.to_string()), mode)
+}
+
+fn rel(path: &str) -> Result<RelPath, RuntimeError> {
+    RelPath::new(path).map_err(|source| conflict("grocker", source))
+}
+
+/// Writes a file grocker owns, over anything a package shipped at that path.
+fn put(tree: &mut Tree, path: &str, entry: Entry) -> Result<(), RuntimeError> {
+    tree.replace(rel(path)?, entry)
+        .map_err(|source| conflict("grocker", source))
+}
+
+fn conflict(package: &str, source: grocker_fs::FsError) -> RuntimeError {
+    RuntimeError::Conflict {
+        package: package.to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, files: &[(&str, Entry)]) -> InstalledPackage {
+        InstalledPackage {
+            name: name.to_string(),
+            status: format!("Package: {name}\nStatus: install ok installed\n"),
+            files: files
+                .iter()
+                .map(|(p, e)| (RelPath::new(p).unwrap(), e.clone()))
+                .collect(),
+        }
+    }
+
+    fn sample() -> Vec<InstalledPackage> {
+        vec![
+            pkg(
+                "libc6",
+                &[(
+                    "usr/lib64/ld-linux-x86-64.so.2",
+                    Entry::symlink("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                )],
+            ),
+            pkg(
+                "ca-certificates",
+                &[
+                    (
+                        "usr/share/ca-certificates/mozilla/B.crt",
+                        Entry::file(&b"-----B-----"[..], 0o644),
+                    ),
+                    (
+                        "usr/share/ca-certificates/mozilla/A.crt",
+                        Entry::file(&b"-----A-----\n"[..], 0o644),
+                    ),
+                ],
+            ),
+        ]
+    }
+
+    fn file(tree: &Tree, path: &str) -> String {
+        match &tree.get(&RelPath::new(path).unwrap()).unwrap().kind {
+            Kind::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            other => panic!("{path} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn writes_what_maintainer_scripts_would() {
+        let user = User::default();
+        let tree = assemble(sample(), &user).unwrap();
+        assert_eq!(
+            file(&tree, "etc/ssl/certs/ca-certificates.crt"),
+            "-----A-----\n-----B-----\n"
+        );
+        assert!(file(&tree, "etc/passwd").contains("app:x:10001:10001:app:/home/app:"));
+        assert!(file(&tree, "etc/group").contains("app:x:10001:"));
+        assert!(file(&tree, "var/lib/dpkg/status.d/libc6").contains("Status: install ok"));
+        let tmp = tree.get(&RelPath::new("tmp").unwrap()).unwrap();
+        assert_eq!(tmp.mode, 0o1777);
+        let home = tree.get(&RelPath::new("home/app").unwrap()).unwrap();
+        assert_eq!((home.uid, home.gid), (10001, 10001));
+        assert_eq!(
+            tree.get(&RelPath::new("lib64").unwrap()).unwrap().kind,
+            Kind::Symlink("usr/lib64".into())
+        );
+        // Nothing shipped below usr/sbin, so no sbin link.
+        assert!(tree.get(&RelPath::new("sbin").unwrap()).is_none());
+    }
+
+    #[test]
+    fn order_of_packages_does_not_matter() {
+        let user = User::default();
+        let a = assemble(sample(), &user).unwrap();
+        let mut reversed = sample();
+        reversed.reverse();
+        assert_eq!(a, assemble(reversed, &user).unwrap());
+    }
+
+    #[test]
+    fn conflicting_files_name_the_package() {
+        let mut pkgs = sample();
+        pkgs.push(pkg(
+            "evil",
+            &[(
+                "usr/share/ca-certificates/mozilla/A.crt",
+                Entry::file(&b"other"[..], 0o644),
+            )],
+        ));
+        let err = assemble(pkgs, &User::default()).unwrap_err().to_string();
+        assert!(err.contains("package evil"), "{err}");
+    }
+
+    #[test]
+    fn no_certificates_is_an_error() {
+        let err = assemble(vec![], &User::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::NoCertificates));
+    }
+}
