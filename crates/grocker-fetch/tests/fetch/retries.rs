@@ -1,0 +1,150 @@
+//! Transient failures are retried, final ones are not, and errors say what to do.
+
+use grocker_fetch::{FetchError, redact_url};
+use grocker_hash::Sha256;
+use url::Url;
+
+use crate::support::{Reply, Server};
+use crate::{assert_cache_empty, content, entries, fetcher, fetcher_with};
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_success() {
+    let server = Server::start(|r| match r.nth {
+        1 => Reply::Status(503),
+        2 => Reply::Drop,
+        _ => Reply::Ok(b"Origin: Debian".to_vec()),
+    })
+    .await;
+    let (_dir, fetcher) = fetcher();
+    let bytes = fetcher.get_bytes(&server.url("/inrelease")).await.unwrap();
+    assert_eq!(&bytes[..], b"Origin: Debian");
+    assert_eq!(server.requests().len(), 3);
+    let ua = server.requests()[0]
+        .header("user-agent")
+        .unwrap()
+        .to_string();
+    assert!(ua.starts_with("grocker/"), "{ua}");
+}
+
+#[tokio::test]
+async fn not_found_is_one_clear_error_without_retries() {
+    let server = Server::start(|_| Reply::Status(404)).await;
+    let (_dir, fetcher) = fetcher();
+    let url = server.url("/simple/nope/");
+    let err = fetcher.get_bytes(&url).await.unwrap_err();
+    assert!(err.is_not_found());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{url} answered HTTP 404 — not found: check the URL, the package name and version, \
+             or that the mirror carries this suite"
+        )
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_reported_after_the_last_retry() {
+    let server = Server::start(|_| Reply::Status(500)).await;
+    let (_dir, fetcher) = fetcher_with(2);
+    let err = fetcher.get_bytes(&server.url("/x")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::Status {
+                status: 500,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(after 3 attempts)"), "{err}");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn unreachable_server_names_url_attempts_and_proxy_settings() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: nothing listens there
+    let (_dir, fetcher) = fetcher_with(1);
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/debian/")).unwrap();
+    let err = fetcher.get_bytes(&url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, FetchError::Unreachable { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        msg.starts_with(&format!("could not reach {url} after 2 attempts: ")),
+        "{msg}"
+    );
+    assert!(msg.to_lowercase().contains("connection refused"), "{msg}");
+    assert!(msg.contains("HTTPS_PROXY"), "{msg}");
+}
+
+#[tokio::test]
+async fn connection_dropped_mid_body_is_retried() {
+    let data = content(100_000);
+    let served = data.clone();
+    let server = Server::start(move |r| match r.nth {
+        1 => Reply::Truncated(served.clone(), 10_000),
+        // Without a Content-Length, only the expected size reveals the cut.
+        2 => Reply::CloseDelimited(served[..50_000].to_vec()),
+        _ => Reply::Ok(served.clone()),
+    })
+    .await;
+    let (_dir, fetcher) = fetcher();
+    let sha = Sha256::digest(&data);
+    let path = fetcher
+        .get_verified(&server.url("/big.whl"), &sha, Some(data.len() as u64))
+        .await
+        .unwrap();
+    assert_eq!(fs_err::read(path).unwrap(), data);
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(entries(&fetcher.cache().root().join("tmp")), 0);
+}
+
+#[tokio::test]
+async fn body_always_cut_short_fails_and_stores_nothing() {
+    let server = Server::start(|_| Reply::Truncated(content(5000), 100)).await;
+    let (_dir, fetcher) = fetcher_with(1);
+    let sha = Sha256::digest(&content(5000));
+    let err = fetcher
+        .get_verified(&server.url("/f"), &sha, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Unreachable { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert_cache_empty(&fetcher);
+    // Small documents too.
+    let err = fetcher.get_bytes(&server.url("/g")).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::Unreachable { attempts: 2, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_in_the_url_are_sent_but_never_printed() {
+    let server = Server::start(|_| Reply::Status(401)).await;
+    let (_dir, fetcher) = fetcher();
+    let mut url = server.url("/private/simple/");
+    url.set_username("user").unwrap();
+    url.set_password(Some("s3cret")).unwrap();
+    let err = fetcher.get_bytes(&url).await.unwrap_err();
+    let auth = server.requests()[0]
+        .header("authorization")
+        .map(str::to_owned);
+    // base64("user:s3cret")
+    assert_eq!(auth.as_deref(), Some("basic dxnlcjpzm2nyzxq="));
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("user:****@127.0.0.1"), "{shown}");
+    assert_eq!(redact_url(&url), url.as_str().replace("s3cret", "****"));
+}

@@ -1,0 +1,93 @@
+//! The `Sink` seam, and what the sinks share: blob copies, atomic writes, index entries.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::{Digest, Image, ImageName, OciError};
+
+/// Where a finished image goes (ko's `publish.Interface`): an OCI layout, a docker-archive, the
+/// local engine, a registry. Sinks that write in one batch (an archive) do it in `finish`.
+pub trait Sink {
+    /// Writes (or records, for batch sinks) `image` under `name`.
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError>;
+
+    /// Completes the batch; for sinks that write at once, does nothing.
+    fn finish(self: Box<Self>) -> Result<(), OciError>;
+}
+
+/// What a sink did with an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The manifest digest, or for the engine the image ID (config digest).
+    pub digest: Digest,
+    /// For people: `oci:DIR:TAG`, `docker-archive:FILE`, `docker (image id sha256:…)`.
+    pub location: String,
+}
+
+/// `org.opencontainers.image.ref.name` (OCI image spec, annotations.md): the tag in a layout.
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The full name containerd, Docker 25+ and Podman read back when loading an OCI archive.
+pub(crate) const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// `oci-layout` (OCI image spec, image-layout.md).
+pub(crate) const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The index entry for `image` named `name`.
+pub(crate) fn index_entry(image: &Image, name: &ImageName) -> Value {
+    let mut descriptor = image.descriptor();
+    descriptor.annotations = BTreeMap::from([
+        (REF_NAME.to_string(), name.tag().to_string()),
+        (CONTAINERD_NAME.to_string(), name.normalized()),
+    ]);
+    descriptor.to_json()
+}
+
+/// An image index listing `manifests`.
+pub(crate) fn index(manifests: Vec<Value>) -> Value {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": crate::MediaType::OciIndex.as_str(),
+        "manifests": manifests,
+    })
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename, so `path`
+/// holds either the old content or the new, never a part.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like `write_atomic`, with the content written by a closure.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), OciError> {
+    let dir = parent(path);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.as_deref().unwrap_or("blob")))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(OciError::io(dir))?;
+    let mut out = io::BufWriter::new(temp.as_file_mut());
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(OciError::io(path))?;
+    drop(out);
+    temp.persist(path).map_err(|e| OciError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}

@@ -1,0 +1,491 @@
+//! The sinks, checked by the tools people use on what they write: skopeo, umoci, docker.
+//! End-to-end tests fail (never skip) when a tool or the engine is missing (DESIGN §8).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use grocker_oci::{
+    Compression, Descriptor, DockerArchiveSink, DockerEngineSink, Image, ImageConfig, ImageName,
+    Layer, MediaType, OciError, OciLayoutSink, Sink,
+};
+use serde_json::Value;
+
+const GREETING: &[u8] = b"hello from grocker\n";
+
+/// A 153-byte static x86-64 Linux program that prints GREETING and exits 0: something to
+/// `docker run` in an image built from scratch, with no image pulled and no package installed.
+fn hello_elf() -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const HEADERS: u64 = 64 + 56;
+    let mut code = vec![
+        0xb8,
+        1,
+        0,
+        0,
+        0, // mov eax, 1 (write)
+        0xbf,
+        1,
+        0,
+        0,
+        0, // mov edi, 1 (stdout)
+        0x48,
+        0x8d,
+        0x35,
+        16,
+        0,
+        0,
+        0, // lea rsi, [rip + 16] (the message)
+        0xba,
+        GREETING.len() as u8,
+        0,
+        0,
+        0, // mov edx, len
+        0x0f,
+        0x05, // syscall
+        0xb8,
+        60,
+        0,
+        0,
+        0, // mov eax, 60 (exit)
+        0x31,
+        0xff, // xor edi, edi
+        0x0f,
+        0x05, // syscall
+    ];
+    code.extend_from_slice(GREETING);
+    let total = HEADERS + code.len() as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no sections
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for half in [64u16, 56, 1, 0, 0, 0] {
+        elf.extend_from_slice(&half.to_le_bytes());
+    }
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for word in [0, BASE, BASE, total, total, 0x1000] {
+        elf.extend_from_slice(&word.to_le_bytes());
+    }
+    elf.extend_from_slice(&code);
+    elf
+}
+
+/// Writes a small deterministic tar: `/hello` and `/etc/greeting.txt`.
+fn write_tar(w: &mut dyn Write, greeting: &[u8]) -> std::io::Result<()> {
+    let mut tar = tar::Builder::new(w);
+    let elf = hello_elf();
+    for (path, mode, data) in [
+        ("etc/", 0o755, &b""[..]),
+        ("etc/greeting.txt", 0o644, greeting),
+        ("hello", 0o755, &elf[..]),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(path)?;
+        header.set_mode(mode);
+        header.set_mtime(1_700_000_000);
+        header.set_size(data.len() as u64);
+        header.set_entry_type(if path.ends_with('/') {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        header.set_cksum();
+        tar.append(&header, data)?;
+    }
+    tar.finish()
+}
+
+fn image(layers: &Path, compression: Compression, greeting: &[u8]) -> Image {
+    let layer = Layer::build(layers, compression, "grocker test layer", |w| {
+        write_tar(w, greeting)
+    })
+    .unwrap();
+    let config = ImageConfig {
+        entrypoint: vec!["/hello".into()],
+        user: "65532:65532".into(),
+        env: vec![("PATH".into(), "/usr/bin".into())],
+        labels: BTreeMap::from([("org.opencontainers.image.title".into(), "test".into())]),
+        created: 1_700_000_000,
+        ..ImageConfig::default()
+    };
+    let annotations = BTreeMap::from([(
+        "org.opencontainers.image.created".into(),
+        "2023-11-14T22:13:20Z".into(),
+    )]);
+    Image::new(&config, vec![layer], annotations).unwrap()
+}
+
+fn run(program: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// A name no other test (or concurrent run) uses.
+fn unique_name(what: &str) -> ImageName {
+    format!("grocker-oci-test/{what}:{}", std::process::id())
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn oci_layout_reads_back_with_skopeo_and_umoci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let dir = tmp.path().join("out");
+    let mut sink = Box::new(OciLayoutSink::new(&dir).unwrap());
+    let published = sink.publish(&image, &"app:1.0".parse().unwrap()).unwrap();
+    sink.finish().unwrap();
+    assert_eq!(published.digest, image.digest());
+    assert_eq!(published.location, format!("oci:{}:1.0", dir.display()));
+
+    let reference = format!("oci:{}:1.0", dir.display());
+    assert_eq!(
+        run("skopeo", &["inspect", "--raw", &reference]),
+        image.manifest_bytes()
+    );
+    assert_eq!(
+        run("skopeo", &["inspect", "--config", "--raw", &reference]),
+        image.config_bytes()
+    );
+    let inspect = json(&run("skopeo", &["inspect", &reference]));
+    assert_eq!(inspect["Digest"], image.digest().to_string());
+    assert_eq!(inspect["Env"][0], "PATH=/usr/bin");
+
+    // umoci checks every blob digest while unpacking.
+    let bundle = tmp.path().join("bundle");
+    let image_arg = format!("{}:1.0", dir.display());
+    run(
+        "umoci",
+        &["unpack", "--image", &image_arg, bundle.to_str().unwrap()],
+    );
+    let rootfs = bundle.join("rootfs");
+    assert_eq!(
+        fs_err::read(rootfs.join("etc/greeting.txt")).unwrap(),
+        GREETING
+    );
+    assert_eq!(fs_err::read(rootfs.join("hello")).unwrap(), hello_elf());
+    let runtime = json(&fs_err::read(bundle.join("config.json")).unwrap());
+    assert_eq!(runtime["process"]["args"][0], "/hello");
+    assert_eq!(runtime["process"]["user"]["uid"], 65532);
+}
+
+#[test]
+fn oci_layout_replaces_the_same_tag_and_keeps_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = tmp.path().join("layers");
+    let first = image(&layers, Compression::Gzip, b"one\n");
+    let second = image(&layers, Compression::Zstd, b"two\n");
+    let dir = tmp.path().join("out");
+    fs_err::create_dir(&dir).unwrap(); // an empty directory is fine
+    let mut sink = OciLayoutSink::new(&dir).unwrap();
+    sink.publish(&first, &"app:1.0".parse().unwrap()).unwrap();
+    sink.publish(&first, &"app:keep".parse().unwrap()).unwrap();
+    // A second sink on the now existing layout: it is ours.
+    let mut sink = OciLayoutSink::new(&dir).unwrap();
+    sink.publish(&second, &"app:1.0".parse().unwrap()).unwrap();
+
+    let index = json(&fs_err::read(dir.join("index.json")).unwrap());
+    let refs: Vec<(&str, &str)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap(),
+                m["digest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let (d1, d2) = (first.digest().to_string(), second.digest().to_string());
+    assert_eq!(refs, [("keep", d1.as_str()), ("1.0", d2.as_str())]);
+    for (tag, digest) in [("1.0", &d2), ("keep", &d1)] {
+        let reference = format!("oci:{}:{tag}", dir.display());
+        assert_eq!(
+            json(&run("skopeo", &["inspect", &reference]))["Digest"],
+            **digest
+        );
+    }
+    // No temp files are left over.
+    let blobs = fs_err::read_dir(dir.join("blobs/sha256")).unwrap();
+    for blob in blobs {
+        let name = blob.unwrap().file_name().into_string().unwrap();
+        assert_eq!(name.len(), 64, "{name}");
+    }
+}
+
+#[test]
+fn destinations_that_are_not_ours_are_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("notes");
+    fs_err::create_dir(&notes).unwrap();
+    fs_err::write(notes.join("todo.txt"), "mine").unwrap();
+    let text = tmp.path().join("report.txt");
+    fs_err::write(&text, "not a tar").unwrap();
+
+    for path in [&notes, &text] {
+        let err = OciLayoutSink::new(path).unwrap_err();
+        assert!(
+            matches!(&err, OciError::DestinationNotOurs { path: p, .. } if p == path),
+            "{err}"
+        );
+    }
+    let err = DockerArchiveSink::new(&text).unwrap_err();
+    assert!(matches!(&err, OciError::DestinationNotOurs { .. }), "{err}");
+    assert!(err.to_string().contains("report.txt"), "{err}");
+    let err = DockerArchiveSink::new(&notes).unwrap_err();
+    assert!(matches!(&err, OciError::DestinationNotOurs { .. }), "{err}");
+    assert_eq!(
+        fs_err::read_to_string(notes.join("todo.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(fs_err::read_to_string(&text).unwrap(), "not a tar");
+}
+
+#[test]
+fn missing_layer_blob_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let layer = &built.layers()[0];
+    let gone = Layer::from_parts(
+        &tmp.path().join("elsewhere"),
+        layer.diff_id,
+        layer.descriptor.clone(),
+        layer.uncompressed_size,
+        "gone",
+    );
+    let broken = Image::new(&ImageConfig::default(), vec![gone], BTreeMap::new()).unwrap();
+    let mut sink = OciLayoutSink::new(&tmp.path().join("out")).unwrap();
+    let err = sink.publish(&broken, &"app".parse().unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, OciError::BadBlob { digest, .. } if *digest == layer.digest()),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("out").exists(),
+        "nothing created at the destination"
+    );
+
+    let file = tmp.path().join("a.tar");
+    let mut sink = Box::new(DockerArchiveSink::new(&file).unwrap());
+    sink.publish(&broken, &"app".parse().unwrap()).unwrap();
+    let err = sink.finish().unwrap_err();
+    assert!(matches!(&err, OciError::BadBlob { .. }), "{err}");
+    assert!(!file.exists());
+    let left: Vec<_> = fs_err::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["layers"], "no temp file left");
+}
+
+fn write_archive(file: &Path, images: &[(&Image, &ImageName)]) {
+    let mut sink = Box::new(DockerArchiveSink::new(file).unwrap());
+    for (image, name) in images {
+        let published = sink.publish(image, name).unwrap();
+        assert_eq!(
+            published.location,
+            format!("docker-archive:{}", file.display())
+        );
+    }
+    sink.finish().unwrap();
+}
+
+#[test]
+fn docker_archive_reads_back_with_skopeo_as_docker_and_as_oci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = tmp.path().join("layers");
+    let image = image(&layers, Compression::Gzip, GREETING);
+    let other = image_other(&layers);
+    let name: ImageName = "127.0.0.1:5000/team/app:1.2".parse().unwrap();
+    let other_name: ImageName = "other:2".parse().unwrap();
+    let file = tmp.path().join("app.tar");
+    write_archive(&file, &[(&image, &name), (&other, &other_name)]);
+
+    // Byte for byte the same the second time, over the existing archive (which is ours).
+    let first = fs_err::read(&file).unwrap();
+    write_archive(&file, &[(&image, &name), (&other, &other_name)]);
+    assert!(
+        first == fs_err::read(&file).unwrap(),
+        "archive is not deterministic"
+    );
+
+    for (reference, image) in [
+        (format!("docker-archive:{}:{name}", file.display()), &image),
+        (
+            format!("docker-archive:{}:{other_name}", file.display()),
+            &other,
+        ),
+    ] {
+        assert_eq!(
+            run("skopeo", &["inspect", "--config", "--raw", &reference]),
+            image.config_bytes()
+        );
+    }
+    // The same file is an OCI archive whose manifest is ours, byte for byte.
+    let reference = format!("oci-archive:{}:1.2", file.display());
+    assert_eq!(
+        run("skopeo", &["inspect", "--raw", &reference]),
+        image.manifest_bytes()
+    );
+
+    let listing = String::from_utf8(run("tar", &["-tf", file.to_str().unwrap()])).unwrap();
+    for entry in ["manifest.json", "repositories", "index.json", "oci-layout"] {
+        assert!(
+            listing.lines().any(|l| l == entry),
+            "{entry} missing: {listing}"
+        );
+    }
+}
+
+fn image_other(layers: &Path) -> Image {
+    let layer = Layer::build(layers, Compression::Gzip, "other", |w| {
+        write_tar(w, b"other\n")
+    })
+    .unwrap();
+    Image::new(&ImageConfig::default(), vec![layer], BTreeMap::new()).unwrap()
+}
+
+fn docker_id(name: &ImageName) -> String {
+    let id = run(
+        "docker",
+        &["image", "inspect", "--format", "{{.Id}}", &name.to_string()],
+    );
+    String::from_utf8(id).unwrap().trim().to_string()
+}
+
+fn docker_run(name: &ImageName) -> Vec<u8> {
+    run(
+        "docker",
+        &["run", "--rm", "--network", "none", &name.to_string()],
+    )
+}
+
+fn docker_rmi(name: &ImageName) {
+    run("docker", &["image", "rm", "--force", &name.to_string()]);
+}
+
+#[test]
+fn docker_loads_the_archive_and_runs_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let name = unique_name("archive");
+    let file = tmp.path().join("app.tar");
+    write_archive(&file, &[(&image, &name)]);
+
+    run("docker", &["load", "-i", file.to_str().unwrap()]);
+    assert_eq!(docker_id(&name), image.config_digest().to_string());
+    assert_eq!(docker_run(&name), GREETING);
+    docker_rmi(&name);
+}
+
+#[test]
+fn engine_sink_loads_into_the_local_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Uncompressed layers: what a local load wants; the image ID is the same either way.
+    let image = image(&tmp.path().join("layers"), Compression::None, GREETING);
+    let name = unique_name("engine");
+    let mut sink = Box::new(DockerEngineSink::from_env().unwrap());
+    let published = sink.publish(&image, &name).unwrap();
+    sink.finish().unwrap();
+    assert_eq!(published.digest, image.config_digest());
+    assert_eq!(
+        published.location,
+        format!("docker (image id {})", image.config_digest())
+    );
+    assert_eq!(docker_id(&name), image.config_digest().to_string());
+    assert_eq!(docker_run(&name), GREETING);
+    docker_rmi(&name);
+}
+
+#[test]
+fn engine_errors_are_surfaced() {
+    let err = DockerEngineSink::connect("unix:///nonexistent.sock").unwrap_err();
+    assert!(
+        matches!(&err, OciError::EngineUnreachable { host, .. } if host == "unix:///nonexistent.sock"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("hint:"), "{err}");
+
+    // A layer whose diff ID is wrong: the engine refuses it, and says so in `errorDetail`.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let layer = &good.layers()[0];
+    let lying = Layer::from_parts(
+        &tmp.path().join("layers"),
+        grocker_oci::Digest::of(b"not the tar"),
+        Descriptor::new(
+            MediaType::OciLayerGzip,
+            layer.digest(),
+            layer.descriptor.size,
+        ),
+        layer.uncompressed_size,
+        "lying",
+    );
+    let bad = Image::new(&ImageConfig::default(), vec![lying], BTreeMap::new()).unwrap();
+    let mut sink = DockerEngineSink::from_env().unwrap();
+    let err = sink.publish(&bad, &unique_name("lying")).unwrap_err();
+    assert!(matches!(&err, OciError::Engine { .. }), "{err}");
+    // Docker: `invalid diffID for layer 0: expected "sha256:…", got "sha256:…"`.
+    assert!(err.to_string().to_lowercase().contains("diffid"), "{err}");
+}
+
+#[test]
+fn podman_loads_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let name = unique_name("podman");
+    let file = tmp.path().join("app.tar");
+    write_archive(&file, &[(&image, &name)]);
+
+    let loaded = run("podman", &["load", "-i", file.to_str().unwrap()]);
+    let loaded = String::from_utf8(loaded).unwrap();
+    assert!(loaded.contains(&name.normalized()), "{loaded}");
+    let id = run(
+        "podman",
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            &name.normalized(),
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(id).unwrap().trim(),
+        image.config_digest().hex()
+    );
+    // No `podman run`: inside this sandbox runc may not set rlimits ("operation not permitted").
+    let config = run(
+        "podman",
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Entrypoint}}",
+            &name.normalized(),
+        ],
+    );
+    assert_eq!(String::from_utf8(config).unwrap().trim(), r#"["/hello"]"#);
+    run("podman", &["image", "rm", "--force", &name.normalized()]);
+}

@@ -1,0 +1,49 @@
+//! Hermetic fixtures for grocker's integration tests (DESIGN §8).
+//!
+//! grocker fetches a Debian runtime from an archive it must not trust blindly: `InRelease`
+//! signed by an archive key (with a signing subkey), `Packages` pinned by the Release hashes,
+//! each `.deb` pinned by `Packages`. These fixtures rebuild that whole chain in a temporary
+//! directory, byte for byte in the formats Debian uses, and serve it on 127.0.0.1 so tests
+//! never touch the network:
+//!
+//! - [`TestKey`]: a throw-away OpenPGP key (Ed25519 primary + signing subkey), its keyrings,
+//!   clear-signing as in `InRelease`.
+//! - [`DebBuilder`]: real `.deb` files (ar + `control.tar.xz` + `data.tar.xz`), including
+//!   hostile ones (`..`, absolute names, escaping links, devices, maintainer scripts).
+//! - [`RepoBuilder`]: `dists/` and `pool/` as on deb.debian.org, signed.
+//! - [`tamper`]: breaks one link of the chain (signature, Packages hash, .deb hash, key).
+//! - [`FileServer`]: a static HTTP/1.1 server with a request log and fault injection.
+//!
+//! Everything here panics on I/O errors: it only runs inside tests.
+//!
+//! ```no_run
+//! use grocker_testkit::{DebBuilder, FileServer, RepoBuilder, TestKey};
+//!
+//! let key = TestKey::generate("Test Archive Key <archive@test.invalid>");
+//! let hello = DebBuilder::new("hello", "2.10-3", "amd64")
+//!     .depends("libc6 (>= 2.34)")
+//!     .file("usr/bin/hello", b"#!/bin/sh\necho hi\n", 0o755);
+//! let dir = tempfile::tempdir().unwrap();
+//! let layout = RepoBuilder::new(&key)
+//!     .suite("bookworm", "bookworm")
+//!     .add("bookworm", &hello)
+//!     .write(dir.path())
+//!     .unwrap();
+//! let server = FileServer::serve(layout.root());
+//! let mirror = server.url(); // e.g. http://127.0.0.1:40123, with dists/ and pool/ inside
+//! # let _ = (mirror, key.public_keyring_binary());
+//! ```
+#![deny(missing_docs)]
+
+pub use deb::DebBuilder;
+pub use key::TestKey;
+pub use repo::{RepoBuilder, RepoLayout, rfc2822};
+pub use server::FileServer;
+pub use tarball::{Compression, RawKind, xz};
+
+mod deb;
+mod key;
+mod repo;
+mod server;
+pub mod tamper;
+mod tarball;
