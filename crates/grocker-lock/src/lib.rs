@@ -46,7 +46,9 @@ pub enum LockError {
         source: std::io::Error,
     },
     /// The file is not a lock grocker can read.
-    #[error("{path} is not a valid grocker lock file: {reason} — delete it or run with --upgrade to write a new one")]
+    #[error(
+        "{path} is not a valid grocker lock file: {reason} — delete it or run with --upgrade to write a new one"
+    )]
     Invalid {
         /// The lock file.
         path: PathBuf,
@@ -235,12 +237,18 @@ mod tests {
 
     #[test]
     fn bad_files_say_what_to_do() {
-        let err = Lock::from_toml("version = 9\n[request]\nruntime='x'\narchitecture='amd64'\n", Path::new("grocker.lock"))
-            .unwrap_err()
-            .to_string();
+        let err = Lock::from_toml(
+            "version = 9\n[request]\nruntime='x'\narchitecture='amd64'\n",
+            Path::new("grocker.lock"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("format version 9"), "{err}");
         assert!(err.contains("--upgrade"), "{err}");
         let err = Lock::from_toml("garbage", Path::new("grocker.lock")).unwrap_err();
-        assert!(err.to_string().starts_with("grocker.lock is not a valid grocker lock file"));
+        assert!(
+            err.to_string()
+                .starts_with("grocker.lock is not a valid grocker lock file")
+        );
     }
 }

@@ -10,9 +10,8 @@ use crate::RuntimeError;
 pub struct InstalledPackage {
     /// Package name (`libc6`).
     pub name: String,
-    /// Its `/var/lib/dpkg/status.d/<name>` paragraph.
-    pub status: String,
-    /// Its `data.tar` entries, already in merged-/usr form.
+    /// Its `data.tar` entries, already in merged-/usr form, plus its
+    /// `/var/lib/dpkg/status.d` files.
     pub files: Vec<(RelPath, Entry)>,
 }
 
@@ -64,11 +63,6 @@ pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree
             tree.insert(path.clone(), entry.clone())
                 .map_err(|source| conflict(&package.name, source))?;
         }
-        put(
-            &mut tree,
-            &format!("var/lib/dpkg/status.d/{}", package.name),
-            Entry::file(Bytes::from(package.status.clone()), 0o644),
-        )?;
     }
 
     for dir in MERGED_USR {
@@ -187,7 +181,6 @@ mod tests {
     fn pkg(name: &str, files: &[(&str, Entry)]) -> InstalledPackage {
         InstalledPackage {
             name: name.to_string(),
-            status: format!("Package: {name}\nStatus: install ok installed\n"),
             files: files
                 .iter()
                 .map(|(p, e)| (RelPath::new(p).unwrap(), e.clone()))
@@ -237,7 +230,6 @@ mod tests {
         );
         assert!(file(&tree, "etc/passwd").contains("app:x:10001:10001:app:/home/app:"));
         assert!(file(&tree, "etc/group").contains("app:x:10001:"));
-        assert!(file(&tree, "var/lib/dpkg/status.d/libc6").contains("Status: install ok"));
         let tmp = tree.get(&RelPath::new("tmp").unwrap()).unwrap();
         assert_eq!(tmp.mode, 0o1777);
         let home = tree.get(&RelPath::new("home/app").unwrap()).unwrap();

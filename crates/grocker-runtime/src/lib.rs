@@ -7,7 +7,7 @@
 //! 1. which runtimes exist and which Debian packages make one ([`Runtime`]);
 //! 2. what `dpkg` and the maintainer scripts would have left on disk, which grocker writes
 //!    itself ([`assemble`]): merged-/usr links, `/etc/passwd` and `/etc/group` with a numeric
-//!    non-root user, the CA bundle, `/tmp`, the distroless-style `/var/lib/dpkg/status.d`.
+//!    non-root user, the CA bundle, `/tmp`.
 //!
 //! It sits between `grocker-debian` (which verifies, resolves and reads `.deb` files) and
 //! `grocker-oci` (which turns the resulting [`grocker_fs::Tree`] into the `os` layer).

@@ -1,0 +1,264 @@
+//! Loading a package index from Debian mirrors, every byte verified.
+//!
+//! The chain of trust is apt's: `dists/<suite>/InRelease` is verified with OpenPGP against
+//! the [`Keyring`]; the Release text inside lists the SHA-256 of each `Packages` index; each
+//! index entry lists the SHA-256 of each `.deb`.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use grocker_fetch::{Cache, Fetcher, redact_url};
+use grocker_hash::Sha256;
+use url::Url;
+
+use crate::error::join_url;
+use crate::{DebianError, Keyring, PackageIndex, Release, verify_inrelease};
+
+/// One `deb` line: an archive root, a suite and its components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The archive root, e.g. `https://deb.debian.org/debian`.
+    pub base: Url,
+    /// The suite (codename), e.g. `bookworm`, `bookworm-updates`, `bookworm-security`.
+    pub suite: String,
+    /// Components to load, e.g. `main`.
+    pub components: Vec<String>,
+}
+
+/// Debian's own mirror network.
+pub const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
+/// Debian's security archive.
+pub const DEBIAN_SECURITY_MIRROR: &str = "https://deb.debian.org/debian-security";
+
+impl Source {
+    /// A source for `suite` at `base` with component `main`.
+    pub fn main(base: Url, suite: &str) -> Self {
+        Self {
+            base,
+            suite: suite.to_string(),
+            components: vec!["main".to_string()],
+        }
+    }
+
+    /// What a Debian system has in its sources for `suite`: `S` and `S-updates` from
+    /// `mirror`, `S-security` from `security_mirror` (component `main` everywhere).
+    pub fn suite_defaults(suite: &str, mirror: &Url, security_mirror: &Url) -> Vec<Source> {
+        vec![
+            Self::main(mirror.clone(), suite),
+            Self::main(mirror.clone(), &format!("{suite}-updates")),
+            Self::main(security_mirror.clone(), &format!("{suite}-security")),
+        ]
+    }
+
+    /// [`Source::suite_defaults`] with [`DEBIAN_MIRROR`] and [`DEBIAN_SECURITY_MIRROR`].
+    pub fn debian_defaults(suite: &str) -> Result<Vec<Source>, DebianError> {
+        let parse = |u: &str| {
+            Url::parse(u).map_err(|source| DebianError::Url {
+                base: u.to_string(),
+                path: String::new(),
+                source,
+            })
+        };
+        Ok(Self::suite_defaults(
+            suite,
+            &parse(DEBIAN_MIRROR)?,
+            &parse(DEBIAN_SECURITY_MIRROR)?,
+        ))
+    }
+
+    fn dists(&self) -> Result<Url, DebianError> {
+        join_url(&self.base, &format!("dists/{}/", self.suite))
+    }
+}
+
+/// Fetches, verifies and merges the `Packages` indexes of `sources` for `arch`.
+///
+/// For each source: `InRelease` must carry a signature by a key of `keyring` and must not be
+/// past its `Valid-Until` (compared with `now`); each component's `Packages` (xz, gz or plain,
+/// as listed) is fetched by hash when the suite supports it, and checked against the Release
+/// file — a tampered index fails with an error naming its URL. Packages present in several
+/// sources keep their highest version (ties: the earlier source).
+pub async fn load_index(
+    fetcher: &Fetcher,
+    sources: &[Source],
+    keyring: &Keyring,
+    arch: &str,
+    now: SystemTime,
+) -> Result<PackageIndex, DebianError> {
+    // Every source in parallel: InRelease, then its Packages files.
+    let per_source = sources.iter().map(|source| async move {
+        let dists = source.dists()?;
+        let inrelease_url = join_url(&dists, "InRelease")?;
+        // Credentials a private mirror URL may carry never reach an error message.
+        let shown = redact_url(&inrelease_url);
+        let bytes = fetcher.get_bytes(&inrelease_url).await?;
+        let text = verify_inrelease(&shown, &bytes, keyring)?;
+        let release = Release::parse(&shown, &text)?;
+        release.check_valid(&shown, now)?;
+        let mut files = Vec::new();
+        for component in &source.components {
+            let (path, sha256, size) =
+                pick_index(&release, component, arch).ok_or_else(|| DebianError::MissingIndex {
+                    url: redact_url(&dists),
+                    path: format!("{component}/binary-{arch}/Packages(.xz|.gz)"),
+                })?;
+            let url = if release.acquire_by_hash {
+                // Acquire-By-Hash: the file's name is its hash, so a mirror update in the middle
+                // of our download cannot swap it for a newer one that does not match.
+                let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+                join_url(&dists, &format!("{dir}/by-hash/SHA256/{sha256}"))?
+            } else {
+                join_url(&dists, &path)?
+            };
+            let local = fetcher.get_verified(&url, &sha256, Some(size)).await?;
+            files.push((url, path, sha256, local));
+        }
+        Ok::<_, DebianError>(files)
+    });
+    let fetched = futures_util::future::try_join_all(per_source).await?;
+
+    // Decompress and parse each file on the blocking pool (CPU-bound), merge in source order.
+    let mut parsed = Vec::new();
+    for (source, files) in sources.iter().zip(fetched) {
+        for (url, path, sha256, local) in files {
+            let base = source.base.clone();
+            let cache = fetcher.cache().clone();
+            parsed.push(tokio::task::spawn_blocking(move || {
+                let text = index_text(&cache, &sha256, &path, &local)?;
+                let mut index = PackageIndex::new();
+                index.add_packages(&base, &redact_url(&url), text)?;
+                Ok::<_, DebianError>(index)
+            }));
+        }
+    }
+    let mut index = PackageIndex::new();
+    for task in parsed {
+        let part = task.await.map_err(|e| DebianError::MalformedPackages {
+            url: String::new(),
+            package: String::new(),
+            message: format!("parser task failed: {e}"),
+        })??;
+        index.merge(part);
+    }
+    Ok(index)
+}
+
+/// The best-compressed listed `Packages` index of `component` for `arch`. debian-security
+/// lists its components as `updates/main` while the files live under `main/`, so both
+/// spellings are accepted.
+fn pick_index(release: &Release, component: &str, arch: &str) -> Option<(String, Sha256, u64)> {
+    let component = component.strip_prefix("updates/").unwrap_or(component);
+    ["Packages.xz", "Packages.gz", "Packages"]
+        .iter()
+        .find_map(|file| {
+            let path = format!("{component}/binary-{arch}/{file}");
+            release.file(&path).map(|(sha, size)| (path, sha, size))
+        })
+}
+
+/// The text of a verified index. Decompressing bookworm's 9 MB `Packages.xz` takes most of a
+/// second, so the text is also kept in the cache as zstd (12 MB, read back in a tenth of that),
+/// as a content-addressed blob — re-hashed when handed out, like every blob — named by a keyed
+/// entry `debian/packages-text/<sha256 of the index>`. The cache is best effort: any failure
+/// falls back to decompressing the index again.
+fn index_text(
+    cache: &Cache,
+    index_sha256: &Sha256,
+    listed: &str,
+    local: &Path,
+) -> Result<Arc<str>, DebianError> {
+    const NAMESPACE: &str = "debian/packages-text";
+    let key = index_sha256.to_string();
+    let cached = cache
+        .get_keyed(NAMESPACE, &key)
+        .and_then(|(blob, _)| String::from_utf8(blob).ok()?.trim().parse::<Sha256>().ok())
+        .and_then(|blob| cache.get(&blob))
+        .and_then(|path| {
+            let file = std::io::BufReader::new(fs_err::File::open(path).ok()?);
+            let mut text = String::new();
+            zstd::stream::read::Decoder::new(file)
+                .ok()?
+                .read_to_string(&mut text)
+                .ok()?;
+            Some(text)
+        });
+    if let Some(text) = cached {
+        return Ok(text.into());
+    }
+    let text = decompress_index(listed, local)?;
+    let stored = zstd::encode_all(text.as_bytes(), 1)
+        .map_err(|e| e.to_string())
+        .and_then(|z| cache.put_bytes(&z).map_err(|e| e.to_string()))
+        .and_then(|(blob, _)| {
+            cache
+                .put_keyed(NAMESPACE, &key, blob.to_string().as_bytes())
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = stored {
+        tracing::debug!(index = %key, error = %e, "not caching the decompressed index");
+    }
+    Ok(text)
+}
+
+/// Reads a verified index file, decompressing by its listed name.
+fn decompress_index(listed: &str, local: &Path) -> Result<Arc<str>, DebianError> {
+    let io = |source| DebianError::Io {
+        path: local.to_path_buf(),
+        source,
+    };
+    let file = std::io::BufReader::new(fs_err::File::open(local).map_err(io)?);
+    let mut reader: Box<dyn Read> = if listed.ends_with(".xz") {
+        Box::new(lzma_rust2::XzReader::new(file, true))
+    } else if listed.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut text = String::new();
+    reader.read_to_string(&mut text).map_err(io)?;
+    Ok(text.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sources() {
+        let sources = Source::debian_defaults("bookworm").unwrap();
+        let lines: Vec<String> = sources
+            .iter()
+            .map(|s| format!("{} {} {}", s.base, s.suite, s.components.join(" ")))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "https://deb.debian.org/debian bookworm main",
+                "https://deb.debian.org/debian bookworm-updates main",
+                "https://deb.debian.org/debian-security bookworm-security main",
+            ]
+        );
+        assert_eq!(
+            sources[2].dists().unwrap().as_str(),
+            "https://deb.debian.org/debian-security/dists/bookworm-security/"
+        );
+    }
+
+    #[test]
+    fn picks_security_index_under_main() {
+        let text = verify_inrelease(
+            "sec",
+            include_bytes!("../tests/data/bookworm-security-InRelease"),
+            &Keyring::debian().unwrap(),
+        )
+        .unwrap();
+        let release = Release::parse("sec", &text).unwrap();
+        for component in ["main", "updates/main"] {
+            let (path, _, _) = pick_index(&release, component, "amd64").unwrap();
+            assert_eq!(path, "main/binary-amd64/Packages.xz");
+        }
+        assert!(pick_index(&release, "main", "sparc").is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+/// Everything that can go wrong between Debian's archive and a filesystem tree.
+///
+/// Each variant names what it is about (URL, package, `.deb`, entry) so the message alone tells a
+/// user where to look.
+#[derive(Debug, thiserror::Error)]
+pub enum DebianError {
+    /// A download failed or did not match its expected hash.
+    #[error(transparent)]
+    Fetch(#[from] grocker_fetch::FetchError),
+
+    /// A keyring file could not be read as OpenPGP public keys.
+    #[error("cannot read OpenPGP keyring {name}: {message}")]
+    Keyring {
+        /// File name or label of the keyring.
+        name: String,
+        /// What rPGP said.
+        message: String,
+    },
+
+    /// An `InRelease` file is not a cleartext-signed message at all.
+    #[error("InRelease of {url} is not a clear-signed OpenPGP message: {message}")]
+    MalformedInRelease {
+        /// Where it came from.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// No signature on an `InRelease` verified with a trusted key.
+    #[error(
+        "InRelease of {url} is not signed by a trusted Debian key — is the mirror URL right? \
+         a private mirror needs --debian-keyring"
+    )]
+    BadSignature {
+        /// Where it came from.
+        url: String,
+    },
+
+    /// The Release file's `Valid-Until` is in the past: a mirror frozen in time could be
+    /// withholding security updates (a "freeze attack").
+    #[error(
+        "Release of {url} expired on {valid_until}: the mirror is stale or the system clock is \
+         wrong"
+    )]
+    Expired {
+        /// Where it came from.
+        url: String,
+        /// The `Valid-Until` field as written.
+        valid_until: String,
+    },
+
+    /// A Release file that does not parse.
+    #[error("malformed Release file from {url}: {message}")]
+    MalformedRelease {
+        /// Where it came from.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// The Release file does not list the index we need.
+    #[error("{url} has no {path} (does the suite have that component and architecture?)")]
+    MissingIndex {
+        /// The suite's base URL.
+        url: String,
+        /// The index path we looked for, e.g. `main/binary-amd64/Packages.xz`.
+        path: String,
+    },
+
+    /// A `Packages` file that does not parse.
+    #[error("malformed Packages file {url}, paragraph of `{package}`: {message}")]
+    MalformedPackages {
+        /// Where it came from.
+        url: String,
+        /// The package paragraph in question (empty if unknown).
+        package: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A Debian version string that does not parse.
+    #[error("invalid Debian version `{value}`: {reason}")]
+    InvalidVersion {
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// A dependency field (`Depends:` syntax) that does not parse.
+    #[error("invalid dependency `{value}`: {reason}")]
+    InvalidRelation {
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// A package asked for by name does not exist in the loaded suites.
+    #[error("no Debian package named `{name}`{}", did_you_mean(suggestions))]
+    UnknownPackage {
+        /// The requested name.
+        name: String,
+        /// Names of existing packages that look close.
+        suggestions: Vec<String>,
+    },
+
+    /// A dependency that no package in the loaded suites satisfies.
+    #[error("cannot satisfy `{relation}`, needed by {}", chain.join(" → "))]
+    Unsatisfiable {
+        /// The package whose dependency fails.
+        package: String,
+        /// The dependency as written.
+        relation: String,
+        /// How we got there, from a requested package down to `package`.
+        chain: Vec<String>,
+    },
+
+    /// A `.deb` that is not a well-formed Debian binary package.
+    #[error("{deb} is not a valid .deb: {message}")]
+    MalformedDeb {
+        /// The package file or name.
+        deb: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A `.deb` with an entry that could escape or corrupt the image.
+    #[error("{deb}: refusing entry `{entry}`: {reason}")]
+    HostileDeb {
+        /// The package file or name.
+        deb: String,
+        /// The entry name as found in the archive.
+        entry: String,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// Reading or decompressing a local file failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A URL could not be built from a mirror base.
+    #[error("invalid URL {base}{path}: {source}")]
+    Url {
+        /// The base.
+        base: String,
+        /// What was appended.
+        path: String,
+        /// Why it failed.
+        source: url::ParseError,
+    },
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", suggestions.join(", "))
+    }
+}
+
+/// Joins `path` onto a directory-like `base` (adding the `/` a mirror URL often lacks).
+pub(crate) fn join_url(base: &Url, path: &str) -> Result<Url, DebianError> {
+    let mut dir = base.clone();
+    if !dir.path().ends_with('/') {
+        dir.set_path(&format!("{}/", dir.path()));
+    }
+    dir.join(path).map_err(|source| DebianError::Url {
+        base: grocker_fetch::redact_url(base),
+        path: path.to_string(),
+        source,
+    })
+}

@@ -1,0 +1,123 @@
+//! The command line as typed: clap types only. Validation and defaults live in `settings`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// grocker builds small, secure, reproducible container images for Python applications,
+/// straight from Debian's archive and Python's package index — no Docker daemon, no Dockerfile.
+///
+/// Every downloaded byte is verified (Debian's signatures, SHA-256 everywhere), images run as a
+/// non-root user with no shell, no package manager and no compiler, and the same grocker.lock
+/// gives the same image digest on any machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "grocker",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print what grocker does in detail (-vv for every request).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the runtime ("root") image alone: Debian's Python and the libraries it needs.
+    ///
+    /// The packages come from Debian's archive (suite, -updates and -security; newest wins),
+    /// checked against Debian's signing keys. No maintainer script runs: grocker writes what they
+    /// would have (/etc/passwd with a non-root user, the CA bundle, /tmp, dpkg status for
+    /// scanners). The pinned package set is kept in ./grocker.lock; a later build with the same
+    /// request fetches exactly those files and gives the same image digest.
+    ///
+    /// Examples:
+    ///   grocker root -o docker-archive:root.tar      then: docker load -i root.tar
+    ///   grocker root -r trixie/3.13 -o oci:./root-oci
+    ///   grocker root --package libpq5 -o docker
+    #[command(verbatim_doc_comment)]
+    Root(RootArgs),
+
+    /// Delete grocker's cache (downloads, layers). Images already built are not affected.
+    Purge,
+}
+
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// Runtime as SUITE/PYTHON: bookworm/3.11 (default) or trixie/3.13.
+    #[arg(short, long, value_name = "SUITE/PY")]
+    pub runtime: Option<String>,
+
+    /// Extra Debian package for the image (repeatable), e.g. --package libpq5.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub debian: DebianArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Where the image goes: `docker` (load into the local engine through its API),
+    /// `oci:DIR` (an OCI image layout) or `docker-archive:FILE` (for `docker load -i` /
+    /// `podman load -i`). Default: the local engine when one answers, else a docker-archive in
+    /// the current directory.
+    #[arg(short, long, value_name = "SINK")]
+    pub output: Option<String>,
+
+    /// Image name, e.g. `registry.example.com/team/app:1.0`.
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub image_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Refresh grocker.lock to the newest packages instead of reusing it.
+    #[arg(long, conflicts_with = "locked")]
+    pub upgrade: bool,
+
+    /// Fail instead of resolving again when grocker.lock is missing or does not match the request.
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Lock file to read and write.
+    #[arg(long, value_name = "FILE", default_value = "grocker.lock")]
+    pub lock_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DebianArgs {
+    /// Debian mirror (instead of https://deb.debian.org/debian), e.g. a company mirror.
+    #[arg(long, value_name = "URL", env = "GROCKER_DEBIAN_MIRROR")]
+    pub debian_mirror: Option<String>,
+
+    /// Debian security mirror (instead of https://deb.debian.org/debian-security).
+    #[arg(long, value_name = "URL", env = "GROCKER_DEBIAN_SECURITY_MIRROR")]
+    pub debian_security_mirror: Option<String>,
+
+    /// Also trust this OpenPGP keyring (binary or armored) for InRelease signatures, e.g. for a
+    /// private mirror re-signed with your own key. Debian's own keys are always trusted.
+    #[arg(long, value_name = "FILE", env = "GROCKER_DEBIAN_KEYRING")]
+    pub debian_keyring: Vec<PathBuf>,
+}

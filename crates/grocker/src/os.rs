@@ -1,0 +1,213 @@
+//! The `os` stage: plan the Debian package set (or take it from `grocker.lock`), fetch the
+//! `.deb`s verified, read them, and lay out the runtime filesystem.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use grocker_debian::{DebOptions, Keyring, Source, load_index, read_deb, resolve, status_d_files};
+use grocker_fetch::{Download, Fetcher};
+use grocker_fs::Tree;
+use grocker_lock::{DebianPackage, Lock, Request};
+use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
+use url::Url;
+
+use crate::report::Reporter;
+use crate::settings::{DebianSettings, LockSettings};
+
+/// Archive names as the lock records them, so a lock is independent of the mirror used.
+const DEBIAN: &str = "debian";
+const DEBIAN_SECURITY: &str = "debian-security";
+
+/// What the `os` layer is made of.
+pub struct OsRequest<'a> {
+    pub runtime: Runtime,
+    pub architecture: &'a str,
+    pub packages: &'a [String],
+    pub debian: &'a DebianSettings,
+}
+
+impl OsRequest<'_> {
+    fn lock_request(&self) -> Request {
+        Request {
+            runtime: self.runtime.to_string(),
+            architecture: self.architecture.to_string(),
+            packages: self.packages.to_vec(),
+        }
+    }
+
+    fn archive_base(&self, archive: &str) -> Result<&Url> {
+        match archive {
+            DEBIAN => Ok(&self.debian.mirror),
+            DEBIAN_SECURITY => Ok(&self.debian.security_mirror),
+            other => bail!("grocker.lock names an unknown archive `{other}`: run with --upgrade"),
+        }
+    }
+}
+
+/// The lock to build from, and whether it differs from the one on disk (and so must be written
+/// once the image is built).
+pub async fn plan(
+    request: &OsRequest<'_>,
+    lock: &LockSettings,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<(Lock, bool)> {
+    let wanted = request.lock_request();
+    let existing = Lock::read(&lock.path)?;
+    if let Some(existing) = existing.as_ref()
+        && existing.request == wanted
+        && !lock.upgrade
+    {
+        tracing::debug!("using {}", lock.path.display());
+        return Ok((existing.clone(), false));
+    }
+    if lock.locked {
+        match existing {
+            None => bail!(
+                "--locked: {} does not exist; run once without --locked to create it",
+                lock.path.display()
+            ),
+            Some(_) => bail!(
+                "--locked: {} was made for a different request (runtime, architecture or \
+                 packages); run without --locked to update it",
+                lock.path.display()
+            ),
+        }
+    }
+
+    let _stage = report.stage(format!("Resolving Debian packages for {}", request.runtime));
+    let mut keyring = Keyring::debian()?;
+    for path in &request.debian.extra_keyrings {
+        keyring.extend(Keyring::from_file(path)?);
+    }
+    let sources = Source::suite_defaults(
+        request.runtime.suite(),
+        &request.debian.mirror,
+        &request.debian.security_mirror,
+    );
+    let index = load_index(
+        fetcher,
+        &sources,
+        &keyring,
+        request.architecture,
+        SystemTime::now(),
+    )
+    .await?;
+    let mut roots = request.runtime.root_packages();
+    roots.extend(request.packages.iter().cloned());
+    let packages = resolve(&index, &roots, request.architecture)?;
+
+    let mut new = Lock::new(wanted);
+    for p in packages {
+        let archive = if p.base_url == request.debian.security_mirror {
+            DEBIAN_SECURITY
+        } else {
+            DEBIAN
+        };
+        new.debian.push(DebianPackage {
+            name: p.name,
+            version: p.version.to_string(),
+            architecture: p.architecture,
+            archive: archive.to_string(),
+            path: p.filename,
+            size: p.size,
+            sha256: p.sha256,
+        });
+    }
+    new.debian.sort_by(|a, b| a.name.cmp(&b.name));
+    let changed = existing.as_ref() != Some(&new);
+    Ok((new, changed))
+}
+
+/// Downloads every `.deb` of the lock (verified against its SHA-256, cached), reads them and
+/// lays out the runtime filesystem.
+pub async fn build_tree(
+    request: &OsRequest<'_>,
+    lock: &Lock,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<Tree> {
+    let mut downloads = Vec::with_capacity(lock.debian.len());
+    for p in &lock.debian {
+        let base = request.archive_base(&p.archive)?;
+        let url = Url::parse(&format!(
+            "{}/{}",
+            base.as_str().trim_end_matches('/'),
+            p.path
+        ))
+        .with_context(|| format!("bad path `{}` for {} in grocker.lock", p.path, p.name))?;
+        downloads.push(Download {
+            url,
+            sha256: p.sha256,
+            size: Some(p.size),
+            label: format!("{}_{}", p.name, p.version),
+        });
+    }
+    let paths = {
+        let _stage = report.stage(format!("Fetching {} Debian packages", downloads.len()));
+        fetcher.get_all_verified(downloads).await?
+    };
+
+    let _stage = report.stage("Assembling the runtime filesystem");
+    let names: Vec<(String, String)> = lock
+        .debian
+        .iter()
+        .map(|p| {
+            let file = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
+            (p.name.clone(), file)
+        })
+        .collect();
+    let user = User::default();
+    tokio::task::spawn_blocking(move || -> Result<Tree> {
+        let packages = read_all(&names, &paths)?;
+        Ok(assemble(packages, &user)?)
+    })
+    .await
+    .context("the package reader stopped unexpectedly")?
+}
+
+/// Reads the `.deb`s on every core; the result is in input order whatever the scheduling.
+fn read_all(
+    names: &[(String, String)],
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<InstalledPackage>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<InstalledPackage>>> =
+        (0..paths.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= paths.len() {
+                        break;
+                    }
+                    let (name, file) = &names[i];
+                    let result = read_one(name, file, &paths[i]);
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a package reader thread panicked"))))
+        .collect()
+}
+
+/// Reads one `.deb`; errors name it as `package_version_arch.deb`, not by its cache path.
+fn read_one(name: &str, file: &str, path: &Path) -> Result<InstalledPackage> {
+    let reader = std::io::BufReader::new(fs_err::File::open(path)?);
+    let deb = read_deb(reader, file, &DebOptions::default())?;
+    let mut files = deb.files.clone();
+    files.extend(status_d_files(&deb)?);
+    Ok(InstalledPackage {
+        name: name.to_string(),
+        files,
+    })
+}

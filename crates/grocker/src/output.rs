@@ -1,0 +1,43 @@
+//! Opening the sink the user chose (or the default one), ko-style: one publish step.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use grocker_oci::{DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink, Sink};
+
+use crate::report::Reporter;
+use crate::settings::Output;
+
+/// Opens the sink for `output`. With no `-o`, the local engine if one answers, else a
+/// docker-archive in the current directory; the choice is said out loud.
+pub fn open(output: Option<&Output>, name: &ImageName, report: &Reporter) -> Result<Box<dyn Sink>> {
+    let output = match output {
+        Some(o) => o.clone(),
+        None => match DockerEngineSink::from_env() {
+            Ok(engine) => {
+                report.note("No -o given: loading the image into the local engine.");
+                return Ok(Box::new(engine));
+            }
+            Err(e) => {
+                let file = default_archive(name);
+                report.note(format!(
+                    "No -o given and no engine reachable ({e}): writing docker-archive:{}",
+                    file.display()
+                ));
+                Output::DockerArchive(file)
+            }
+        },
+    };
+    Ok(match output {
+        Output::Docker => Box::new(DockerEngineSink::from_env()?),
+        Output::Oci(dir) => Box::new(OciLayoutSink::new(&dir)?),
+        Output::DockerArchive(file) => Box::new(DockerArchiveSink::new(&file)?),
+    })
+}
+
+/// `team/app:1.0` → `app-1.0.tar`.
+fn default_archive(name: &ImageName) -> PathBuf {
+    let repo = name.repository();
+    let last = repo.rsplit('/').next().unwrap_or(repo);
+    PathBuf::from(format!("{last}-{}.tar", name.tag()))
+}

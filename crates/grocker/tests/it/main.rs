@@ -1,0 +1,7 @@
+//! grocker's integration tests, one binary (STYLE.md): hermetic tests against a signed Debian
+//! repository served on 127.0.0.1, and end-to-end tests against the real Debian archive and a
+//! real Docker engine.
+
+mod common;
+mod e2e_root;
+mod hermetic_root;
