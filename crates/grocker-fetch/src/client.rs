@@ -19,14 +19,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Whether downloads draw progress bars.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub enum Progress {
     /// Nothing on the terminal (tests, CI, `--quiet`, stderr not a terminal).
     #[default]
     Hidden,
-    /// One bar on stderr per batch of downloads. The caller picks this only when stderr is a
-    /// terminal.
-    Bars,
+    /// One bar per batch of downloads, inside the caller's [`indicatif::MultiProgress`] so it
+    /// shares the terminal with the caller's own bars instead of drawing over them. The caller
+    /// picks this only when stderr is a terminal.
+    Bars(indicatif::MultiProgress),
 }
 
 /// How a [`Fetcher`] behaves.

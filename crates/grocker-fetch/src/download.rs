@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use futures_util::{StreamExt, TryStreamExt};
 use grocker_hash::{Hasher, Sha256};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
@@ -39,11 +39,12 @@ impl Fetcher {
         sha256: &Sha256,
         size: Option<u64>,
     ) -> Result<PathBuf, FetchError> {
-        let label = url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .unwrap_or_default()
-            .to_string();
+        let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+        // `.../binary-amd64/by-hash/SHA256/<hex>` says more by its directory than its name.
+        let label = match segments.iter().rposition(|s| *s == "by-hash") {
+            Some(i) if i > 0 => segments[..i].join("/"),
+            _ => segments.last().copied().unwrap_or_default().to_string(),
+        };
         let download = Download {
             url: url.clone(),
             sha256: *sha256,
@@ -85,17 +86,23 @@ impl Fetcher {
     }
 
     fn progress_bar(&self, items: &[Download]) -> ProgressBar {
-        if self.options.progress == Progress::Hidden || items.is_empty() {
+        let Progress::Bars(multi) = &self.options.progress else {
+            return ProgressBar::hidden();
+        };
+        if items.is_empty() {
             return ProgressBar::hidden();
         }
         let total = items.iter().filter_map(|d| d.size).sum();
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let bar = multi.add(ProgressBar::new(total));
         let style = ProgressStyle::with_template(
             "{spinner} downloading {wide_msg} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        bar.set_message(format!("{} files", items.len()));
+        match items {
+            [one] => bar.set_message(one.label.clone()),
+            _ => bar.set_message(format!("{} files", items.len())),
+        }
         bar
     }
 

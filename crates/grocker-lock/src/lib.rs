@@ -1,7 +1,7 @@
 //! `grocker.lock`: the fully pinned plan of an image (DESIGN §1.2).
 //!
 //! A lock records what was asked for ([`Request`]) and exactly which files satisfy it: every
-//! `.deb` with its version and SHA-256. A build that finds a lock whose request matches its own
+//! `.deb` and every wheel with its version and SHA-256. A build that finds a lock whose request matches its own
 //! fetches exactly those files, so the same lock gives the same image digest on any machine, any
 //! day (DESIGN §3). Paths are stored relative to their archive (`debian`, `debian-security`), not
 //! as full URLs, so a lock made against one mirror builds against another.
@@ -15,6 +15,9 @@
 //!     runtime: "bookworm/3.11".into(),
 //!     architecture: "amd64".into(),
 //!     packages: vec![],
+//!     application: None,
+//!     constraints: vec![],
+//!     indexes: vec![],
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -68,6 +71,15 @@ pub struct Request {
     /// Extra Debian packages beyond the runtime's own, sorted.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// The Python application as asked for (`httpie[socks]==3.2.4`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// Constraints applied to the Python resolution (pip `-c` lines), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    /// Package indexes, as configured (credentials stripped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<String>,
 }
 
 /// One pinned `.deb`.
@@ -91,6 +103,29 @@ pub struct DebianPackage {
     pub sha256: Sha256,
 }
 
+/// One pinned Python distribution file (a wheel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonPackage {
+    /// Normalized project name (PEP 503).
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Extras installed for it, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<String>,
+    /// The wheel's file name.
+    pub filename: String,
+    /// Where it was downloaded from (credentials stripped).
+    pub url: String,
+    /// Size in bytes, when the index said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// SHA-256 of the file, verified at download.
+    #[serde(with = "sha256_hex")]
+    pub sha256: Sha256,
+}
+
 /// A whole lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +137,9 @@ pub struct Lock {
     /// The Debian packages of the `os` layer, sorted by name.
     #[serde(default)]
     pub debian: Vec<DebianPackage>,
+    /// The Python distributions of the venv, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<PythonPackage>,
 }
 
 impl Lock {
@@ -111,6 +149,7 @@ impl Lock {
             version: VERSION,
             request,
             debian: Vec::new(),
+            python: Vec::new(),
         }
     }
 
@@ -118,7 +157,9 @@ impl Lock {
     pub fn to_toml(&self) -> Result<String, LockError> {
         let mut sorted = self.clone();
         sorted.request.packages.sort();
+        sorted.request.constraints.sort();
         sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
+        sorted.python.sort_by(|a, b| a.name.cmp(&b.name));
         let body = toml::to_string(&sorted).map_err(|e| LockError::Invalid {
             path: PathBuf::from("grocker.lock"),
             reason: e.to_string(),
@@ -168,7 +209,11 @@ impl Lock {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        // A lock is committed and shared: readable by all, like any file the user writes.
+        let mut tmp = tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .tempfile_in(dir)
+            .map_err(io)?;
         tmp.write_all(text.as_bytes()).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(path).map_err(|e| io(e.error))?;
@@ -199,6 +244,18 @@ mod tests {
             runtime: "bookworm/3.11".into(),
             architecture: "amd64".into(),
             packages: vec!["libpq5".into()],
+            application: Some("httpie[socks]==3.2.4".into()),
+            constraints: vec!["requests<3".into()],
+            indexes: vec!["https://pypi.org/simple".into()],
+        });
+        lock.python.push(PythonPackage {
+            name: "requests".into(),
+            version: "2.32.3".into(),
+            extras: vec!["socks".into()],
+            filename: "requests-2.32.3-py3-none-any.whl".into(),
+            url: "https://files.pythonhosted.org/x/requests-2.32.3-py3-none-any.whl".into(),
+            size: Some(64928),
+            sha256: Sha256::digest(b"requests"),
         });
         for name in ["zlib1g", "libc6"] {
             lock.debian.push(DebianPackage {
@@ -233,6 +290,9 @@ mod tests {
         lock.debian.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(Lock::read(&path).unwrap(), Some(lock));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

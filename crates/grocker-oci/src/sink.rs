@@ -23,7 +23,8 @@ pub trait Sink {
 pub struct Published {
     /// The manifest digest, or for the engine the image ID (config digest).
     pub digest: Digest,
-    /// For people: `oci:DIR:TAG`, `docker-archive:FILE`, `docker (image id sha256:…)`.
+    /// For people: `oci:DIR:TAG`, `docker-archive:FILE`, `docker (image id sha256:…)`,
+    /// `docker://HOST/REPOSITORY:TAG`.
     pub location: String,
 }
 
@@ -67,7 +68,10 @@ pub(crate) fn write_atomic_with(
 ) -> Result<(), OciError> {
     let dir = parent(path);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    // tempfile creates 0600 files; what grocker publishes is for others to read, like any
+    // file a user creates (`docker save -o` makes 0644 too).
     let mut temp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .prefix(&format!(".{}.", name.as_deref().unwrap_or("blob")))
         .suffix(".tmp")
         .tempfile_in(dir)

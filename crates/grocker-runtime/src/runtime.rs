@@ -66,12 +66,14 @@ impl Runtime {
     /// The Debian packages every image of this runtime starts from; their dependency closure is
     /// the `os` layer. `base-files` gives `/etc/os-release`; `netbase` `/etc/services` and
     /// `/etc/protocols` (socket lookups); `tzdata` the zone files `zoneinfo` reads;
-    /// `python3-minimal` the `/usr/bin/python3` link.
+    /// `python3-minimal` the `/usr/bin/python3` link. `libstdc++6`: manylinux wheels (PEP 600)
+    /// may link `libstdc++.so.6` and expect the platform to provide it — numpy does.
     pub fn root_packages(&self) -> Vec<String> {
         let py = self.python;
         vec![
             "base-files".to_string(),
             "ca-certificates".to_string(),
+            "libstdc++6".to_string(),
             "netbase".to_string(),
             format!("python{py}"),
             "python3-minimal".to_string(),

@@ -38,6 +38,23 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build the image of a Python application released on a package index.
+    ///
+    /// RELEASE is Grocker's form, one pinned release: NAME==VERSION or NAME[EXTRA,...]==VERSION.
+    /// grocker resolves its whole dependency tree for the image's Python (markers, extras,
+    /// Requires-Python, yanked files skipped), picks the best wheel of each package for the
+    /// runtime (manylinux up to its glibc), and installs them itself into a virtual environment
+    /// at /opt/venv — no pip, no Python on this machine, no Docker daemon needed. Layers: `os`
+    /// (the runtime), `deps` (third-party wheels), `app` (the release itself), so a new version
+    /// of the app changes only the `app` layer.
+    ///
+    /// Examples:
+    ///   grocker build httpie==3.2.4 -e http -o docker-archive:httpie.tar
+    ///   grocker build "uvicorn[standard]==0.32.1" -e python --port 8000
+    ///   grocker build ipython==8.31.0 --pip-constraint constraints.txt -o docker
+    #[command(verbatim_doc_comment)]
+    Build(BuildArgs),
+
     /// Build the runtime ("root") image alone: Debian's Python and the libraries it needs.
     ///
     /// The packages come from Debian's archive (suite, -updates and -security; newest wins),
@@ -64,6 +81,59 @@ pub struct RootArgs {
     pub runtime: Option<String>,
 
     /// Extra Debian package for the image (repeatable), e.g. --package libpq5.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub debian: DebianArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The release to package: NAME==VERSION or NAME[EXTRA,...]==VERSION.
+    pub release: String,
+
+    /// Runtime as SUITE/PYTHON: bookworm/3.11 (default) or trixie/3.13.
+    #[arg(short, long, value_name = "SUITE/PY")]
+    pub runtime: Option<String>,
+
+    /// What the container runs: a console script of the venv (e.g. `http`), or `python` for the
+    /// venv's interpreter. Default: `grocker-runner` if the app defines it, else the app's only
+    /// console script, else the one named like the project.
+    #[arg(short, long, value_name = "NAME")]
+    pub entrypoint: Option<String>,
+
+    /// Environment variable for the image, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub envs: Vec<String>,
+
+    /// Port the application listens on, e.g. 8000 or 53/udp (repeatable).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<String>,
+
+    /// Volume mount point, e.g. /data (repeatable).
+    #[arg(long = "volume", value_name = "PATH")]
+    pub volumes: Vec<String>,
+
+    /// pip constraints file applied to the resolution (pip's `-c` format).
+    #[arg(long, value_name = "FILE")]
+    pub pip_constraint: Option<PathBuf>,
+
+    /// Package index (PEP 503/691) instead of PyPI; default from PIP_INDEX_URL or pip.conf.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// Additional package index (repeatable); also PIP_EXTRA_INDEX_URL and pip.conf.
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+
+    /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
 

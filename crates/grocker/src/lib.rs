@@ -10,8 +10,11 @@ use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
 
 mod cli;
 mod commands;
+mod layers;
 mod os;
 mod output;
+mod plan;
+mod python;
 mod report;
 mod settings;
 
@@ -43,6 +46,10 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::RootSettings::resolve(args)?;
             runtime()?.block_on(commands::root::root(settings, report))
         }
+        Command::Build(args) => {
+            let settings = settings::BuildSettings::resolve(args)?;
+            runtime()?.block_on(commands::build::build(settings, report))
+        }
         Command::Purge => commands::purge::purge(),
     }
 }
@@ -56,7 +63,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The fetcher every command shares: grocker's cache, progress bars on a terminal.
 pub(crate) fn fetcher(report: &Reporter) -> Result<Fetcher> {
     let progress = if report.bars() {
-        Progress::Bars
+        Progress::Bars(report.multi())
     } else {
         Progress::Hidden
     };
@@ -65,6 +72,29 @@ pub(crate) fn fetcher(report: &Reporter) -> Result<Fetcher> {
         ..FetchOptions::default()
     };
     Ok(Fetcher::new(Cache::from_env()?, options)?)
+}
+
+/// The publish step (ko's): hand the image to the sink, then — only once it is safely there —
+/// write the lock if it changed, and print the result line.
+pub(crate) fn publish(
+    mut sink: Box<dyn grocker_oci::Sink>,
+    image: &grocker_oci::Image,
+    name: &grocker_oci::ImageName,
+    lock: Option<(&grocker_lock::Lock, &std::path::Path)>,
+    report: &Reporter,
+) -> Result<()> {
+    let published = {
+        let _stage = report.stage("Publishing");
+        let published = sink.publish(image, name)?;
+        sink.finish()?;
+        published
+    };
+    if let Some((lock, path)) = lock {
+        lock.write(path)?;
+        report.note(format!("Wrote {}", path.display()));
+    }
+    println!("{name} {} {}", image.digest(), published.location);
+    Ok(())
 }
 
 fn init_tracing(verbose: u8) {

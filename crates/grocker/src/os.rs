@@ -8,12 +8,14 @@ use anyhow::{Context, Result, bail};
 use grocker_debian::{DebOptions, Keyring, Source, load_index, read_deb, resolve, status_d_files};
 use grocker_fetch::{Download, Fetcher};
 use grocker_fs::Tree;
-use grocker_lock::{DebianPackage, Lock, Request};
+use grocker_lock::{DebianPackage, Lock};
+use grocker_oci::{Compression, Layer};
 use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
 use url::Url;
 
+use crate::layers::{LayerCache, LayerKey};
 use crate::report::Reporter;
-use crate::settings::{DebianSettings, LockSettings};
+use crate::settings::DebianSettings;
 
 /// Archive names as the lock records them, so a lock is independent of the mirror used.
 const DEBIAN: &str = "debian";
@@ -28,14 +30,6 @@ pub struct OsRequest<'a> {
 }
 
 impl OsRequest<'_> {
-    fn lock_request(&self) -> Request {
-        Request {
-            runtime: self.runtime.to_string(),
-            architecture: self.architecture.to_string(),
-            packages: self.packages.to_vec(),
-        }
-    }
-
     fn archive_base(&self, archive: &str) -> Result<&Url> {
         match archive {
             DEBIAN => Ok(&self.debian.mirror),
@@ -45,37 +39,13 @@ impl OsRequest<'_> {
     }
 }
 
-/// The lock to build from, and whether it differs from the one on disk (and so must be written
-/// once the image is built).
-pub async fn plan(
+/// Resolves the Debian package set of the runtime plus the requested packages against the
+/// signed archive, newest versions first.
+pub async fn resolve_packages(
     request: &OsRequest<'_>,
-    lock: &LockSettings,
     fetcher: &Fetcher,
     report: &Reporter,
-) -> Result<(Lock, bool)> {
-    let wanted = request.lock_request();
-    let existing = Lock::read(&lock.path)?;
-    if let Some(existing) = existing.as_ref()
-        && existing.request == wanted
-        && !lock.upgrade
-    {
-        tracing::debug!("using {}", lock.path.display());
-        return Ok((existing.clone(), false));
-    }
-    if lock.locked {
-        match existing {
-            None => bail!(
-                "--locked: {} does not exist; run once without --locked to create it",
-                lock.path.display()
-            ),
-            Some(_) => bail!(
-                "--locked: {} was made for a different request (runtime, architecture or \
-                 packages); run without --locked to update it",
-                lock.path.display()
-            ),
-        }
-    }
-
+) -> Result<Vec<DebianPackage>> {
     let _stage = report.stage(format!("Resolving Debian packages for {}", request.runtime));
     let mut keyring = Keyring::debian()?;
     for path in &request.debian.extra_keyrings {
@@ -98,31 +68,75 @@ pub async fn plan(
     roots.extend(request.packages.iter().cloned());
     let packages = resolve(&index, &roots, request.architecture)?;
 
-    let mut new = Lock::new(wanted);
-    for p in packages {
-        let archive = if p.base_url == request.debian.security_mirror {
-            DEBIAN_SECURITY
-        } else {
-            DEBIAN
-        };
-        new.debian.push(DebianPackage {
-            name: p.name,
-            version: p.version.to_string(),
-            architecture: p.architecture,
-            archive: archive.to_string(),
-            path: p.filename,
-            size: p.size,
-            sha256: p.sha256,
-        });
+    let mut out: Vec<DebianPackage> = packages
+        .into_iter()
+        .map(|p| {
+            let archive = if p.base_url == request.debian.security_mirror {
+                DEBIAN_SECURITY
+            } else {
+                DEBIAN
+            };
+            DebianPackage {
+                name: p.name,
+                version: p.version.to_string(),
+                architecture: p.architecture,
+                archive: archive.to_string(),
+                path: p.filename,
+                size: p.size,
+                sha256: p.sha256,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The `os` layer of the locked package set: from the layer cache when these exact packages
+/// were laid out before, else downloaded (verified, cached), read and assembled.
+pub async fn layer(
+    request: &OsRequest<'_>,
+    lock: &Lock,
+    fetcher: &Fetcher,
+    epoch: u64,
+    report: &Reporter,
+) -> Result<Layer> {
+    let user = User::default();
+    let mut key = LayerKey::new("os", epoch, Compression::Gzip);
+    key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
+    for p in &lock.debian {
+        key.add(&format!(
+            "{} {} {} {}",
+            p.name, p.version, p.architecture, p.sha256
+        ));
     }
-    new.debian.sort_by(|a, b| a.name.cmp(&b.name));
-    let changed = existing.as_ref() != Some(&new);
-    Ok((new, changed))
+    let created_by = format!(
+        "grocker: os layer, {} on {} Debian packages",
+        request.runtime,
+        lock.debian.len()
+    );
+    let cache = LayerCache::new(fetcher.cache());
+    if let Some((layer, _)) = cache.lookup(&key, Compression::Gzip, &created_by) {
+        return Ok(layer);
+    }
+    let tree = build_tree(request, lock, fetcher, report).await?;
+    let _stage = report.stage("Writing the os layer");
+    tokio::task::spawn_blocking(move || {
+        cache.build(
+            &key,
+            Compression::Gzip,
+            &created_by,
+            &tree,
+            epoch,
+            serde_json::Value::Null,
+        )
+    })
+    .await
+    .context("the layer writer stopped unexpectedly")?
 }
 
 /// Downloads every `.deb` of the lock (verified against its SHA-256, cached), reads them and
 /// lays out the runtime filesystem.
-pub async fn build_tree(
+async fn build_tree(
     request: &OsRequest<'_>,
     lock: &Lock,
     fetcher: &Fetcher,

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verbosity {
@@ -18,6 +18,8 @@ pub struct Reporter {
     verbosity: Verbosity,
     terminal: bool,
     start: Instant,
+    /// Every bar grocker draws (stages, downloads) lives here, so they share the terminal.
+    multi: MultiProgress,
 }
 
 impl Reporter {
@@ -26,6 +28,7 @@ impl Reporter {
             verbosity,
             terminal: std::io::stderr().is_terminal(),
             start: Instant::now(),
+            multi: MultiProgress::new(),
         }
     }
 
@@ -34,11 +37,18 @@ impl Reporter {
         self.terminal && self.verbosity == Verbosity::Normal
     }
 
+    /// Where other crates add their bars (downloads).
+    pub fn multi(&self) -> MultiProgress {
+        self.multi.clone()
+    }
+
     /// Starts a stage; the returned guard ends it (and its spinner) when dropped.
     pub fn stage(&self, message: impl Into<String>) -> Stage {
         let message = message.into();
         let spinner = if self.bars() {
-            let bar = ProgressBar::new_spinner().with_message(message.clone());
+            let bar = self
+                .multi
+                .add(ProgressBar::new_spinner().with_message(message.clone()));
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -57,7 +67,8 @@ impl Reporter {
     /// A line worth saying even without `-v` (e.g. which output was chosen), unless `-q`.
     pub fn note(&self, message: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("{}", message.as_ref());
+            // Printed above the bars, not through them.
+            self.multi.suspend(|| eprintln!("{}", message.as_ref()));
         }
     }
 }

@@ -8,7 +8,8 @@ use grocker_oci::ImageName;
 use grocker_runtime::Runtime;
 use url::Url;
 
-use crate::cli::{DebianArgs, LockArgs, OutputArgs, RootArgs};
+use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, RootArgs};
+use crate::python::Release;
 
 /// Debian's own CDN, which redirects to a nearby mirror.
 const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
@@ -101,6 +102,100 @@ impl RootSettings {
             epoch: source_date_epoch()?,
         })
     }
+}
+
+/// `grocker build`, validated.
+#[derive(Clone, Debug)]
+pub struct BuildSettings {
+    pub release: Release,
+    pub runtime: Runtime,
+    pub packages: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub constraints: Vec<grocker_wheel::Requirement>,
+    pub indexes: grocker_pypi::IndexUrls,
+    pub output: Option<Output>,
+    pub image_name: ImageName,
+    pub lock: LockSettings,
+    pub debian: DebianSettings,
+    pub epoch: u64,
+}
+
+impl BuildSettings {
+    pub fn resolve(args: BuildArgs) -> Result<Self> {
+        let release: Release = args.release.parse()?;
+        let runtime = match &args.runtime {
+            Some(r) => r.parse()?,
+            None => Runtime::default(),
+        };
+        let mut packages = args.packages;
+        packages.sort();
+        packages.dedup();
+        let env = args
+            .envs
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("`--env {kv}` must be KEY=VALUE"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for port in &args.ports {
+            let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+            if number.parse::<u16>().map_or(true, |n| n == 0)
+                || !matches!(proto, "tcp" | "udp" | "sctp")
+            {
+                bail!(
+                    "`--port {port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
+                );
+            }
+        }
+        for volume in &args.volumes {
+            if !volume.starts_with('/') {
+                bail!("`--volume {volume}` must be an absolute path inside the image, e.g. /data");
+            }
+        }
+        let constraints = match &args.pip_constraint {
+            Some(path) => grocker_resolver::parse_constraints_file(path)?,
+            None => Vec::new(),
+        };
+        let home = dirs::home_dir();
+        let indexes = grocker_pypi::IndexUrls::resolve(
+            args.index_url.as_deref(),
+            &args.extra_index_url,
+            &|k| std::env::var(k).ok(),
+            home.as_deref(),
+        )?;
+        let default_name = default_image_name(&release);
+        Ok(Self {
+            release,
+            runtime,
+            packages,
+            entrypoint: args.entrypoint,
+            env,
+            ports: args.ports,
+            volumes: args.volumes,
+            constraints,
+            indexes,
+            output: output(&args.output)?,
+            image_name: image_name(&args.output, &default_name)?,
+            lock: lock(args.lock),
+            debian: debian(args.debian)?,
+            epoch: source_date_epoch()?,
+        })
+    }
+}
+
+/// Grocker's default name: `<project>[-<extra>…]:<version>`, `+` (local versions) made `-`
+/// since tags cannot hold it.
+pub fn default_image_name(release: &Release) -> String {
+    let mut name = release.name.to_string();
+    for extra in &release.extras {
+        name.push('-');
+        name.push_str(extra.as_ref());
+    }
+    format!("{name}:{}", release.version.to_string().replace('+', "-"))
 }
 
 fn output(args: &OutputArgs) -> Result<Option<Output>> {

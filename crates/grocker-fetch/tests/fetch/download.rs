@@ -103,7 +103,7 @@ async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() 
     let options = FetchOptions {
         retries: 0,
         concurrency: 3,
-        progress: Progress::Bars, // stderr is not a terminal under `cargo test`: drawn nowhere
+        progress: Progress::Bars(indicatif::MultiProgress::new()), // stderr is not a terminal under `cargo test`: drawn nowhere
     };
     let fetcher = Fetcher::new(Cache::at(dir.path()).unwrap(), options).unwrap();
     let items: Vec<Download> = (0..10)

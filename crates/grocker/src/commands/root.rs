@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
-use grocker_oci::{Compression, Image, ImageConfig, Layer};
+use anyhow::Result;
+use grocker_lock::{Lock, Request};
+use grocker_oci::{Image, ImageConfig};
 
 use crate::os::{self, OsRequest};
 use crate::report::Reporter;
 use crate::settings::RootSettings;
-use crate::{fetcher, output};
+use crate::{fetcher, output, plan, publish};
 
-/// Debian's default PATH for a non-root user, plus sbin for tools images may add.
+/// Debian's default PATH, with sbin for tools images may add.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
@@ -22,28 +23,23 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         debian: &settings.debian,
     };
     // Open the destination first: a bad destination is reported before minutes of work.
-    let mut sink = output::open(settings.output.as_ref(), &settings.image_name, report)?;
+    let sink = output::open(settings.output.as_ref(), &settings.image_name, report)?;
 
-    let (lock, lock_changed) = os::plan(&request, &settings.lock, &fetcher, report).await?;
-    let tree = os::build_tree(&request, &lock, &fetcher, report).await?;
-
-    let layers_dir = fetcher.cache().root().join("layers");
-    let epoch = settings.epoch;
-    let created_by = format!(
-        "grocker root {}: {} Debian packages",
-        settings.runtime,
-        lock.debian.len()
-    );
-    let layer = {
-        let _stage = report.stage("Writing the os layer");
-        tokio::task::spawn_blocking(move || {
-            Layer::build(&layers_dir, Compression::Gzip, &created_by, |w| {
-                tree.write_tar(w, epoch).map(drop)
-            })
-        })
-        .await
-        .context("the layer writer stopped unexpectedly")??
+    let wanted = Request {
+        runtime: settings.runtime.to_string(),
+        architecture: request.architecture.to_string(),
+        packages: settings.packages.clone(),
+        application: None,
+        constraints: vec![],
+        indexes: vec![],
     };
+    let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
+        let mut lock = Lock::new(wanted.clone());
+        lock.debian = os::resolve_packages(&request, &fetcher, report).await?;
+        Ok(lock)
+    })
+    .await?;
+    let layer = os::layer(&request, &lock, &fetcher, settings.epoch, report).await?;
 
     let user = grocker_runtime::User::default();
     let config = ImageConfig {
@@ -61,28 +57,17 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
         ]),
-        created: epoch,
+        created: settings.epoch,
         architecture: request.architecture.to_string(),
         os: "linux".to_string(),
         ..ImageConfig::default()
     };
     let image = Image::new(&config, vec![layer], BTreeMap::new())?;
-
-    let published = {
-        let _stage = report.stage("Publishing");
-        let published = sink.publish(&image, &settings.image_name)?;
-        sink.finish()?;
-        published
-    };
-    if lock_changed {
-        lock.write(&settings.lock.path)?;
-        report.note(format!("Wrote {}", settings.lock.path.display()));
-    }
-    println!(
-        "{} {} {}",
-        settings.image_name,
-        image.digest(),
-        published.location
-    );
-    Ok(())
+    publish(
+        sink,
+        &image,
+        &settings.image_name,
+        lock_changed.then_some((&lock, settings.lock.path.as_path())),
+        report,
+    )
 }

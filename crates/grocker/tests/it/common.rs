@@ -129,6 +129,13 @@ pub fn runtime_packages() -> Vec<DebBuilder> {
         DebBuilder::new("mawk", "1.3.4", "amd64")
             .provides("awk")
             .file("usr/bin/mawk", b"x", 0o755),
+        DebBuilder::new("libstdc++6", "12.2.0-14", "amd64")
+            .depends("libc6 (>= 2.34)")
+            .file(
+                "usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+                b"\x7fELF c++",
+                0o644,
+            ),
         DebBuilder::new("netbase", "6.4", "all").file("etc/services", b"http 80/tcp\n", 0o644),
         DebBuilder::new("tzdata", "2024a-0+deb12u1", "all")
             .depends("debconf (>= 0.5) | debconf-2.0")

@@ -10,18 +10,18 @@ use crate::common::*;
 
 /// A cache shared by the end-to-end tests of this run and the next (downloads are verified on
 /// read, so sharing is safe — and exercises two builds using one cache at once).
-fn shared_cache() -> PathBuf {
+pub fn shared_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-grocker-cache")
 }
 
-fn real(scratch: &Scratch, args: &[&str]) -> Command {
+pub fn real(scratch: &Scratch, args: &[&str]) -> Command {
     let mut cmd = scratch.grocker(args);
     cmd.env("GROCKER_CACHE_DIR", shared_cache());
     cmd
 }
 
 /// Whether to run engine checks; panics when the engine is missing and nobody opted out.
-fn engine() -> bool {
+pub fn engine() -> bool {
     if std::env::var_os("GROCKER_TEST_NO_ENGINE").is_some_and(|v| v == "1") {
         eprintln!("GROCKER_TEST_NO_ENGINE=1: SKIPPING the Docker engine checks of this test");
         return false;
@@ -37,7 +37,7 @@ fn engine() -> bool {
     true
 }
 
-fn docker(args: &[&str]) -> String {
+pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");
     assert!(
         out.status.success(),
@@ -47,12 +47,12 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn unique(name: &str) -> String {
+pub fn unique(name: &str) -> String {
     format!("grocker-e2e/{name}:{}", std::process::id())
 }
 
 /// Unpacks a docker-archive (which grocker writes as an OCI layout plus manifest.json).
-fn unpack_archive(file: &Path, into: &Path) -> OciImage {
+pub fn unpack_archive(file: &Path, into: &Path) -> OciImage {
     let mut archive = tar::Archive::new(std::fs::File::open(file).unwrap());
     archive.unpack(into).unwrap();
     assert!(

@@ -3,5 +3,6 @@
 //! real Docker engine.
 
 mod common;
+mod e2e_build;
 mod e2e_root;
 mod hermetic_root;

@@ -1,0 +1,186 @@
+//! `grocker build RELEASE`: an application from a package index, on its runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Result, bail};
+use grocker_lock::{Lock, Request};
+use grocker_oci::{Image, ImageConfig};
+
+use crate::commands::root::PATH;
+use crate::os::{self, OsRequest};
+use crate::python::{self, VENV};
+use crate::report::Reporter;
+use crate::settings::BuildSettings;
+use crate::{fetcher, output, plan, publish};
+
+pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    let fetcher = fetcher(report)?;
+    let os_request = OsRequest {
+        runtime: settings.runtime,
+        architecture: "amd64",
+        packages: &settings.packages,
+        debian: &settings.debian,
+    };
+    let sink = output::open(settings.output.as_ref(), &settings.image_name, report)?;
+
+    let mut constraints: Vec<String> = settings
+        .constraints
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    constraints.sort();
+    let mut indexes = vec![grocker_fetch::redact_url(&settings.indexes.index)];
+    indexes.extend(settings.indexes.extra.iter().map(grocker_fetch::redact_url));
+    let wanted = Request {
+        runtime: settings.runtime.to_string(),
+        architecture: os_request.architecture.to_string(),
+        packages: settings.packages.clone(),
+        application: Some(settings.release.to_string()),
+        constraints,
+        indexes,
+    };
+    let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
+        let mut lock = Lock::new(wanted.clone());
+        lock.debian = os::resolve_packages(&os_request, &fetcher, report).await?;
+        let target = python::target(settings.runtime, &lock)?;
+        lock.python = python::resolve(
+            &settings.release,
+            &settings.constraints,
+            &settings.indexes,
+            &target,
+            &fetcher,
+            report,
+        )
+        .await?;
+        Ok(lock)
+    })
+    .await?;
+
+    let target = python::target(settings.runtime, &lock)?;
+    let venv = python::venv(&target);
+    let os_layer = os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
+    let py = python::layers(
+        &settings.release,
+        &lock,
+        &venv,
+        &fetcher,
+        settings.epoch,
+        report,
+    )
+    .await?;
+    let entrypoint = entrypoint(&settings, &py.app_scripts, &py.all_scripts)?;
+
+    let user = grocker_runtime::User::default();
+    let mut env = vec![
+        ("PATH".to_string(), format!("{VENV}/bin:{PATH}")),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("VIRTUAL_ENV".to_string(), VENV.to_string()),
+        // Logs reach `docker logs` as they are written, not when a buffer fills.
+        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+    ];
+    for (k, v) in &settings.env {
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let release = &settings.release;
+    let extras: Vec<String> = release.extras.iter().map(ToString::to_string).collect();
+    let mut labels = BTreeMap::from([
+        ("grocker.runtime".to_string(), settings.runtime.to_string()),
+        (
+            "grocker.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        ("grocker.app.name".to_string(), release.name.to_string()),
+        (
+            "grocker.app.version".to_string(),
+            release.version.to_string(),
+        ),
+        (
+            "org.opencontainers.image.title".to_string(),
+            release.name.to_string(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            release.version.to_string(),
+        ),
+    ]);
+    if !extras.is_empty() {
+        labels.insert("grocker.app.extras".to_string(), extras.join(","));
+    }
+    let config = ImageConfig {
+        user: format!("{}:{}", user.uid, user.gid),
+        entrypoint: vec![entrypoint],
+        env,
+        working_dir: user.home(),
+        labels: labels.clone(),
+        exposed_ports: settings.ports.iter().cloned().collect::<BTreeSet<_>>(),
+        volumes: settings.volumes.iter().cloned().collect::<BTreeSet<_>>(),
+        created: settings.epoch,
+        architecture: os_request.architecture.to_string(),
+        os: "linux".to_string(),
+        ..ImageConfig::default()
+    };
+    let mut layers = vec![os_layer];
+    layers.extend(py.layers);
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            release.name.to_string(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            release.version.to_string(),
+        ),
+    ]);
+    let image = Image::new(&config, layers, annotations)?;
+    publish(
+        sink,
+        &image,
+        &settings.image_name,
+        lock_changed.then_some((&lock, settings.lock.path.as_path())),
+        report,
+    )
+}
+
+/// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else
+/// `grocker-runner` if the app defines it; else the app's only console script; else the one
+/// named like the project; else an error listing the choices.
+fn entrypoint(settings: &BuildSettings, app: &[String], all: &[String]) -> Result<String> {
+    let path = |script: &str| format!("{VENV}/bin/{script}");
+    if let Some(wanted) = &settings.entrypoint {
+        if wanted == "python" || wanted == "python3" {
+            return Ok(path("python"));
+        }
+        if all.iter().any(|s| s == wanted) {
+            return Ok(path(wanted));
+        }
+        bail!(
+            "-e {wanted}: no console script of that name in the image; choose `python` or one of: {}",
+            list(all)
+        );
+    }
+    if app.iter().any(|s| s == "grocker-runner") {
+        return Ok(path("grocker-runner"));
+    }
+    if let [only] = app {
+        return Ok(path(only));
+    }
+    let project = settings.release.name.to_string();
+    if let Some(s) = app.iter().find(|s| **s == project) {
+        return Ok(path(s));
+    }
+    bail!(
+        "{} has {} console scripts, so grocker cannot guess what to run: pass -e with one of: {}, or -e python",
+        settings.release,
+        app.len(),
+        list(app)
+    )
+}
+
+fn list(scripts: &[String]) -> String {
+    if scripts.is_empty() {
+        "(none)".to_string()
+    } else {
+        scripts.join(", ")
+    }
+}

@@ -1,0 +1,472 @@
+//! The Python stage: resolve the release's dependency tree against the index (or take it from
+//! `grocker.lock`), fetch the chosen wheels verified, and install them into the venv layers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow, bail};
+use grocker_fetch::{Download, Fetcher, redact_url};
+use grocker_fs::Tree;
+use grocker_lock::{Lock, PythonPackage};
+use grocker_oci::{Compression, Layer};
+use grocker_pypi::{DistFile, Index, IndexUrls};
+use grocker_resolver::{Provider, ProviderError, ReleaseMetadata};
+use grocker_wheel::{
+    CoreMetadata, ExtraName, InstallOptions, PackageName, Requirement, Tags, Target, Venv, Version,
+    VersionSpecifiers, WheelFilename, install_wheel,
+};
+use serde_json::{Value, json};
+use tokio::runtime::Handle;
+
+use crate::layers::{LayerCache, LayerKey};
+use crate::report::Reporter;
+
+/// Where grocker writes the application's virtual environment.
+pub const VENV: &str = "/opt/venv";
+
+/// Wheels this large (compressed) get a layer of their own, so that an update of one of them
+/// does not re-upload the others — and the others do not re-upload it.
+const OWN_LAYER_BYTES: u64 = 50_000_000;
+
+/// Grocker's release form: exactly one `NAME[EXTRAS]==VERSION`.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub name: PackageName,
+    pub extras: Vec<ExtraName>,
+    pub version: Version,
+    pub requirement: Requirement,
+}
+
+impl FromStr for Release {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let usage = || {
+            anyhow!(
+                "`{s}` is not a release: grocker builds one pinned release, written \
+                 NAME==VERSION or NAME[EXTRA,...]==VERSION (e.g. httpie==3.2.4)"
+            )
+        };
+        let requirement =
+            Requirement::from_str(s.trim()).map_err(|e| usage().context(e.to_string()))?;
+        let Some(grocker_wheel::VersionOrUrl::VersionSpecifier(specifiers)) =
+            requirement.version_or_url.as_ref()
+        else {
+            return Err(usage());
+        };
+        let [specifier] = &specifiers[..] else {
+            return Err(usage());
+        };
+        use grocker_wheel::Operator;
+        if !matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
+            return Err(usage());
+        }
+        if !requirement.marker.is_true() {
+            bail!("`{s}`: a release cannot have an environment marker (`;`)");
+        }
+        let mut extras = requirement.extras.clone();
+        extras.sort();
+        extras.dedup();
+        Ok(Self {
+            name: requirement.name.clone(),
+            extras,
+            version: specifier.version().clone(),
+            requirement,
+        })
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        if !self.extras.is_empty() {
+            let extras: Vec<String> = self.extras.iter().map(ToString::to_string).collect();
+            write!(f, "[{}]", extras.join(","))?;
+        }
+        write!(f, "=={}", self.version)
+    }
+}
+
+/// The Python target of a runtime, with the interpreter version Debian actually ships (read
+/// from the locked `python3.X` package) so markers like `python_full_version` are exact.
+pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> {
+    let (major, minor) = runtime
+        .python()
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .ok_or_else(|| anyhow!("runtime {runtime} has no Python version"))?;
+    let package = format!("python{}", runtime.python());
+    let debian_version = lock
+        .debian
+        .iter()
+        .find(|p| p.name == package || p.name == format!("{package}-minimal"))
+        .map(|p| p.version.as_str())
+        .ok_or_else(|| anyhow!("the os layer of {runtime} has no {package} package"))?;
+    // `3.11.2-6+deb12u6` → `3.11.2`: drop the epoch, the Debian revision and `~rc` suffixes.
+    let upstream = debian_version
+        .rsplit_once(':')
+        .map_or(debian_version, |(_, v)| v);
+    let upstream = upstream.split('-').next().unwrap_or(upstream);
+    let upstream = upstream.split(['~', '+']).next().unwrap_or(upstream);
+    let python_full = Version::from_str(upstream).map_err(|e| {
+        anyhow!("cannot read Python's version from {package} {debian_version}: {e}")
+    })?;
+    Ok(Target {
+        python: (major, minor),
+        python_full,
+        glibc: runtime.glibc(),
+        arch: grocker_wheel::Arch::X86_64,
+    })
+}
+
+pub fn venv(target: &Target) -> Venv {
+    let (major, minor) = target.python;
+    Venv {
+        root: VENV.to_string(),
+        python: target.python,
+        interpreter: format!("/usr/bin/python{major}.{minor}"),
+        python_full: target.python_full.clone(),
+    }
+}
+
+/// Resolves `release` for `target` and picks one wheel per package.
+pub async fn resolve(
+    release: &Release,
+    constraints: &[Requirement],
+    indexes: &IndexUrls,
+    target: &Target,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<Vec<PythonPackage>> {
+    let _stage = report.stage(format!("Resolving {release}"));
+    let provider = Arc::new(IndexProvider {
+        index: Index::new(fetcher.clone(), indexes.clone()),
+        tags: target.tags(),
+        python: target.python_full.clone(),
+        handle: Handle::current(),
+        files: Mutex::new(BTreeMap::new()),
+    });
+    let request = grocker_resolver::Request {
+        requirements: vec![release.requirement.clone()],
+        constraints: constraints.to_vec(),
+        markers: target.marker_environment(),
+        python_version: target.python_full.clone(),
+    };
+    let resolver = Arc::clone(&provider);
+    let resolution =
+        tokio::task::spawn_blocking(move || grocker_resolver::resolve(&request, resolver.as_ref()))
+            .await
+            .context("the resolver stopped unexpectedly")??;
+
+    let mut out = Vec::new();
+    for (name, package) in &resolution.packages {
+        let file = provider
+            .best_wheel(name, &package.version)
+            .map_err(|e| anyhow!("{}: {}", e.package, e.message))?;
+        let sha256 = file.sha256.ok_or_else(|| {
+            anyhow!(
+                "the index gives no sha256 for {}: grocker verifies every download and needs it",
+                file.filename
+            )
+        })?;
+        let mut extras: Vec<String> = package.extras.iter().map(ToString::to_string).collect();
+        extras.sort();
+        out.push(PythonPackage {
+            name: name.to_string(),
+            version: package.version.to_string(),
+            extras,
+            filename: file.filename.clone(),
+            url: redact_url(&file.url),
+            size: file.size,
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
+/// The resolver's view of the index: versions that have a wheel for the target, and the
+/// metadata of the best such wheel.
+struct IndexProvider {
+    index: Index,
+    tags: Tags,
+    python: Version,
+    handle: Handle,
+    files: Mutex<BTreeMap<PackageName, Arc<Vec<DistFile>>>>,
+}
+
+impl IndexProvider {
+    fn files(&self, name: &PackageName) -> Result<Arc<Vec<DistFile>>, ProviderError> {
+        if let Some(files) = self.files.lock().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok(files);
+        }
+        let files = self
+            .handle
+            .block_on(self.index.project(name))
+            .map_err(|e| provider_error(name, e))?;
+        let files = Arc::new(files);
+        if let Ok(mut map) = self.files.lock() {
+            map.insert(name.clone(), Arc::clone(&files));
+        }
+        Ok(files)
+    }
+
+    /// Installable wheels of `name`, each with its version and tag priority. Yanked files count
+    /// only for versions an exact pin names (PEP 592).
+    fn wheels(
+        &self,
+        name: &PackageName,
+        pinned: Option<&VersionSpecifiers>,
+    ) -> Result<Vec<(Version, grocker_wheel::TagPriority, DistFile)>, ProviderError> {
+        let files = self.files(name)?;
+        let mut out = Vec::new();
+        for file in files.iter() {
+            let Ok(wheel) = WheelFilename::from_str(&file.filename) else {
+                continue; // sdists and files that are not wheels
+            };
+            let Some(priority) = self.tags.priority(&wheel) else {
+                continue;
+            };
+            if file.yanked.is_some() && !pinned.is_some_and(|p| p.contains(&wheel.version)) {
+                continue;
+            }
+            if let Some(requires) = &file.requires_python
+                && let Ok(specifiers) = VersionSpecifiers::from_str(requires)
+                && !specifiers.contains(&self.python)
+            {
+                continue;
+            }
+            out.push((wheel.version.clone(), priority, file.clone()));
+        }
+        Ok(out)
+    }
+
+    fn best_wheel(&self, name: &PackageName, version: &Version) -> Result<DistFile, ProviderError> {
+        // The resolver only returns versions it was offered, so a yanked one here was pinned.
+        let exact = VersionSpecifiers::from_str(&format!("=={version}")).ok();
+        self.wheels(name, exact.as_ref())?
+            .into_iter()
+            .filter(|(v, _, _)| v == version)
+            // Best tag first; the file name breaks ties so the choice never depends on order.
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.2.filename.cmp(&a.2.filename)))
+            .map(|(_, _, file)| file)
+            .ok_or_else(|| ProviderError {
+                package: name.to_string(),
+                message: format!("no wheel of {name} {version} fits the image's Python"),
+            })
+    }
+}
+
+impl Provider for IndexProvider {
+    fn versions(
+        &self,
+        name: &PackageName,
+        pinned: Option<&VersionSpecifiers>,
+    ) -> Result<Vec<Version>, ProviderError> {
+        let wheels = self.wheels(name, pinned)?;
+        if wheels.is_empty() {
+            let files = self.files(name)?;
+            let sdist = files
+                .iter()
+                .any(|f| f.filename.ends_with(".tar.gz") || f.filename.ends_with(".zip"));
+            return Err(ProviderError {
+                package: name.to_string(),
+                message: if sdist {
+                    format!(
+                        "{name} publishes no wheel for this image's Python and platform, only \
+                         source distributions; building them needs grocker's compiler stage, \
+                         which this version of grocker does not have yet"
+                    )
+                } else {
+                    format!("{name} has no wheel for this image's Python and platform")
+                },
+            });
+        }
+        let mut versions: Vec<Version> = wheels.into_iter().map(|(v, _, _)| v).collect();
+        versions.sort();
+        versions.dedup();
+        versions.reverse();
+        Ok(versions)
+    }
+
+    fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<ReleaseMetadata, ProviderError> {
+        let file = self.best_wheel(name, version)?;
+        let bytes = self
+            .handle
+            .block_on(self.index.wheel_metadata(&file))
+            .map_err(|e| provider_error(name, e))?;
+        let metadata = CoreMetadata::parse(&bytes).map_err(|e| provider_error(name, e))?;
+        Ok(ReleaseMetadata {
+            requires_dist: metadata.requires_dist,
+            requires_python: metadata.requires_python,
+            provides_extra: metadata.provides_extra,
+        })
+    }
+
+    fn prefetch(&self, names: &[PackageName]) {
+        // Index pages land in grocker's cache, where `project` finds them moments later.
+        for name in names {
+            let index = self.index.clone();
+            let name = name.clone();
+            self.handle.spawn(async move {
+                let _ = index.project(&name).await;
+            });
+        }
+    }
+}
+
+fn provider_error(name: &PackageName, e: impl fmt::Display) -> ProviderError {
+    ProviderError {
+        package: name.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The venv layers: third-party wheels (the largest in layers of their own), then the app.
+pub struct PythonLayers {
+    pub layers: Vec<Layer>,
+    /// Console scripts of the app's own wheel.
+    pub app_scripts: Vec<String>,
+    /// Every console script in the venv.
+    pub all_scripts: Vec<String>,
+}
+
+pub async fn layers(
+    release: &Release,
+    lock: &Lock,
+    venv: &Venv,
+    fetcher: &Fetcher,
+    epoch: u64,
+    report: &Reporter,
+) -> Result<PythonLayers> {
+    let app_name = release.name.to_string();
+    let mut groups: Vec<(String, Vec<&PythonPackage>)> = Vec::new();
+    let mut deps = Vec::new();
+    for p in &lock.python {
+        if p.name == app_name {
+            continue;
+        }
+        if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
+            groups.push((format!("deps: {}", p.name), vec![p]));
+        } else {
+            deps.push(p);
+        }
+    }
+    groups.insert(0, ("deps".to_string(), deps));
+    let app: Vec<&PythonPackage> = lock.python.iter().filter(|p| p.name == app_name).collect();
+    if app.is_empty() {
+        bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
+    }
+    groups.push(("app".to_string(), app));
+
+    let cache = LayerCache::new(fetcher.cache());
+    let mut layers = Vec::new();
+    let mut app_scripts = Vec::new();
+    let mut all_scripts = Vec::new();
+    for (i, (kind, packages)) in groups.into_iter().enumerate() {
+        // The first (deps) layer also carries the venv itself.
+        let with_skeleton = i == 0;
+        let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+        key.add(&format!(
+            "venv {} {} {} skeleton={with_skeleton}",
+            venv.root, venv.interpreter, venv.python_full
+        ));
+        for p in &packages {
+            key.add(&format!("{} {}", p.filename, p.sha256));
+        }
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
+        let (layer, notes) = match cache.lookup(&key, Compression::Gzip, &created_by) {
+            Some(hit) => hit,
+            None => {
+                let (tree, scripts) =
+                    install(&packages, venv, with_skeleton, fetcher, report).await?;
+                let notes = json!({ "scripts": scripts });
+                let _stage = report.stage(format!("Writing the {kind} layer"));
+                let cache = LayerCache::new(fetcher.cache());
+                let (key, created_by, n) = (key.clone(), created_by.clone(), notes.clone());
+                let layer = tokio::task::spawn_blocking(move || {
+                    cache.build(&key, Compression::Gzip, &created_by, &tree, epoch, n)
+                })
+                .await
+                .context("the layer writer stopped unexpectedly")??;
+                (layer, notes)
+            }
+        };
+        let scripts = scripts_of(&notes);
+        if kind == "app" {
+            app_scripts = scripts.clone();
+        }
+        all_scripts.extend(scripts);
+        layers.push(layer);
+    }
+    all_scripts.sort();
+    all_scripts.dedup();
+    Ok(PythonLayers {
+        layers,
+        app_scripts,
+        all_scripts,
+    })
+}
+
+fn scripts_of(notes: &Value) -> Vec<String> {
+    notes["scripts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Downloads (verified, cached) and installs `packages` into a fresh tree.
+async fn install(
+    packages: &[&PythonPackage],
+    venv: &Venv,
+    with_skeleton: bool,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<(Tree, Vec<String>)> {
+    let mut downloads = Vec::new();
+    for p in packages {
+        let url = url::Url::parse(&p.url)
+            .with_context(|| format!("bad URL for {} in grocker.lock", p.filename))?;
+        downloads.push(Download {
+            url,
+            sha256: p.sha256,
+            size: p.size,
+            label: p.filename.clone(),
+        });
+    }
+    let paths = {
+        let _stage = report.stage(format!("Fetching {} wheels", downloads.len()));
+        fetcher.get_all_verified(downloads).await?
+    };
+    let filenames: Vec<String> = packages.iter().map(|p| p.filename.clone()).collect();
+    let venv = venv.clone();
+    tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {
+        let mut tree = Tree::new();
+        if with_skeleton {
+            for (path, entry) in venv.skeleton() {
+                tree.insert(path, entry)?;
+            }
+        }
+        let mut scripts = Vec::new();
+        for (file, path) in filenames.iter().zip(&paths) {
+            let reader = std::io::BufReader::new(fs_err::File::open(path)?);
+            let installed =
+                install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;
+            scripts.extend(installed.console_scripts);
+            scripts.extend(installed.gui_scripts);
+        }
+        Ok((tree, scripts))
+    })
+    .await
+    .context("the wheel installer stopped unexpectedly")?
+}

@@ -1,0 +1,208 @@
+//! `grocker build RELEASE` end to end: the real PyPI, the real Debian archive, a real engine.
+
+use std::time::Instant;
+
+use crate::common::*;
+use crate::e2e_root::{docker, engine, real, unique, unpack_archive};
+
+/// Builds `release` into a docker-archive in `s`, returns the image name.
+fn build(s: &Scratch, release: &str, extra: &[&str]) -> String {
+    let name = unique(&release.replace(['[', ']', '=', ','], "-"));
+    let mut args = vec![
+        "build",
+        release,
+        "-o",
+        "docker-archive:app.tar",
+        "-n",
+        &name,
+    ];
+    args.extend_from_slice(extra);
+    run(real(s, &args), true);
+    name
+}
+
+fn load(s: &Scratch) {
+    docker(&["load", "-i", s.path().join("app.tar").to_str().unwrap()]);
+}
+
+#[test]
+fn httpie_runs_and_shares_its_os_layer_across_versions() {
+    let s = Scratch::new();
+    let name = build(&s, "httpie==3.2.4", &["-e", "http"]);
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    assert!(image.layers.len() >= 3, "{} layers", image.layers.len());
+    let config = &image.config["config"];
+    assert_eq!(config["Entrypoint"][0], "/opt/venv/bin/http");
+    assert_eq!(config["Labels"]["grocker.app.name"], "httpie");
+    assert_eq!(config["Labels"]["grocker.app.version"], "3.2.4");
+    let files = image.files();
+    let venv_file = |p: &str| files.get(&format!("opt/venv/{p}")).cloned();
+    let http = venv_file("bin/http").expect("console script");
+    assert!(String::from_utf8_lossy(&http.data).starts_with("#!/opt/venv/bin/python\n"));
+    assert_eq!((http.uid, http.mode & 0o777), (0, 0o755));
+    assert!(venv_file("pyvenv.cfg").is_some());
+    assert_eq!(
+        venv_file("bin/python").unwrap().link.as_deref(),
+        Some("/usr/bin/python3.11")
+    );
+    assert!(files.keys().any(|p| {
+        p.starts_with("opt/venv/lib/python3.11/site-packages/httpie-3.2.4.dist-info/RECORD")
+    }));
+    // The app's own wheel is the last layer, alone.
+    let app = image.layers.last().unwrap();
+    assert!(
+        app.keys().all(|p| !p.contains("requests/")),
+        "dependencies in the app layer"
+    );
+
+    // Another version: the os layer is byte-identical (same digest), the app layer is not.
+    let s2 = Scratch::new();
+    build(&s2, "httpie==3.2.3", &["-e", "http"]);
+    let other = unpack_archive(&s2.path().join("app.tar"), &s2.path().join("a"));
+    let digests = |img: &OciImage| -> Vec<String> {
+        img.manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (digests(&image), digests(&other));
+    assert_eq!(a[0], b[0], "os layers differ between httpie versions");
+    assert_ne!(a.last(), b.last());
+
+    if !engine() {
+        return;
+    }
+    load(&s);
+    assert_eq!(docker(&["run", "--rm", &name, "--version"]), "3.2.4");
+    docker(&["rmi", &name]);
+}
+
+#[test]
+fn a_rebuild_with_everything_cached_gives_the_same_digest() {
+    let s = Scratch::new();
+    run(
+        real(
+            &s,
+            &["build", "httpie==3.2.4", "-e", "http", "-o", "oci:one"],
+        ),
+        true,
+    );
+    let start = Instant::now();
+    run(
+        real(
+            &s,
+            &["build", "httpie==3.2.4", "-e", "http", "-o", "oci:two"],
+        ),
+        true,
+    );
+    let warm = start.elapsed();
+    eprintln!(
+        "warm rebuild of httpie==3.2.4 (debug build): {:.2}s",
+        warm.as_secs_f64()
+    );
+    let one = OciImage::read(&s.path().join("one"));
+    let two = OciImage::read(&s.path().join("two"));
+    assert_eq!(one.manifest_digest, two.manifest_digest);
+}
+
+#[test]
+fn ipython_uvicorn_and_pandas_run() {
+    let s = Scratch::new();
+    let ipython = build(&s, "ipython==8.31.0", &["-e", "ipython"]);
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    let site = "opt/venv/lib/python3.11/site-packages/";
+    for absent in ["pip/", "setuptools/", "wheel/"] {
+        assert!(
+            !image
+                .files()
+                .keys()
+                .any(|p| p.starts_with(&format!("{site}{absent}"))),
+            "{absent} installed in ipython's venv"
+        );
+    }
+    let engine = engine();
+    if engine {
+        load(&s);
+        assert_eq!(docker(&["run", "--rm", &ipython, "-c", "print(6*7)"]), "42");
+        docker(&["rmi", &ipython]);
+    }
+
+    let s = Scratch::new();
+    let uvicorn = build(
+        &s,
+        "uvicorn[standard]==0.32.1",
+        &["-e", "python", "--port", "8000"],
+    );
+    if engine {
+        load(&s);
+        let out = docker(&[
+            "run",
+            "--rm",
+            &uvicorn,
+            "-c",
+            "import uvicorn, uvloop, httptools, watchfiles, websockets; print(uvicorn.__version__)",
+        ]);
+        assert_eq!(out, "0.32.1");
+        docker(&["rmi", &uvicorn]);
+    }
+
+    let s = Scratch::new();
+    let pandas = build(&s, "pandas==2.2.3", &["-e", "python"]);
+    if engine {
+        load(&s);
+        let out = docker(&[
+            "run",
+            "--rm",
+            &pandas,
+            "-c",
+            "import pandas; print(pandas.DataFrame({'a': [1, 2]}).a.sum())",
+        ]);
+        assert_eq!(out, "3");
+        docker(&["rmi", &pandas]);
+    }
+}
+
+#[test]
+fn bad_releases_and_conflicts_are_explained() {
+    let s = Scratch::new();
+    let fail = |args: &[&str]| {
+        let out = run(real(&s, args), false);
+        assert!(
+            !s.path().join("x.tar").exists(),
+            "failed build left an archive"
+        );
+        let err = stderr(&out);
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
+        err
+    };
+    let err = fail(&["build", "httpie>=3", "-o", "docker-archive:x.tar"]);
+    assert!(err.contains("NAME==VERSION"), "{err}");
+    let err = fail(&[
+        "build",
+        "no-such-project-grocker-xyz==1.0",
+        "-o",
+        "docker-archive:x.tar",
+    ]);
+    assert!(err.contains("no-such-project-grocker-xyz"), "{err}");
+    let err = fail(&["build", "httpie==0.0.42", "-o", "docker-archive:x.tar"]);
+    assert!(err.contains("httpie") && err.contains("0.0.42"), "{err}");
+
+    std::fs::write(s.path().join("c.txt"), "requests<2.0\n").unwrap();
+    let err = fail(&[
+        "build",
+        "httpie==3.2.4",
+        "-e",
+        "http",
+        "--pip-constraint",
+        "c.txt",
+        "-o",
+        "docker-archive:x.tar",
+    ]);
+    assert!(err.contains("requests") && err.contains("httpie"), "{err}");
+}
