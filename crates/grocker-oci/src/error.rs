@@ -99,6 +99,157 @@ pub enum OciError {
         /// The engine's own message (its `errorDetail`), or what was wrong with its answer.
         message: String,
     },
+
+    /// The image name has no registry host, so there is nowhere to push it.
+    #[error(
+        "cannot push `{name}` to a registry: the name has no registry host; \
+         name it `HOST[:PORT]/{name}` (e.g. `ghcr.io/…`, `127.0.0.1:5000/…`)"
+    )]
+    NotPushable {
+        /// The image name as given.
+        name: String,
+    },
+
+    /// A registry option cannot be used (an `insecure_registries` entry that is not a host).
+    #[error("invalid registry option `{value}`: {reason}")]
+    InvalidRegistryOption {
+        /// The rejected value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Nothing answers at the registry's address (after the retries).
+    #[error(
+        "cannot reach the registry {registry}: {reason}\n\
+         hint: check that the registry is running and reachable at {registry}"
+    )]
+    RegistryUnreachable {
+        /// `host[:port]`.
+        registry: String,
+        /// The connection error (never a credential).
+        reason: String,
+    },
+
+    /// The registry refused the credentials it was given.
+    #[error(
+        "cannot push to {registry}/{repository}: authentication failed for {registry}{}: \
+         check `docker login {registry}`",
+        user_suffix(user)
+    )]
+    RegistryAuthFailed {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// The user name that was tried (never the password), if any.
+        user: Option<String>,
+    },
+
+    /// The registry wants credentials and none were found for it.
+    #[error(
+        "cannot push to {registry}/{repository}: {registry} asks for credentials and none were \
+         found (looked in {searched}): run `docker login {registry}`"
+    )]
+    RegistryNoCredentials {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// The files that were searched.
+        searched: String,
+    },
+
+    /// The TLS handshake with the registry failed (an untrusted certificate, or no TLS at all).
+    #[error(
+        "cannot push to {registry}: the TLS connection failed: {reason}\n\
+         hint: if the registry's certificate comes from a private CA, point SSL_CERT_FILE or \
+         SSL_CERT_DIR at it; a registry that only speaks plain HTTP must be listed as insecure"
+    )]
+    RegistryTls {
+        /// `host[:port]`.
+        registry: String,
+        /// What rustls said.
+        reason: String,
+    },
+
+    /// The registry knows who we are and says no (HTTP 403).
+    #[error(
+        "cannot push to {registry}/{repository}: permission denied{}: {message}",
+        user_suffix(user)
+    )]
+    RegistryDenied {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// The user name, if credentials were sent.
+        user: Option<String>,
+        /// The registry's own message.
+        message: String,
+    },
+
+    /// The repository does not exist and the push did not create it (HTTP 404, `NAME_UNKNOWN`).
+    #[error(
+        "cannot push to {registry}/{repository}: the repository does not exist on {registry} \
+         ({message}); create it first (some registries need the project or namespace made \
+         beforehand) or check the image name"
+    )]
+    RegistryNameUnknown {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// The registry's own message.
+        message: String,
+    },
+
+    /// The registry answered a request with an error.
+    #[error("cannot push to {registry}/{repository}: failed to {action}: {message}")]
+    Registry {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// What was asked (`upload blob sha256:…`, `put manifest 1.0`, …).
+        action: String,
+        /// The HTTP status and the registry's error codes and messages.
+        message: String,
+    },
+
+    /// The registry stored the manifest under another digest than the one computed here.
+    #[error(
+        "cannot push to {registry}/{repository}: the registry reports manifest digest \
+         {reported}, expected {expected}"
+    )]
+    RegistryDigestMismatch {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository pushed to.
+        repository: String,
+        /// The digest of `Image::manifest_bytes`.
+        expected: Digest,
+        /// What the registry's `Docker-Content-Digest` header said.
+        reported: String,
+    },
+
+    /// A docker credential helper could not be run or failed.
+    #[error("credential helper `{helper}` failed for {registry}: {reason}")]
+    CredentialHelper {
+        /// The program (`docker-credential-pass`).
+        helper: String,
+        /// The registry the credentials were for.
+        registry: String,
+        /// What went wrong (the helper's message; never a secret).
+        reason: String,
+    },
+}
+
+/// ` (user alice)`, or nothing.
+fn user_suffix(user: &Option<String>) -> String {
+    user.as_ref()
+        .map(|u| format!(" (user {u})"))
+        .unwrap_or_default()
 }
 
 impl OciError {

@@ -1,5 +1,11 @@
 //! OCI images without a daemon: digests, layers, the image config and manifest, and the sinks
-//! that write them (an OCI layout, a docker-archive, the local engine).
+//! that write them:
+//!
+//! - [`OciLayoutSink`]: an OCI image layout directory (`-o oci:DIR`);
+//! - [`DockerArchiveSink`]: a tarball for `docker load` / `podman load` (`-o docker-archive:FILE`);
+//! - [`DockerEngineSink`]: straight into the local engine through its API (`-o docker`);
+//! - [`RegistrySink`]: any OCI registry through the distribution API (`--push`), uploading only
+//!   the blobs it lacks, with docker's and podman's credentials.
 //!
 //! This is the end of grocker's pipeline (DESIGN §1.5–1.7): the filesystem crates hand over each
 //! layer as a closure that writes a deterministic tar; [`Layer::build`] streams it through two
@@ -42,6 +48,7 @@ pub use image::{Image, ImageConfig};
 pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
+pub use registry::{PushReport, RegistryOptions, RegistrySink};
 pub use sink::{Published, Sink};
 
 mod digest;
@@ -54,4 +61,5 @@ mod json;
 mod layer;
 mod name;
 mod oci_layout;
+mod registry;
 mod sink;

@@ -1,4 +1,5 @@
-//! The sinks, checked by the tools people use on what they write: skopeo, umoci, docker.
+//! The sinks, checked by the tools people use on what they write: skopeo, umoci, docker, and
+//! a real registry (`registry/`).
 //! End-to-end tests fail (never skip) when a tool or the engine is missing (DESIGN §8).
 
 use std::collections::BTreeMap;
@@ -489,3 +490,5 @@ fn podman_loads_the_archive() {
     assert_eq!(String::from_utf8(config).unwrap().trim(), r#"["/hello"]"#);
     run("podman", &["image", "rm", "--force", &name.normalized()]);
 }
+
+mod registry;

@@ -53,7 +53,7 @@ pub enum Command {
     ///   grocker build "uvicorn[standard]==0.32.1" -e python --port 8000
     ///   grocker build ipython==8.31.0 --pip-constraint constraints.txt -o docker
     #[command(verbatim_doc_comment)]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 
     /// Build the runtime ("root") image alone: Debian's Python and the libraries it needs.
     ///
@@ -136,6 +136,36 @@ pub struct BuildArgs {
     /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+
+    /// Configuration file, Grocker's format (repeatable; later files win). Without -c,
+    /// `.grocker.yml` and `[tool.grocker]` of pyproject.toml in the current directory are read.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
+
+    /// Registry and namespace for the image name, e.g. registry.example.com/team.
+    #[arg(long, value_name = "URI")]
+    pub image_prefix: Option<String>,
+
+    /// Image name without prefix and tag (default: the project name, plus its extras).
+    #[arg(long, value_name = "NAME")]
+    pub image_base_name: Option<String>,
+
+    /// Write the result (release, image, digest) to this YAML file, as Grocker did.
+    #[arg(long, value_name = "FILE")]
+    pub result_file: Option<PathBuf>,
+
+    /// Push the image to its registry (default, as Grocker). Only names with a registry part
+    /// (from --image-prefix or -n) are pushed; others are skipped with a warning.
+    #[arg(long, overrides_with = "no_push")]
+    pub push: bool,
+
+    /// Do not push the image.
+    #[arg(long, overrides_with = "push")]
+    pub no_push: bool,
+
+    /// Registry (host[:port]) that may be reached over plain HTTP. Loopback registries always may.
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
 
     #[command(flatten)]
     pub output: OutputArgs,

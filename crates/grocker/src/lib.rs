@@ -47,7 +47,7 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             runtime()?.block_on(commands::root::root(settings, report))
         }
         Command::Build(args) => {
-            let settings = settings::BuildSettings::resolve(args)?;
+            let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::build::build(settings, report))
         }
         Command::Purge => commands::purge::purge(),
@@ -82,7 +82,7 @@ pub(crate) fn publish(
     name: &grocker_oci::ImageName,
     lock: Option<(&grocker_lock::Lock, &std::path::Path)>,
     report: &Reporter,
-) -> Result<()> {
+) -> Result<grocker_oci::Published> {
     let published = {
         let _stage = report.stage("Publishing");
         let published = sink.publish(image, name)?;
@@ -94,7 +94,7 @@ pub(crate) fn publish(
         report.note(format!("Wrote {}", path.display()));
     }
     println!("{name} {} {}", image.digest(), published.location);
-    Ok(())
+    Ok(published)
 }
 
 fn init_tracing(verbose: u8) {

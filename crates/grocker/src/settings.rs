@@ -24,6 +24,8 @@ pub enum Output {
     Oci(PathBuf),
     /// A tarball for `docker load` / `podman load`.
     DockerArchive(PathBuf),
+    /// The registry named in the image name, through the distribution API.
+    Registry,
 }
 
 impl std::str::FromStr for Output {
@@ -38,12 +40,13 @@ impl std::str::FromStr for Output {
         };
         match s.split_once(':') {
             None if s == "docker" => Ok(Output::Docker),
+            None if s == "registry" => Ok(Output::Registry),
             Some(("oci", rest)) => Ok(Output::Oci(nonempty("oci", rest)?)),
             Some(("docker-archive", rest)) => {
                 Ok(Output::DockerArchive(nonempty("docker-archive", rest)?))
             }
             _ => bail!(
-                "unknown output `{s}`: use `docker` (the local engine), `oci:DIR` or `docker-archive:FILE`"
+                "unknown output `{s}`: use `docker` (the local engine), `oci:DIR`, `docker-archive:FILE` or `registry`"
             ),
         }
     }
@@ -85,9 +88,7 @@ impl RootSettings {
         };
         let mut packages = args.packages;
         for p in &packages {
-            if p.is_empty() || p.contains(char::is_whitespace) {
-                bail!("`--package {p:?}` is not a Debian package name");
-            }
+            check_package_name(p)?;
         }
         packages.sort();
         packages.dedup();
@@ -104,12 +105,15 @@ impl RootSettings {
     }
 }
 
-/// `grocker build`, validated.
+/// `grocker build`, validated: CLI > configuration files > defaults.
 #[derive(Clone, Debug)]
 pub struct BuildSettings {
     pub release: Release,
     pub runtime: Runtime,
+    /// Debian packages for the os layer (config `dependencies.run`, then `--package`).
     pub packages: Vec<String>,
+    /// Debian packages for the builder only (config `dependencies.build`).
+    pub build_packages: Vec<String>,
     pub entrypoint: Option<String>,
     pub env: Vec<(String, String)>,
     pub ports: Vec<String>,
@@ -118,6 +122,9 @@ pub struct BuildSettings {
     pub indexes: grocker_pypi::IndexUrls,
     pub output: Option<Output>,
     pub image_name: ImageName,
+    pub push: bool,
+    pub insecure_registries: Vec<String>,
+    pub result_file: Option<PathBuf>,
     pub lock: LockSettings,
     pub debian: DebianSettings,
     pub epoch: u64,
@@ -126,37 +133,78 @@ pub struct BuildSettings {
 impl BuildSettings {
     pub fn resolve(args: BuildArgs) -> Result<Self> {
         let release: Release = args.release.parse()?;
-        let runtime = match &args.runtime {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let files = grocker_config::load(&cwd, &args.configs)?;
+        for source in &files.sources {
+            tracing::debug!("configuration from {}", source.display());
+        }
+        let file = files.config;
+        if let Some(repositories) = &file.repositories
+            && !repositories.is_empty()
+        {
+            bail!(
+                "`repositories` (extra apt sources) in {} is not supported by this version of grocker yet",
+                list_paths(&files.sources)
+            );
+        }
+
+        let runtime: Runtime = match args.runtime.as_deref().or(file.runtime.as_deref()) {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
-        let mut packages = args.packages;
+        let system = file.dependencies_for(&runtime.to_string());
+        let mut packages = system.run;
+        packages.extend(args.packages);
         packages.sort();
         packages.dedup();
-        let env = args
-            .envs
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        for p in &packages {
+            check_package_name(p)?;
+        }
+        let mut build_packages = system.build;
+        build_packages.sort();
+        build_packages.dedup();
+
+        // Environment: the files' `envs`, then each --env over them.
+        let mut env: Vec<(String, String)> =
+            file.envs.clone().unwrap_or_default().into_iter().collect();
+        for kv in &args.envs {
+            let (k, v) = match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
                 _ => bail!("`--env {kv}` must be KEY=VALUE"),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for port in &args.ports {
+            };
+            env.retain(|(key, _)| key != &k);
+            env.push((k, v));
+        }
+        let ports = if args.ports.is_empty() {
+            file.ports.clone().unwrap_or_default()
+        } else {
+            args.ports
+        };
+        for port in &ports {
             let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
             if number.parse::<u16>().map_or(true, |n| n == 0)
                 || !matches!(proto, "tcp" | "udp" | "sctp")
             {
                 bail!(
-                    "`--port {port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
+                    "port `{port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
                 );
             }
         }
-        for volume in &args.volumes {
+        let volumes = if args.volumes.is_empty() {
+            file.volumes.clone().unwrap_or_default()
+        } else {
+            args.volumes
+        };
+        for volume in &volumes {
             if !volume.starts_with('/') {
-                bail!("`--volume {volume}` must be an absolute path inside the image, e.g. /data");
+                bail!("volume `{volume}` must be an absolute path inside the image, e.g. /data");
             }
         }
-        let constraints = match &args.pip_constraint {
+        let constraints = match args
+            .pip_constraint
+            .as_ref()
+            .or(file.pip_constraint.as_ref())
+        {
             Some(path) => grocker_resolver::parse_constraints_file(path)?,
             None => Vec::new(),
         };
@@ -167,19 +215,31 @@ impl BuildSettings {
             &|k| std::env::var(k).ok(),
             home.as_deref(),
         )?;
-        let default_name = default_image_name(&release);
+        let prefix = args
+            .image_prefix
+            .as_deref()
+            .or(file.docker_image_prefix.as_deref());
+        let base = args
+            .image_base_name
+            .as_deref()
+            .or(file.image_base_name.as_deref());
+        let default_name = default_image_name(&release, prefix, base);
         Ok(Self {
             release,
             runtime,
             packages,
-            entrypoint: args.entrypoint,
+            build_packages,
+            entrypoint: args.entrypoint.or(file.entrypoint_name),
             env,
-            ports: args.ports,
-            volumes: args.volumes,
+            ports,
+            volumes,
             constraints,
             indexes,
             output: output(&args.output)?,
             image_name: image_name(&args.output, &default_name)?,
+            push: !args.no_push,
+            insecure_registries: args.insecure_registry,
+            result_file: args.result_file,
             lock: lock(args.lock),
             debian: debian(args.debian)?,
             epoch: source_date_epoch()?,
@@ -187,15 +247,37 @@ impl BuildSettings {
     }
 }
 
-/// Grocker's default name: `<project>[-<extra>…]:<version>`, `+` (local versions) made `-`
-/// since tags cannot hold it.
-pub fn default_image_name(release: &Release) -> String {
-    let mut name = release.name.to_string();
-    for extra in &release.extras {
-        name.push('-');
-        name.push_str(extra.as_ref());
+fn check_package_name(p: &str) -> Result<()> {
+    if p.is_empty() || p.contains(char::is_whitespace) {
+        bail!("`{p}` is not a Debian package name");
     }
-    format!("{name}:{}", release.version.to_string().replace('+', "-"))
+    Ok(())
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
+}
+
+/// Grocker's default name: `[<prefix>/]<base name, or project[-<extra>…]>:<version>`, with `+`
+/// (local versions) made `-` since tags cannot hold it.
+pub fn default_image_name(release: &Release, prefix: Option<&str>, base: Option<&str>) -> String {
+    let name = match base {
+        Some(base) => base.to_string(),
+        None => {
+            let mut name = release.name.to_string();
+            for extra in &release.extras {
+                name.push('-');
+                name.push_str(extra.as_ref());
+            }
+            name
+        }
+    };
+    let tag = release.version.to_string().replace('+', "-");
+    match prefix.map(|p| p.trim_end_matches('/')) {
+        Some(prefix) if !prefix.is_empty() => format!("{prefix}/{name}:{tag}"),
+        _ => format!("{name}:{tag}"),
+    }
 }
 
 fn output(args: &OutputArgs) -> Result<Option<Output>> {
@@ -251,6 +333,26 @@ fn source_date_epoch() -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_names_follow_grocker() {
+        let name = |release: &str, prefix, base| {
+            default_image_name(&release.parse().unwrap(), prefix, base)
+        };
+        assert_eq!(name("httpie==3.2.4", None, None), "httpie:3.2.4");
+        assert_eq!(
+            name("uvicorn[standard,foo]==0.32.1", None, None),
+            "uvicorn-foo-standard:0.32.1"
+        );
+        assert_eq!(
+            name("app==1.0+local.2", Some("registry.example.com/team/"), None),
+            "registry.example.com/team/app:1.0-local.2"
+        );
+        assert_eq!(
+            name("app[x]==2", Some("127.0.0.1:5000/t"), Some("svc")),
+            "127.0.0.1:5000/t/svc:2"
+        );
+    }
 
     #[test]
     fn parses_outputs() {

@@ -15,13 +15,40 @@ use crate::{fetcher, output, plan, publish};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let fetcher = fetcher(report)?;
+    if !settings.build_packages.is_empty() {
+        // Wheels need no compiler: build dependencies matter only to the compiler stage.
+        tracing::info!(
+            "dependencies.build ({}) unused: every package has a wheel",
+            settings.build_packages.join(", ")
+        );
+    }
     let os_request = OsRequest {
         runtime: settings.runtime,
         architecture: "amd64",
         packages: &settings.packages,
         debian: &settings.debian,
     };
-    let sink = output::open(settings.output.as_ref(), &settings.image_name, report)?;
+    let registry = grocker_oci::RegistryOptions {
+        insecure_registries: settings.insecure_registries.clone(),
+        ..grocker_oci::RegistryOptions::default()
+    };
+    let mut sink = output::open(
+        settings.output.as_ref(),
+        &settings.image_name,
+        &registry,
+        report,
+    )?;
+    if settings.push && settings.output != Some(crate::settings::Output::Registry) {
+        if settings.image_name.registry().is_some() {
+            sink = Box::new(output::Tee::new(sink).push(&registry)?);
+        } else {
+            report.note(format!(
+                "warning: not pushing {}: the name has no registry part (use --image-prefix \
+                 REGISTRY/NAMESPACE or -n; --no-push silences this)",
+                settings.image_name
+            ));
+        }
+    }
 
     let mut constraints: Vec<String> = settings
         .constraints
@@ -133,13 +160,38 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         ),
     ]);
     let image = Image::new(&config, layers, annotations)?;
-    publish(
+    let published = publish(
         sink,
         &image,
         &settings.image_name,
         lock_changed.then_some((&lock, settings.lock.path.as_path())),
         report,
-    )
+    )?;
+    if let Some(path) = &settings.result_file {
+        write_result(path, &settings, &published.digest.to_string())?;
+    }
+    Ok(())
+}
+
+/// Grocker's result file: what was built, under which name, with which digest.
+#[derive(serde::Serialize)]
+struct ResultFile<'a> {
+    release: String,
+    image: String,
+    hash: &'a str,
+    runtime: String,
+}
+
+fn write_result(path: &std::path::Path, settings: &BuildSettings, digest: &str) -> Result<()> {
+    let result = ResultFile {
+        release: settings.release.to_string(),
+        image: settings.image_name.to_string(),
+        hash: digest,
+        runtime: settings.runtime.to_string(),
+    };
+    let text = serde_norway::to_string(&result)?;
+    fs_err::write(path, text)?;
+    Ok(())
 }
 
 /// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else

@@ -23,7 +23,12 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         debian: &settings.debian,
     };
     // Open the destination first: a bad destination is reported before minutes of work.
-    let sink = output::open(settings.output.as_ref(), &settings.image_name, report)?;
+    let sink = output::open(
+        settings.output.as_ref(),
+        &settings.image_name,
+        &grocker_oci::RegistryOptions::default(),
+        report,
+    )?;
 
     let wanted = Request {
         runtime: settings.runtime.to_string(),
@@ -70,4 +75,5 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         lock_changed.then_some((&lock, settings.lock.path.as_path())),
         report,
     )
+    .map(drop)
 }

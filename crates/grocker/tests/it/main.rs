@@ -4,5 +4,6 @@
 
 mod common;
 mod e2e_build;
+mod e2e_push;
 mod e2e_root;
 mod hermetic_root;

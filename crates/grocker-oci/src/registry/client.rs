@@ -1,0 +1,330 @@
+//! One push's conversation with a registry: authenticated requests, retries with backoff, and
+//! the registry's answers turned into errors a user can act on.
+//!
+//! The client is reqwest's blocking one, because `Sink` is synchronous. It is only ever built
+//! and used on the sink's own worker thread (see `RegistrySink::publish`): reqwest's blocking
+//! client refuses to start inside an async runtime, and grocker's CLI publishes from one.
+
+use std::io::Read;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::Url;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use serde_json::Value;
+
+use super::Target;
+use super::auth::AuthState;
+use super::credentials::CredentialSources;
+use crate::OciError;
+
+/// Requests without a large body: generous for a slow registry, short enough to notice a hung one.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest upload rate tolerated before a body request is given up (and retried).
+const MIN_UPLOAD_RATE: u64 = 256 * 1024;
+/// First wait between attempts; doubled each time, capped.
+const BACKOFF: Duration = Duration::from_millis(500);
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Why an attempt failed: worth another try or not.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A dropped or refused connection, a 5xx, a 429: try again, after `wait` if the registry
+    /// said how long (`Retry-After`).
+    Transient {
+        error: OciError,
+        wait: Option<Duration>,
+    },
+    /// Anything else.
+    Fatal(OciError),
+}
+
+impl From<OciError> for Failure {
+    fn from(error: OciError) -> Self {
+        Failure::Fatal(error)
+    }
+}
+
+/// What a push reads: the client, where to, and where credentials come from.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) http: &'a Client,
+    pub(crate) target: &'a Target,
+    pub(crate) sources: &'a CredentialSources,
+    /// `RegistryOptions::insecure_registries`.
+    pub(crate) insecure: &'a [String],
+}
+
+/// What a push needs to talk to one repository of one registry.
+pub(crate) struct Session<'a> {
+    pub(crate) cx: Context<'a>,
+    pub(crate) auth: &'a mut AuthState,
+    pub(crate) retries: u32,
+}
+
+/// The timeout for a request carrying `len` bytes.
+pub(crate) fn upload_timeout(len: u64) -> Duration {
+    REQUEST_TIMEOUT + Duration::from_secs(len / MIN_UPLOAD_RATE)
+}
+
+impl Session<'_> {
+    /// Runs `op` until it succeeds, fails for good, or has failed transiently `1 + retries`
+    /// times, waiting 0.5 s, 1 s, 2 s… in between. `op` must be safe to start over: blob uploads
+    /// open a new upload session each time, since a broken one cannot be trusted.
+    pub(crate) fn retrying<T>(
+        &mut self,
+        what: &str,
+        mut op: impl FnMut(&mut Self) -> Result<T, Failure>,
+    ) -> Result<T, OciError> {
+        let mut attempt = 0;
+        loop {
+            match op(self) {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fatal(error)) => return Err(error),
+                Err(Failure::Transient { error, wait }) => {
+                    if attempt >= self.retries {
+                        return Err(error);
+                    }
+                    let delay = wait
+                        .unwrap_or_else(|| BACKOFF.saturating_mul(1 << attempt.min(16)))
+                        .min(MAX_WAIT);
+                    attempt += 1;
+                    tracing::warn!(
+                        "{what}: {error}; retrying in {delay:?} ({attempt}/{})",
+                        self.retries
+                    );
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
+
+    /// Sends the request `build` makes, with credentials for `scopes` when it goes to the
+    /// registry itself (never to another host a `Location` may point at). After a 401 it gets
+    /// fresh credentials (a new token, or the password) and sends a rebuilt request once more.
+    /// 429 and 5xx are transient failures; every other status is the caller's to judge.
+    pub(crate) fn send(
+        &mut self,
+        scopes: &[String],
+        build: impl Fn(&Client) -> Result<RequestBuilder, OciError>,
+    ) -> Result<Response, Failure> {
+        let mut renewed = false;
+        loop {
+            let cx = self.cx;
+            let mut request = build(cx.http)?
+                .build()
+                .map_err(|e| cx.fatal("build a request", &e))?;
+            if request.timeout().is_none() {
+                *request.timeout_mut() = Some(REQUEST_TIMEOUT);
+            }
+            if same_origin(request.url(), &cx.target.base)
+                && let Some(value) = self.auth.authorization(&cx, scopes)?
+            {
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            let (method, url) = (request.method().clone(), request.url().clone());
+            let response = cx.http.execute(request).map_err(|e| cx.transport(&e))?;
+            let status = response.status();
+            tracing::debug!("{method} {} -> {status}", url.path());
+            if status == StatusCode::UNAUTHORIZED {
+                if renewed {
+                    return Err(Failure::Fatal(self.auth.rejected(&cx)?));
+                }
+                let challenge = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                self.auth.challenged(&cx, scopes, challenge)?;
+                renewed = true;
+                continue;
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                let wait = retry_after(&response);
+                let error = self.unexpected(&format!("{method} {}", url.path()), response);
+                return Err(Failure::Transient { error, wait });
+            }
+            return Ok(response);
+        }
+    }
+
+    /// A reply that was not what `action` expected, as the error it means.
+    pub(crate) fn unexpected(&self, action: &str, response: Response) -> OciError {
+        self.cx
+            .unexpected(action, response, self.auth.user(self.cx.target))
+    }
+}
+
+impl Context<'_> {
+    /// A reply that was not what `action` expected, as the error it means; `user` is who we
+    /// said we were, if anyone.
+    pub(crate) fn unexpected(
+        &self,
+        action: &str,
+        response: Response,
+        user: Option<String>,
+    ) -> OciError {
+        let status = response.status();
+        let message = error_message(response);
+        let (registry, repository) = self.names();
+        match status {
+            StatusCode::FORBIDDEN => OciError::RegistryDenied {
+                registry,
+                repository,
+                user,
+                message,
+            },
+            StatusCode::NOT_FOUND => OciError::RegistryNameUnknown {
+                registry,
+                repository,
+                message,
+            },
+            _ => OciError::Registry {
+                registry,
+                repository,
+                action: action.to_string(),
+                message,
+            },
+        }
+    }
+
+    /// A failure to send or to read a reply: transient (the connection), or not (a bad URL).
+    pub(crate) fn transport(&self, error: &reqwest::Error) -> Failure {
+        if error.is_builder() || error.is_redirect() {
+            return self.fatal("send a request", error);
+        }
+        // A certificate the platform does not trust will not become trusted by trying again.
+        if let Some(tls) = tls_error(error) {
+            return Failure::Fatal(OciError::RegistryTls {
+                registry: self.target.registry.clone(),
+                reason: tls.to_string(),
+            });
+        }
+        Failure::Transient {
+            error: OciError::RegistryUnreachable {
+                registry: self.target.registry.clone(),
+                reason: reason(error),
+            },
+            wait: None,
+        }
+    }
+
+    pub(crate) fn fatal(&self, action: &str, error: &reqwest::Error) -> Failure {
+        let (registry, repository) = self.names();
+        Failure::Fatal(OciError::Registry {
+            registry,
+            repository,
+            action: action.to_string(),
+            message: reason(error),
+        })
+    }
+
+    /// A protocol error of the registry's (a missing header, a bad value).
+    pub(crate) fn protocol(&self, action: &str, message: String) -> OciError {
+        let (registry, repository) = self.names();
+        OciError::Registry {
+            registry,
+            repository,
+            action: action.to_string(),
+            message,
+        }
+    }
+
+    pub(crate) fn names(&self) -> (String, String) {
+        (self.target.registry.clone(), self.target.repository.clone())
+    }
+}
+
+/// Whether `url` is on the registry's own scheme, host and port.
+fn same_origin(url: &Url, base: &Url) -> bool {
+    url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from registries and is ignored).
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
+}
+
+/// The rustls error behind a failed connection, if that is what failed.
+fn tls_error(error: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // `io::Error::source` skips the error it wraps: step into it instead.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// The error and its causes in one line, without the URL (which may carry upload state).
+pub(crate) fn reason(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let top = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "cannot connect".to_string()
+    } else if error.is_body() || error.is_request() {
+        "the connection failed".to_string()
+    } else {
+        "HTTP error".to_string()
+    };
+    parts.push(top);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `STATUS: CODE: message; …` from the spec's error body (OCI distribution spec, "Error
+/// Codes": `{"errors": [{"code", "message", "detail"}]}`), else the status and the text's start.
+pub(crate) fn error_message(response: Response) -> String {
+    let status = response.status();
+    let mut body = Vec::new();
+    // An error page is small; never read a large reply into memory.
+    let _ = response.take(16 * 1024).read_to_end(&mut body);
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let errors: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v.get("errors"))
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let field = |name| e.get(name).and_then(Value::as_str).unwrap_or("");
+                    match (field("code"), field("message")) {
+                        (code, "") => code.to_string(),
+                        ("", message) => message.to_string(),
+                        (code, message) => format!("{code}: {message}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return format!("{status}: {}", errors.join("; "));
+    }
+    let text = String::from_utf8_lossy(&body);
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty());
+    match first {
+        Some(line) => format!("{status}: {}", line.chars().take(200).collect::<String>()),
+        None => status.to_string(),
+    }
+}

@@ -1,0 +1,122 @@
+//! A registry that stops, restarts, or is not there.
+
+use super::*;
+
+/// The big layer's content size; its blob (with the tar headers) goes up in 16 MiB PATCHes.
+const BIG: u64 = 160 << 20;
+const CHUNK: u64 = 16 << 20;
+
+#[test]
+fn registry_stopped_mid_push_fails_clearly_and_a_second_push_completes() {
+    let mut registry = TestRegistry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layers");
+    let small = file_layer(&dir, Compression::Gzip, "small.txt", b"small\n");
+    // Above the monolithic limit: uploaded in 16 MiB chunks, which leaves time to stop the
+    // registry in the middle of it.
+    let big = random_layer(&dir, BIG, std::process::id().into());
+    let image = image_of(vec![small.clone(), big.clone()]);
+    let name = registry.name("team/big:1");
+
+    let options = RegistryOptions {
+        retries: 1,
+        ..no_auth_files()
+    };
+    let pushing = {
+        let (image, name) = (image.clone(), name.clone());
+        let mut sink = new_sink(options.clone());
+        std::thread::spawn(move || {
+            let result = sink.publish(&image, &name);
+            (sink, result)
+        })
+    };
+    // Stop the registry once the first blob is in and the big one is on its way.
+    registry.kill_at_first_patch(&pushing);
+    let (sink, result) = pushing.join().unwrap();
+    let err = result.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, OciError::RegistryUnreachable { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains(&registry.host()) && text.contains("running"),
+        "{text}"
+    );
+    assert_eq!(sink.last_report().unwrap().uploaded, [small.digest()]);
+
+    registry.spawn();
+    let before = registry.requests().len();
+    let mut sink = sink;
+    let published = sink.publish(&image, &name).unwrap();
+    assert_eq!(published.digest, image.digest());
+    let pushed = report(&sink);
+    assert_eq!(pushed.existing, [small.digest()]);
+    assert_eq!(pushed.uploaded, [big.digest(), image.config_digest()]);
+    let wrote = writes(&registry.requests()[before..]);
+    let patches = wrote.iter().filter(|(m, _)| m == "PATCH").count() as u64;
+    assert_eq!(patches, big.descriptor.size.div_ceil(CHUNK), "{wrote:#?}");
+    assert_eq!(skopeo_digest(&name, None), image.digest().to_string());
+}
+
+#[test]
+fn registry_that_is_not_there_or_a_name_without_one() {
+    let port = free_port("127.0.0.1");
+    let tmp = tempfile::tempdir().unwrap();
+    let image = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let mut sink = new_sink(RegistryOptions {
+        retries: 1,
+        ..no_auth_files()
+    });
+    let name: ImageName = format!("127.0.0.1:{port}/team/app:1").parse().unwrap();
+    let err = sink.publish(&image, &name).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("cannot reach the registry 127.0.0.1:{port}"))
+            && text.contains("hint: check that the registry is running"),
+        "{text}"
+    );
+
+    let err = sink
+        .publish(&image, &"team/app:1".parse().unwrap())
+        .unwrap_err();
+    assert!(matches!(err, OciError::NotPushable { .. }), "{err}");
+    assert!(err.to_string().contains("no registry host"), "{err}");
+}
+
+#[test]
+fn registry_restarted_during_a_push_is_retried_with_a_new_upload_session() {
+    let mut registry = TestRegistry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layers");
+    let small = file_layer(&dir, Compression::Gzip, "small.txt", b"small, again\n");
+    let big = random_layer(&dir, BIG, u64::from(std::process::id()) << 1);
+    let image = image_of(vec![small.clone(), big.clone()]);
+    let name = registry.name("team/restarted:1");
+
+    // The default 4 retries wait 0.5 + 1 + 2 + 4 s: time for the registry to come back.
+    let pushing = {
+        let (image, name) = (image.clone(), name.clone());
+        let mut sink = new_sink(no_auth_files());
+        std::thread::spawn(move || {
+            let result = sink.publish(&image, &name);
+            (sink, result)
+        })
+    };
+    registry.kill_at_first_patch(&pushing);
+    registry.spawn();
+    let (sink, result) = pushing.join().unwrap();
+    assert_eq!(result.unwrap().digest, image.digest());
+    let pushed = report(&sink);
+    assert_eq!(
+        pushed.uploaded,
+        [small.digest(), big.digest(), image.config_digest()]
+    );
+    // The broken session was not resumed: a new one was opened for the big blob.
+    let posts = writes(&registry.requests())
+        .iter()
+        .filter(|(m, _)| m == "POST")
+        .count();
+    assert_eq!(posts, 4, "small, big (broken), big again, config");
+    assert_eq!(skopeo_digest(&name, None), image.digest().to_string());
+}

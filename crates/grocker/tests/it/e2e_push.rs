@@ -1,0 +1,328 @@
+//! Publishing to a registry (Debian's `docker-registry` on 127.0.0.1) and Grocker's naming,
+//! configuration files and result file.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::e2e_root::{docker, engine, real};
+
+/// A registry on a free loopback port, stopped on drop; its log is kept to count requests.
+struct Registry {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("registry.log");
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("stderr.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("docker-registry (Debian package docker-registry; run scripts/setup)");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Request lines the registry logged so far (it logs to stderr or stdout by version).
+    fn requests(&self) -> Vec<String> {
+        let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.push_str(
+            &std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default(),
+        );
+        text.lines()
+            .filter(|l| l.contains("/v2/"))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn blob_uploads(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/"))
+        .count()
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", reference])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn push_uploads_only_what_the_registry_lacks() {
+    let registry = Registry::start();
+    let prefix = format!("{}/team", registry.host());
+    let s = Scratch::new();
+    run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.3",
+                "-e",
+                "http",
+                "--image-prefix",
+                &prefix,
+                "--push",
+                "--result-file",
+                "r.yml",
+                "-o",
+                "oci:img",
+            ],
+        ),
+        true,
+    );
+    let result = std::fs::read_to_string(s.path().join("r.yml")).unwrap();
+    let reference = format!("docker://{prefix}/httpie:3.2.3");
+    let digest = skopeo_digest(&reference);
+    assert!(result.contains(&format!("hash: {digest}")), "{result}");
+    assert!(
+        result.contains(&format!("image: {prefix}/httpie:3.2.3")),
+        "{result}"
+    );
+    assert!(result.contains("release: httpie==3.2.3"), "{result}");
+
+    let before = blob_uploads(&registry.requests());
+    assert!(before >= 4, "the first push uploaded {before} blobs");
+    run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "-e",
+                "http",
+                "--image-prefix",
+                &prefix,
+                "--push",
+                "-o",
+                "oci:img2",
+            ],
+        ),
+        true,
+    );
+    let uploads = blob_uploads(&registry.requests()) - before;
+    eprintln!("first push uploaded {before} blobs, the second {uploads}");
+    assert!(
+        (1..=3).contains(&uploads),
+        "{uploads} uploads:\n{}",
+        registry.requests().join("\n")
+    );
+
+    if engine() {
+        let name = format!("{prefix}/httpie:3.2.3");
+        docker(&["pull", "-q", &name]);
+        assert_eq!(docker(&["run", "--rm", &name, "--version"]), "3.2.3");
+        docker(&["rmi", &name]);
+    }
+}
+
+#[test]
+fn names_without_registry_are_not_pushed_and_say_so() {
+    let s = Scratch::new();
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "-e",
+                "http",
+                "-n",
+                "httpie-local:x",
+                "--push",
+                "-o",
+                "oci:img",
+            ],
+        ),
+        true,
+    );
+    assert!(
+        stderr(&out).contains("not pushing httpie-local:x"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "-e",
+                "http",
+                "-n",
+                "httpie-local:x",
+                "-o",
+                "registry",
+            ],
+        ),
+        false,
+    );
+    assert!(
+        stderr(&out).contains("names no registry"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn config_of(dir: &Path) -> serde_json::Value {
+    OciImage::read(dir).config
+}
+
+#[test]
+fn grocker_yml_settings_and_cli_precedence() {
+    let s = Scratch::new();
+    std::fs::write(
+        s.path().join(".grocker.yml"),
+        "runtime: bookworm/3.11\nentrypoint_name: http\nimage_base_name: web\ndocker_image_prefix: registry.example.com/team\nenvs:\n  MODE: prod\n  WORKERS: 4\nports: [8080]\nvolumes: [/data]\n",
+    )
+    .unwrap();
+    let out = run(
+        real(
+            &s,
+            &["build", "httpie==3.2.4", "--no-push", "-o", "oci:img"],
+        ),
+        true,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("registry.example.com/team/web:3.2.4 ")
+    );
+    let config = config_of(&s.path().join("img"));
+    let c = &config["config"];
+    assert_eq!(c["Entrypoint"][0], "/opt/venv/bin/http");
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"MODE=prod") && env.contains(&"WORKERS=4"),
+        "{env:?}"
+    );
+    assert!(c["ExposedPorts"]["8080/tcp"].is_object(), "{c}");
+    assert!(c["Volumes"]["/data"].is_object(), "{c}");
+
+    // CLI beats the file; a -c file replaces the implicit .grocker.yml entirely.
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "--no-push",
+                "--env",
+                "MODE=dev",
+                "--image-base-name",
+                "cli",
+                "-o",
+                "oci:img2",
+            ],
+        ),
+        true,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("registry.example.com/team/cli:3.2.4 ")
+    );
+    let c = config_of(&s.path().join("img2"))["config"].clone();
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"MODE=dev") && env.contains(&"WORKERS=4"),
+        "{env:?}"
+    );
+
+    std::fs::write(s.path().join("empty.yml"), "").unwrap();
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "-c",
+                "empty.yml",
+                "-e",
+                "http",
+                "--no-push",
+                "-o",
+                "oci:img3",
+            ],
+        ),
+        true,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("httpie:3.2.4 "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    std::fs::write(s.path().join("typo.yml"), "entrypoint: http\n").unwrap();
+    let out = run(
+        real(
+            &s,
+            &["build", "httpie==3.2.4", "-c", "typo.yml", "-o", "oci:img4"],
+        ),
+        false,
+    );
+    assert!(stderr(&out).contains("entrypoint_name"), "{}", stderr(&out));
+}
