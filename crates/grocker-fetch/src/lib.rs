@@ -37,6 +37,7 @@ pub use cache::{Cache, CacheLock};
 pub use client::{ByteRange, Document, FetchOptions, Fetcher, Partial, Progress};
 pub use download::Download;
 pub use error::{FetchError, redact_url};
+pub use tls::system_roots_besides_env;
 
 mod cache;
 mod client;

@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 
 /// The system store's certificates if `SSL_CERT_FILE`/`SSL_CERT_DIR` hide it, else nothing (the
 /// verifier loads the system store itself then).
-pub(crate) fn system_roots_besides_env() -> Vec<reqwest::Certificate> {
+pub fn system_roots_besides_env() -> Vec<reqwest::Certificate> {
     let env_set = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
         .iter()
         .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));

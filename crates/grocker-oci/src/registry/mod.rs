@@ -18,7 +18,6 @@ mod auth;
 mod client;
 mod credentials;
 mod target;
-mod tls;
 mod upload;
 
 use std::collections::{HashMap, HashSet};
@@ -275,7 +274,7 @@ fn build_client(target: &Target) -> Result<Client, OciError> {
         // Per request instead (client.rs): an upload's time grows with its size.
         .timeout(None)
         .tcp_keepalive(Duration::from_secs(30))
-        .tls_certs_merge(tls::system_roots_besides_env());
+        .tls_certs_merge(grocker_fetch::system_roots_besides_env());
     if target.direct {
         builder = builder.no_proxy();
     }
