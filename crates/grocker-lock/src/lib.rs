@@ -18,6 +18,7 @@
 //!     application: None,
 //!     constraints: vec![],
 //!     indexes: vec![],
+//!     repositories: vec![],
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -80,6 +81,9 @@ pub struct Request {
     /// Package indexes, as configured (credentials stripped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<String>,
+    /// Extra apt repositories (`NAME: deb URL SUITE COMPONENTS`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
 }
 
 /// One pinned `.deb`.
@@ -92,7 +96,7 @@ pub struct DebianPackage {
     pub version: String,
     /// `amd64`, `arm64` or `all`.
     pub architecture: String,
-    /// Which archive holds it: `debian` or `debian-security`.
+    /// Which archive holds it: `debian`, `debian-security`, or the name of an extra repository.
     pub archive: String,
     /// Path below the archive root (`pool/main/...deb`).
     pub path: String,
@@ -247,6 +251,7 @@ mod tests {
             application: Some("httpie[socks]==3.2.4".into()),
             constraints: vec!["requests<3".into()],
             indexes: vec!["https://pypi.org/simple".into()],
+            repositories: vec![],
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),

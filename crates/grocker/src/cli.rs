@@ -74,15 +74,22 @@ pub enum Command {
     Purge,
 }
 
+/// What the `os` layer is made of; shared by every command that builds one.
 #[derive(Debug, Args)]
-pub struct RootArgs {
+pub struct RuntimeArgs {
     /// Runtime as SUITE/PYTHON: bookworm/3.11 (default) or trixie/3.13.
     #[arg(short, long, value_name = "SUITE/PY")]
     pub runtime: Option<String>,
 
-    /// Extra Debian package for the image (repeatable), e.g. --package libpq5.
+    /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -99,9 +106,8 @@ pub struct BuildArgs {
     /// The release to package: NAME==VERSION or NAME[EXTRA,...]==VERSION.
     pub release: String,
 
-    /// Runtime as SUITE/PYTHON: bookworm/3.11 (default) or trixie/3.13.
-    #[arg(short, long, value_name = "SUITE/PY")]
-    pub runtime: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 
     /// What the container runs: a console script of the venv (e.g. `http`), or `python` for the
     /// venv's interpreter. Default: `grocker-runner` if the app defines it, else the app's only
@@ -132,10 +138,6 @@ pub struct BuildArgs {
     /// Additional package index (repeatable); also PIP_EXTRA_INDEX_URL and pip.conf.
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
-
-    /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
-    #[arg(long = "package", value_name = "NAME")]
-    pub packages: Vec<String>,
 
     /// Configuration file, Grocker's format (repeatable; later files win). Without -c,
     /// `.grocker.yml` and `[tool.grocker]` of pyproject.toml in the current directory are read.

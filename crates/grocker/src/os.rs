@@ -34,7 +34,23 @@ impl OsRequest<'_> {
         match archive {
             DEBIAN => Ok(&self.debian.mirror),
             DEBIAN_SECURITY => Ok(&self.debian.security_mirror),
-            other => bail!("grocker.lock names an unknown archive `{other}`: run with --upgrade"),
+            other => match self.debian.repositories.iter().find(|r| r.name == other) {
+                Some(repo) => Ok(&repo.url),
+                None => {
+                    bail!("grocker.lock names an unknown archive `{other}`: run with --upgrade")
+                }
+            },
+        }
+    }
+
+    /// The archive name the lock records for a package fetched from `base`.
+    fn archive_name(&self, base: &Url) -> String {
+        if base == &self.debian.security_mirror {
+            return DEBIAN_SECURITY.to_string();
+        }
+        match self.debian.repositories.iter().find(|r| &r.url == base) {
+            Some(repo) => repo.name.clone(),
+            None => DEBIAN.to_string(),
         }
     }
 }
@@ -56,7 +72,7 @@ pub async fn resolve_packages(
         &request.debian.mirror,
         &request.debian.security_mirror,
     );
-    let index = load_index(
+    let mut index = load_index(
         fetcher,
         &sources,
         &keyring,
@@ -64,6 +80,27 @@ pub async fn resolve_packages(
         SystemTime::now(),
     )
     .await?;
+    // Like apt's `signed-by`: each extra repository is trusted with its own key only, so its
+    // key can never vouch for a forged Debian archive (or the other way round).
+    for repo in &request.debian.repositories {
+        let keyring =
+            Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
+        let source = Source {
+            base: repo.url.clone(),
+            suite: repo.suite.clone(),
+            components: repo.components.clone(),
+        };
+        let extra = load_index(
+            fetcher,
+            &[source],
+            &keyring,
+            request.architecture,
+            SystemTime::now(),
+        )
+        .await
+        .with_context(|| format!("loading repository `{}`", repo.name))?;
+        index.merge(extra);
+    }
     let mut roots = request.runtime.root_packages();
     roots.extend(request.packages.iter().cloned());
     let packages = resolve(&index, &roots, request.architecture)?;
@@ -71,16 +108,12 @@ pub async fn resolve_packages(
     let mut out: Vec<DebianPackage> = packages
         .into_iter()
         .map(|p| {
-            let archive = if p.base_url == request.debian.security_mirror {
-                DEBIAN_SECURITY
-            } else {
-                DEBIAN
-            };
+            let archive = request.archive_name(&p.base_url);
             DebianPackage {
                 name: p.name,
                 version: p.version.to_string(),
                 architecture: p.architecture,
-                archive: archive.to_string(),
+                archive,
                 path: p.filename,
                 size: p.size,
                 sha256: p.sha256,

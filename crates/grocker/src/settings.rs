@@ -58,6 +58,59 @@ pub struct DebianSettings {
     pub mirror: Url,
     pub security_mirror: Url,
     pub extra_keyrings: Vec<PathBuf>,
+    /// Grocker's `repositories`: extra apt sources, each trusted only with its own key.
+    pub repositories: Vec<ExtraRepository>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExtraRepository {
+    pub name: String,
+    pub url: Url,
+    pub suite: String,
+    pub components: Vec<String>,
+    /// The armored OpenPGP public key its InRelease must be signed with.
+    pub key: String,
+}
+
+impl ExtraRepository {
+    /// How the lock records it, so that changing it re-resolves.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: deb {} {} {}",
+            self.name,
+            self.url,
+            self.suite,
+            self.components.join(" ")
+        )
+    }
+}
+
+fn repositories(
+    configured: Option<&std::collections::BTreeMap<String, grocker_config::Repository>>,
+) -> Result<Vec<ExtraRepository>> {
+    let mut out = Vec::new();
+    for (name, repo) in configured.into_iter().flatten() {
+        let source = &repo.source;
+        if source.suite.ends_with('/') || source.components.is_empty() {
+            bail!(
+                "repository `{name}`: flat repositories (`deb URL ./`) are not supported; \
+                 give a suite and components, as in `deb URL bookworm main`"
+            );
+        }
+        if name == "debian" || name == "debian-security" {
+            bail!("repository name `{name}` is reserved for Debian's own archives: choose another");
+        }
+        let url = Url::parse(source.url.trim_end_matches('/'))
+            .with_context(|| format!("repository `{name}`: `{}` is not a URL", source.url))?;
+        out.push(ExtraRepository {
+            name: name.clone(),
+            url,
+            suite: source.suite.clone(),
+            components: source.components.clone(),
+            key: repo.key.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// What `grocker.lock` handling the user asked for.
@@ -82,11 +135,11 @@ pub struct RootSettings {
 
 impl RootSettings {
     pub fn resolve(args: RootArgs) -> Result<Self> {
-        let runtime = match &args.runtime {
+        let runtime = match &args.runtime.runtime {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
-        let mut packages = args.packages;
+        let mut packages = args.runtime.packages;
         for p in &packages {
             check_package_name(p)?;
         }
@@ -139,22 +192,16 @@ impl BuildSettings {
             tracing::debug!("configuration from {}", source.display());
         }
         let file = files.config;
-        if let Some(repositories) = &file.repositories
-            && !repositories.is_empty()
-        {
-            bail!(
-                "`repositories` (extra apt sources) in {} is not supported by this version of grocker yet",
-                list_paths(&files.sources)
-            );
-        }
+        let mut debian = debian(args.debian)?;
+        debian.repositories = repositories(file.repositories.as_ref())?;
 
-        let runtime: Runtime = match args.runtime.as_deref().or(file.runtime.as_deref()) {
+        let runtime: Runtime = match args.runtime.runtime.as_deref().or(file.runtime.as_deref()) {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
         let system = file.dependencies_for(&runtime.to_string());
         let mut packages = system.run;
-        packages.extend(args.packages);
+        packages.extend(args.runtime.packages);
         packages.sort();
         packages.dedup();
         for p in &packages {
@@ -241,7 +288,7 @@ impl BuildSettings {
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
             lock: lock(args.lock),
-            debian: debian(args.debian)?,
+            debian,
             epoch: source_date_epoch()?,
         })
     }
@@ -252,11 +299,6 @@ fn check_package_name(p: &str) -> Result<()> {
         bail!("`{p}` is not a Debian package name");
     }
     Ok(())
-}
-
-fn list_paths(paths: &[PathBuf]) -> String {
-    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    names.join(", ")
 }
 
 /// Grocker's default name: `[<prefix>/]<base name, or project[-<extra>…]>:<version>`, with `+`
@@ -316,6 +358,7 @@ fn debian(args: DebianArgs) -> Result<DebianSettings> {
             DEBIAN_SECURITY_MIRROR,
         )?,
         extra_keyrings: args.debian_keyring,
+        repositories: Vec::new(),
     })
 }
 

@@ -65,6 +65,16 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         application: Some(settings.release.to_string()),
         constraints,
         indexes,
+        repositories: {
+            let mut r: Vec<String> = settings
+                .debian
+                .repositories
+                .iter()
+                .map(|r| r.describe())
+                .collect();
+            r.sort();
+            r
+        },
     };
     let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
         let mut lock = Lock::new(wanted.clone());

@@ -37,6 +37,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         application: None,
         constraints: vec![],
         indexes: vec![],
+        repositories: vec![],
     };
     let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
         let mut lock = Lock::new(wanted.clone());

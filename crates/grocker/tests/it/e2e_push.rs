@@ -326,3 +326,60 @@ fn grocker_yml_settings_and_cli_precedence() {
     );
     assert!(stderr(&out).contains("entrypoint_name"), "{}", stderr(&out));
 }
+
+#[test]
+fn extra_repositories_are_trusted_with_their_own_key_only() {
+    use grocker_testkit::{DebBuilder, RepoBuilder, TestKey};
+    let archive = FakeArchive::new();
+    let key = TestKey::generate("extra repository <extra@test.invalid>");
+    let tool =
+        DebBuilder::new("extra-tool", "1.0", "amd64").file("usr/bin/extra-tool", b"tool", 0o755);
+    RepoBuilder::new(&key)
+        .suite("stable", "stable")
+        .add("stable", &tool)
+        .write(&archive.root.path().join("extra"))
+        .unwrap();
+    let config = |key: &TestKey| {
+        let armored: String = key
+            .public_keyring_armored()
+            .lines()
+            .map(|l| format!("      {l}\n"))
+            .collect();
+        format!(
+            "dependencies:\n  run: [extra-tool]\nrepositories:\n  extra:\n    uri: deb {}/extra stable main\n    key: |\n{armored}",
+            archive.server.url()
+        )
+    };
+    let s = Scratch::new();
+    std::fs::write(s.path().join(".grocker.yml"), config(&key)).unwrap();
+    let mut args: Vec<String> = [
+        "build",
+        "httpie==3.2.4",
+        "-e",
+        "http",
+        "--no-push",
+        "-o",
+        "oci:img",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(archive.args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(real(&s, &args), true);
+    let image = OciImage::read(&s.path().join("img"));
+    assert_eq!(image.files()["usr/bin/extra-tool"].data, b"tool");
+    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    assert!(lock.contains("archive = \"extra\""), "{lock}");
+
+    // The Debian archive's key does not vouch for the extra repository, nor the other way round.
+    let other = TestKey::generate("not the extra repository's key <x@test.invalid>");
+    let s = Scratch::new();
+    std::fs::write(s.path().join(".grocker.yml"), config(&other)).unwrap();
+    let out = run(real(&s, &args), false);
+    assert!(
+        stderr(&out).contains("repository `extra`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.path().join("img").exists());
+}
