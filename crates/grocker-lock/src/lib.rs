@@ -141,9 +141,13 @@ pub struct Lock {
     /// The Debian packages of the `os` layer, sorted by name.
     #[serde(default)]
     pub debian: Vec<DebianPackage>,
-    /// The Python distributions of the venv, sorted by name.
+    /// The Python distributions of the venv, sorted by name. A source distribution here was
+    /// compiled into a wheel in the builder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub python: Vec<PythonPackage>,
+    /// The Debian packages of the builder (the compiler stage), when something was compiled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builder: Vec<DebianPackage>,
 }
 
 impl Lock {
@@ -154,6 +158,7 @@ impl Lock {
             request,
             debian: Vec::new(),
             python: Vec::new(),
+            builder: Vec::new(),
         }
     }
 
@@ -164,6 +169,7 @@ impl Lock {
         sorted.request.constraints.sort();
         sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.python.sort_by(|a, b| a.name.cmp(&b.name));
+        sorted.builder.sort_by(|a, b| a.name.cmp(&b.name));
         let body = toml::to_string(&sorted).map_err(|e| LockError::Invalid {
             path: PathBuf::from("grocker.lock"),
             reason: e.to_string(),

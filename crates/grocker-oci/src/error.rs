@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use grocker_engine::EngineError;
+
 use crate::Digest;
 
 /// Everything that can go wrong while building or writing an image.
@@ -68,37 +70,25 @@ pub enum OciError {
         reason: String,
     },
 
-    /// `DOCKER_HOST` is set to something this client does not speak.
-    #[error("unsupported DOCKER_HOST `{value}`: {reason}")]
-    BadDockerHost {
-        /// The value of DOCKER_HOST.
-        value: String,
-        /// Why it is not usable.
-        reason: String,
-    },
+    /// `DOCKER_HOST` is set to something this client does not speak
+    /// ([`EngineError::BadDockerHost`]).
+    #[error(transparent)]
+    BadDockerHost(EngineError),
 
-    /// Nothing answers on the engine's socket.
-    #[error("cannot reach the container engine at {host}: {source}\nhint: {hint}")]
+    /// Nothing answers on the engine's socket, so `-o docker` cannot load the image
+    /// ([`EngineError::Unreachable`], which says what to do about it).
+    #[error("{error}")]
     EngineUnreachable {
         /// The engine address (`unix:///var/run/docker.sock`, `tcp://host:port`).
         host: String,
-        /// What the user can do about it.
-        hint: String,
-        /// The connection error.
-        #[source]
-        source: io::Error,
+        /// The connection error and its hint.
+        error: EngineError,
     },
 
-    /// The engine answered, but refused the request or said something unexpected.
-    #[error("the container engine at {host} failed to {action}: {message}")]
-    Engine {
-        /// The engine address.
-        host: String,
-        /// What was asked ("load the image", ...).
-        action: &'static str,
-        /// The engine's own message (its `errorDetail`), or what was wrong with its answer.
-        message: String,
-    },
+    /// The engine answered, but refused the request or said something unexpected
+    /// ([`EngineError::Failed`]).
+    #[error(transparent)]
+    Engine(EngineError),
 
     /// The image name has no registry host, so there is nowhere to push it.
     #[error(
@@ -250,6 +240,20 @@ fn user_suffix(user: &Option<String>) -> String {
     user.as_ref()
         .map(|u| format!(" (user {u})"))
         .unwrap_or_default()
+}
+
+/// Each engine error in the variant that names it.
+impl From<EngineError> for OciError {
+    fn from(error: EngineError) -> OciError {
+        match &error {
+            EngineError::BadDockerHost { .. } => OciError::BadDockerHost(error),
+            EngineError::Unreachable { host, .. } => OciError::EngineUnreachable {
+                host: host.clone(),
+                error,
+            },
+            EngineError::Failed { .. } => OciError::Engine(error),
+        }
+    }
 }
 
 impl OciError {

@@ -55,7 +55,6 @@ mod digest;
 mod docker_archive;
 mod engine;
 mod error;
-mod http;
 mod image;
 mod json;
 mod layer;

@@ -10,6 +10,7 @@ use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
 
 mod cli;
 mod commands;
+mod compile;
 mod layers;
 mod os;
 mod output;

@@ -133,8 +133,30 @@ pub async fn layer(
     epoch: u64,
     report: &Reporter,
 ) -> Result<Layer> {
+    layer_with(request, lock, fetcher, epoch, report, false).await
+}
+
+/// Links Debian's maintainer scripts make with update-alternatives, which build systems expect
+/// in a builder (`cc`, `c++`, `awk`, `/bin/sh`); never in a runtime image.
+const BUILDER_LINKS: &[(&str, &str)] = &[
+    ("usr/bin/cc", "gcc"),
+    ("usr/bin/c++", "g++"),
+    ("usr/bin/awk", "mawk"),
+    ("usr/bin/sh", "dash"),
+];
+
+/// [`layer`], for the builder when `builder` is set (adds [`BUILDER_LINKS`]).
+pub async fn layer_with(
+    request: &OsRequest<'_>,
+    lock: &Lock,
+    fetcher: &Fetcher,
+    epoch: u64,
+    report: &Reporter,
+    builder: bool,
+) -> Result<Layer> {
     let user = User::default();
-    let mut key = LayerKey::new("os", epoch, Compression::Gzip);
+    let kind = if builder { "builder" } else { "os" };
+    let mut key = LayerKey::new(kind, epoch, Compression::Gzip);
     key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
     for p in &lock.debian {
         key.add(&format!(
@@ -143,7 +165,7 @@ pub async fn layer(
         ));
     }
     let created_by = format!(
-        "grocker: os layer, {} on {} Debian packages",
+        "grocker: {kind} layer, {} on {} Debian packages",
         request.runtime,
         lock.debian.len()
     );
@@ -151,8 +173,17 @@ pub async fn layer(
     if let Some((layer, _)) = cache.lookup(&key, Compression::Gzip, &created_by) {
         return Ok(layer);
     }
-    let tree = build_tree(request, lock, fetcher, report).await?;
-    let _stage = report.stage("Writing the os layer");
+    let mut tree = build_tree(request, lock, fetcher, report).await?;
+    if builder {
+        for (link, target) in BUILDER_LINKS {
+            let path = grocker_fs::RelPath::new(link)?;
+            let target_path = path.parent().map(|p| p.join(target)).transpose()?;
+            if tree.get(&path).is_none() && target_path.is_some_and(|t| tree.get(&t).is_some()) {
+                tree.insert(path, grocker_fs::Entry::symlink(*target))?;
+            }
+        }
+    }
+    let _stage = report.stage(format!("Writing the {kind} layer"));
     tokio::task::spawn_blocking(move || {
         cache.build(
             &key,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,7 @@ use grocker_wheel::{
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
+use crate::compile::{self, Compiler};
 use crate::layers::{LayerCache, LayerKey};
 use crate::report::Reporter;
 
@@ -131,72 +133,92 @@ pub fn venv(target: &Target) -> Venv {
     }
 }
 
-/// Resolves `release` for `target` and picks one wheel per package.
+/// Resolves `release` for `target` and picks one file per package: the best wheel, or — with a
+/// compiler — the sdist of a version that has no wheel for the target.
+#[allow(clippy::too_many_arguments)]
 pub async fn resolve(
     release: &Release,
     constraints: &[Requirement],
     indexes: &IndexUrls,
     target: &Target,
     fetcher: &Fetcher,
+    compiler: Option<&Compiler<'_>>,
     report: &Reporter,
 ) -> Result<Vec<PythonPackage>> {
     let _stage = report.stage(format!("Resolving {release}"));
-    let provider = Arc::new(IndexProvider {
-        index: Index::new(fetcher.clone(), indexes.clone()),
-        tags: target.tags(),
-        python: target.python_full.clone(),
-        handle: Handle::current(),
-        files: Mutex::new(BTreeMap::new()),
-    });
     let request = grocker_resolver::Request {
         requirements: vec![release.requirement.clone()],
         constraints: constraints.to_vec(),
         markers: target.marker_environment(),
         python_version: target.python_full.clone(),
     };
-    let resolver = Arc::clone(&provider);
-    let resolution =
-        tokio::task::spawn_blocking(move || grocker_resolver::resolve(&request, resolver.as_ref()))
-            .await
-            .context("the resolver stopped unexpectedly")??;
-
-    let mut out = Vec::new();
-    for (name, package) in &resolution.packages {
-        let file = provider
-            .best_wheel(name, &package.version)
-            .map_err(|e| anyhow!("{}: {}", e.package, e.message))?;
-        let sha256 = file.sha256.ok_or_else(|| {
-            anyhow!(
-                "the index gives no sha256 for {}: grocker verifies every download and needs it",
-                file.filename
-            )
-        })?;
-        let mut extras: Vec<String> = package.extras.iter().map(ToString::to_string).collect();
-        extras.sort();
-        out.push(PythonPackage {
-            name: name.to_string(),
-            version: package.version.to_string(),
-            extras,
-            filename: file.filename.clone(),
-            url: redact_url(&file.url),
-            size: file.size,
-            sha256,
-        });
-    }
-    Ok(out)
+    let handle = Handle::current();
+    // The resolver is synchronous and its provider blocks on the index; block_in_place lets it
+    // borrow the compiler, which spawn_blocking's 'static bound would not.
+    tokio::task::block_in_place(|| {
+        let provider = IndexProvider::new(fetcher, indexes, target, handle, compiler);
+        let resolution = grocker_resolver::resolve(&request, &provider)?;
+        provider.pin(&resolution)
+    })
 }
 
-/// The resolver's view of the index: versions that have a wheel for the target, and the
-/// metadata of the best such wheel.
-struct IndexProvider {
+/// Resolves requirements to wheels only (build requirements: no compiling a compiler's
+/// compiler). Blocking; for the compiler stage.
+pub fn resolve_wheels(
+    requirements: Vec<Requirement>,
+    indexes: &IndexUrls,
+    target: &Target,
+    fetcher: &Fetcher,
+    handle: &Handle,
+) -> Result<Vec<PythonPackage>> {
+    let request = grocker_resolver::Request {
+        requirements,
+        constraints: vec![],
+        markers: target.marker_environment(),
+        python_version: target.python_full.clone(),
+    };
+    let provider = IndexProvider::new(fetcher, indexes, target, handle.clone(), None);
+    let resolution = grocker_resolver::resolve(&request, &provider)?;
+    provider.pin(&resolution)
+}
+
+/// The resolver's view of the index: versions that have a wheel for the target (or, with a
+/// compiler, an sdist), and the metadata of the best such file.
+struct IndexProvider<'c> {
     index: Index,
     tags: Tags,
     python: Version,
     handle: Handle,
     files: Mutex<BTreeMap<PackageName, Arc<Vec<DistFile>>>>,
+    fetcher: Fetcher,
+    compiler: Option<&'c Compiler<'c>>,
 }
 
-impl IndexProvider {
+/// The file chosen for a version.
+enum Candidate {
+    Wheel(DistFile),
+    Sdist(DistFile),
+}
+
+impl<'c> IndexProvider<'c> {
+    fn new(
+        fetcher: &Fetcher,
+        indexes: &IndexUrls,
+        target: &Target,
+        handle: Handle,
+        compiler: Option<&'c Compiler<'c>>,
+    ) -> Self {
+        Self {
+            index: Index::new(fetcher.clone(), indexes.clone()),
+            tags: target.tags(),
+            python: target.python_full.clone(),
+            handle,
+            files: Mutex::new(BTreeMap::new()),
+            fetcher: fetcher.clone(),
+            compiler,
+        }
+    }
+
     fn files(&self, name: &PackageName) -> Result<Arc<Vec<DistFile>>, ProviderError> {
         if let Some(files) = self.files.lock().ok().and_then(|m| m.get(name).cloned()) {
             return Ok(files);
@@ -210,6 +232,22 @@ impl IndexProvider {
             map.insert(name.clone(), Arc::clone(&files));
         }
         Ok(files)
+    }
+
+    fn usable(
+        &self,
+        file: &DistFile,
+        version: &Version,
+        pinned: Option<&VersionSpecifiers>,
+    ) -> bool {
+        if file.yanked.is_some() && !pinned.is_some_and(|p| p.contains(version)) {
+            return false;
+        }
+        match &file.requires_python {
+            Some(requires) => VersionSpecifiers::from_str(requires)
+                .map_or(true, |specifiers| specifiers.contains(&self.python)),
+            None => true,
+        }
     }
 
     /// Installable wheels of `name`, each with its version and tag priority. Yanked files count
@@ -228,44 +266,126 @@ impl IndexProvider {
             let Some(priority) = self.tags.priority(&wheel) else {
                 continue;
             };
-            if file.yanked.is_some() && !pinned.is_some_and(|p| p.contains(&wheel.version)) {
-                continue;
+            if self.usable(file, &wheel.version, pinned) {
+                out.push((wheel.version.clone(), priority, file.clone()));
             }
-            if let Some(requires) = &file.requires_python
-                && let Ok(specifiers) = VersionSpecifiers::from_str(requires)
-                && !specifiers.contains(&self.python)
-            {
-                continue;
-            }
-            out.push((wheel.version.clone(), priority, file.clone()));
         }
         Ok(out)
     }
 
-    fn best_wheel(&self, name: &PackageName, version: &Version) -> Result<DistFile, ProviderError> {
+    /// Source distributions of `name` with their versions, when a compiler can build them.
+    fn sdists(
+        &self,
+        name: &PackageName,
+        pinned: Option<&VersionSpecifiers>,
+    ) -> Result<Vec<(Version, DistFile)>, ProviderError> {
+        if self.compiler.is_none() {
+            return Ok(Vec::new());
+        }
+        let files = self.files(name)?;
+        let mut out: Vec<(Version, DistFile)> = files
+            .iter()
+            .filter(|f| compile::is_sdist(&f.filename))
+            .filter_map(|f| Some((compile::sdist_version(&f.filename)?, f.clone())))
+            .filter(|(v, f)| self.usable(f, v, pinned))
+            .collect();
+        // `.tar.gz` before `.zip` (PEP 625's format), then by name: one choice, always the same.
+        out.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| {
+                    b.1.filename
+                        .ends_with(".tar.gz")
+                        .cmp(&a.1.filename.ends_with(".tar.gz"))
+                })
+                .then_with(|| a.1.filename.cmp(&b.1.filename))
+        });
+        Ok(out)
+    }
+
+    fn candidate(&self, name: &PackageName, version: &Version) -> Result<Candidate, ProviderError> {
         // The resolver only returns versions it was offered, so a yanked one here was pinned.
         let exact = VersionSpecifiers::from_str(&format!("=={version}")).ok();
-        self.wheels(name, exact.as_ref())?
+        let best = self
+            .wheels(name, exact.as_ref())?
             .into_iter()
             .filter(|(v, _, _)| v == version)
             // Best tag first; the file name breaks ties so the choice never depends on order.
-            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.2.filename.cmp(&a.2.filename)))
-            .map(|(_, _, file)| file)
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.2.filename.cmp(&a.2.filename)));
+        if let Some((_, _, file)) = best {
+            return Ok(Candidate::Wheel(file));
+        }
+        self.sdists(name, exact.as_ref())?
+            .into_iter()
+            .find(|(v, _)| v == version)
+            .map(|(_, file)| Candidate::Sdist(file))
             .ok_or_else(|| ProviderError {
                 package: name.to_string(),
                 message: format!("no wheel of {name} {version} fits the image's Python"),
             })
     }
+
+    /// The wheel to read metadata from: the index's, or the one the compiler built.
+    fn wheel_of(&self, name: &PackageName, file: &DistFile) -> Result<PathBuf, ProviderError> {
+        let compiler = self
+            .compiler
+            .ok_or_else(|| provider_error(name, "no compiler"))?;
+        let sha256 = file.sha256.ok_or_else(|| {
+            provider_error(
+                name,
+                format!("the index gives no sha256 for {}", file.filename),
+            )
+        })?;
+        let sdist = self
+            .handle
+            .block_on(self.fetcher.get_verified(&file.url, &sha256, file.size))
+            .map_err(|e| provider_error(name, e))?;
+        compiler
+            .wheel_for(&self.handle, &file.filename, &sha256, &sdist)
+            .map(|(_, path)| path)
+            .map_err(|e| provider_error(name, format!("{e:#}")))
+    }
+
+    /// The lock entries of a resolution.
+    fn pin(&self, resolution: &grocker_resolver::Resolution) -> Result<Vec<PythonPackage>> {
+        let mut out = Vec::new();
+        for (name, package) in &resolution.packages {
+            let file = match self
+                .candidate(name, &package.version)
+                .map_err(|e| anyhow!("{}: {}", e.package, e.message))?
+            {
+                Candidate::Wheel(f) | Candidate::Sdist(f) => f,
+            };
+            let sha256 = file.sha256.ok_or_else(|| {
+                anyhow!(
+                    "the index gives no sha256 for {}: grocker verifies every download and needs it",
+                    file.filename
+                )
+            })?;
+            let mut extras: Vec<String> = package.extras.iter().map(ToString::to_string).collect();
+            extras.sort();
+            out.push(PythonPackage {
+                name: name.to_string(),
+                version: package.version.to_string(),
+                extras,
+                filename: file.filename.clone(),
+                url: redact_url(&file.url),
+                size: file.size,
+                sha256,
+            });
+        }
+        Ok(out)
+    }
 }
 
-impl Provider for IndexProvider {
+impl Provider for IndexProvider<'_> {
     fn versions(
         &self,
         name: &PackageName,
         pinned: Option<&VersionSpecifiers>,
     ) -> Result<Vec<Version>, ProviderError> {
         let wheels = self.wheels(name, pinned)?;
-        if wheels.is_empty() {
+        let sdists = self.sdists(name, pinned)?;
+        if wheels.is_empty() && sdists.is_empty() {
             let files = self.files(name)?;
             let sdist = files
                 .iter()
@@ -275,8 +395,7 @@ impl Provider for IndexProvider {
                 message: if sdist {
                     format!(
                         "{name} publishes no wheel for this image's Python and platform, only \
-                         source distributions; building them needs grocker's compiler stage, \
-                         which this version of grocker does not have yet"
+                         source distributions, and no compiler was available to build them"
                     )
                 } else {
                     format!("{name} has no wheel for this image's Python and platform")
@@ -284,6 +403,7 @@ impl Provider for IndexProvider {
             });
         }
         let mut versions: Vec<Version> = wheels.into_iter().map(|(v, _, _)| v).collect();
+        versions.extend(sdists.into_iter().map(|(v, _)| v));
         versions.sort();
         versions.dedup();
         versions.reverse();
@@ -295,11 +415,16 @@ impl Provider for IndexProvider {
         name: &PackageName,
         version: &Version,
     ) -> Result<ReleaseMetadata, ProviderError> {
-        let file = self.best_wheel(name, version)?;
-        let bytes = self
-            .handle
-            .block_on(self.index.wheel_metadata(&file))
-            .map_err(|e| provider_error(name, e))?;
+        let bytes = match self.candidate(name, version)? {
+            Candidate::Wheel(file) => self
+                .handle
+                .block_on(self.index.wheel_metadata(&file))
+                .map_err(|e| provider_error(name, e))?,
+            Candidate::Sdist(file) => {
+                let wheel = self.wheel_of(name, &file)?;
+                read_wheel_metadata(&wheel).map_err(|e| provider_error(name, format!("{e:#}")))?
+            }
+        };
         let metadata = CoreMetadata::parse(&bytes).map_err(|e| provider_error(name, e))?;
         Ok(ReleaseMetadata {
             requires_dist: metadata.requires_dist,
@@ -318,6 +443,26 @@ impl Provider for IndexProvider {
             });
         }
     }
+}
+
+/// `*.dist-info/METADATA` of a wheel on disk.
+fn read_wheel_metadata(path: &std::path::Path) -> Result<Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(path)?)?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+        .collect();
+    let [name] = &names[..] else {
+        anyhow::bail!(
+            "{} has {} METADATA files, expected one",
+            path.display(),
+            names.len()
+        );
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(name)?, &mut bytes)?;
+    Ok(bytes)
 }
 
 fn provider_error(name: &PackageName, e: impl fmt::Display) -> ProviderError {
@@ -341,9 +486,18 @@ pub async fn layers(
     lock: &Lock,
     venv: &Venv,
     fetcher: &Fetcher,
+    compiler: Option<&Compiler<'_>>,
     epoch: u64,
     report: &Reporter,
 ) -> Result<PythonLayers> {
+    // Wheels compiled from sdists depend on the builder too.
+    let builder_key = {
+        let mut h = grocker_hash::Hasher::new();
+        for p in &lock.builder {
+            h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
+        }
+        h.finish()
+    };
     let app_name = release.name.to_string();
     let mut groups: Vec<(String, Vec<&PythonPackage>)> = Vec::new();
     let mut deps = Vec::new();
@@ -378,6 +532,9 @@ pub async fn layers(
         ));
         for p in &packages {
             key.add(&format!("{} {}", p.filename, p.sha256));
+            if compile::is_sdist(&p.filename) {
+                key.add(&format!("built by {builder_key}"));
+            }
         }
         let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
         let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
@@ -385,7 +542,7 @@ pub async fn layers(
             Some(hit) => hit,
             None => {
                 let (tree, scripts) =
-                    install(&packages, venv, with_skeleton, fetcher, report).await?;
+                    install(&packages, venv, with_skeleton, fetcher, compiler, report).await?;
                 let notes = json!({ "scripts": scripts });
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
@@ -431,6 +588,7 @@ async fn install(
     venv: &Venv,
     with_skeleton: bool,
     fetcher: &Fetcher,
+    compiler: Option<&Compiler<'_>>,
     report: &Reporter,
 ) -> Result<(Tree, Vec<String>)> {
     let mut downloads = Vec::new();
@@ -448,7 +606,25 @@ async fn install(
         let _stage = report.stage(format!("Fetching {} wheels", downloads.len()));
         fetcher.get_all_verified(downloads).await?
     };
-    let filenames: Vec<String> = packages.iter().map(|p| p.filename.clone()).collect();
+    // Sdists become the wheels the compiler built for them (from its cache, normally: they were
+    // built during resolution).
+    let mut wheels: Vec<(String, PathBuf)> = Vec::new();
+    for (p, path) in packages.iter().zip(paths) {
+        if compile::is_sdist(&p.filename) {
+            let compiler = compiler.ok_or_else(|| {
+                anyhow!(
+                    "{} must be compiled, and no compiler is available",
+                    p.filename
+                )
+            })?;
+            let handle = Handle::current();
+            wheels.push(tokio::task::block_in_place(|| {
+                compiler.wheel_for(&handle, &p.filename, &p.sha256, &path)
+            })?);
+        } else {
+            wheels.push((p.filename.clone(), path));
+        }
+    }
     let venv = venv.clone();
     tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {
         let mut tree = Tree::new();
@@ -458,7 +634,7 @@ async fn install(
             }
         }
         let mut scripts = Vec::new();
-        for (file, path) in filenames.iter().zip(&paths) {
+        for (file, path) in &wheels {
             let reader = std::io::BufReader::new(fs_err::File::open(path)?);
             let installed =
                 install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;

@@ -7,6 +7,7 @@ use grocker_lock::{Lock, Request};
 use grocker_oci::{Image, ImageConfig};
 
 use crate::commands::root::PATH;
+use crate::compile::Compiler;
 use crate::os::{self, OsRequest};
 use crate::python::{self, VENV};
 use crate::report::Reporter;
@@ -15,13 +16,6 @@ use crate::{fetcher, output, plan, publish};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let fetcher = fetcher(report)?;
-    if !settings.build_packages.is_empty() {
-        // Wheels need no compiler: build dependencies matter only to the compiler stage.
-        tracing::info!(
-            "dependencies.build ({}) unused: every package has a wheel",
-            settings.build_packages.join(", ")
-        );
-    }
     let os_request = OsRequest {
         runtime: settings.runtime,
         architecture: "amd64",
@@ -80,15 +74,18 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         let mut lock = Lock::new(wanted.clone());
         lock.debian = os::resolve_packages(&os_request, &fetcher, report).await?;
         let target = python::target(settings.runtime, &lock)?;
+        let compiler = compiler(&settings, &fetcher, target.clone(), vec![], report);
         lock.python = python::resolve(
             &settings.release,
             &settings.constraints,
             &settings.indexes,
             &target,
             &fetcher,
+            Some(&compiler),
             report,
         )
         .await?;
+        lock.builder = compiler.locked_packages();
         Ok(lock)
     })
     .await?;
@@ -96,11 +93,19 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let target = python::target(settings.runtime, &lock)?;
     let venv = python::venv(&target);
     let os_layer = os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
+    let compiler = compiler(
+        &settings,
+        &fetcher,
+        target.clone(),
+        lock.builder.clone(),
+        report,
+    );
     let py = python::layers(
         &settings.release,
         &lock,
         &venv,
         &fetcher,
+        Some(&compiler),
         settings.epoch,
         report,
     )
@@ -202,6 +207,26 @@ fn write_result(path: &std::path::Path, settings: &BuildSettings, digest: &str) 
     let text = serde_norway::to_string(&result)?;
     fs_err::write(path, text)?;
     Ok(())
+}
+
+fn compiler<'a>(
+    settings: &'a BuildSettings,
+    fetcher: &'a grocker_fetch::Fetcher,
+    target: grocker_wheel::Target,
+    locked: Vec<grocker_lock::DebianPackage>,
+    report: &'a Reporter,
+) -> Compiler<'a> {
+    Compiler::new(
+        settings.runtime,
+        &settings.build_packages,
+        &settings.debian,
+        &settings.indexes,
+        target,
+        fetcher,
+        settings.epoch,
+        report,
+        locked,
+    )
 }
 
 /// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else

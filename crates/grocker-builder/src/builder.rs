@@ -1,0 +1,299 @@
+//! [`Builder`]: the PEP 517 driver run in the builder image, one container per step.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fs_err as fs;
+use serde_json::Value;
+
+use crate::engine::{Engine, Mount, RunOutcome, RunSpec};
+use crate::{BuilderError, unpack};
+
+/// The PEP 517 driver (standard library only), passed to the builder's `python3 -c`.
+const DRIVER: &str = include_str!("driver.py");
+/// The driver's answer is the last log line with this prefix (see `driver.py`).
+const RESULT_PREFIX: &str = "grocker-driver-result: ";
+
+/// The uid:gid builds run as: grocker's runtime user (`app`, home `/home/app`), which the builder
+/// image has since grocker assembles it like any runtime image. Never root.
+pub const BUILD_USER: &str = "10001:10001";
+/// Builds longer than this are stopped (see [`Builder::with_timeout`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The build requirements of a source tree, as PEP 508 strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildRequirements {
+    /// PEP 518: `[build-system] requires` from `pyproject.toml` (or the legacy setuptools
+    /// default).
+    pub static_: Vec<String>,
+    /// PEP 517: what the backend's `get_requires_for_build_wheel` added.
+    pub dynamic: Vec<String>,
+}
+
+/// Builds wheels from sdists and project directories in the builder image, offline.
+///
+/// Every step is one container, with no network, all capabilities dropped and
+/// `no-new-privileges`, running as [`BUILD_USER`] with `HOME=/tmp`. Its mounts:
+///
+/// - the source tree at `/src`, read-only (the driver copies it to `/tmp` first);
+/// - the wheelhouse at `/wheelhouse`, read-only: the wheels of every build requirement and their
+///   dependencies (pip installs them with `--no-index --only-binary :all:`);
+/// - for [`Builder::build_wheel`], a fresh directory inside `out_dir` at `/out`, made writable by
+///   everyone (0777) so that the build uid can write there whatever uid owns `out_dir` and
+///   whatever uid mapping the engine uses (rootless Docker, Podman). The wheel is then copied
+///   next to it, owned by the calling user, and the directory removed.
+///
+/// The source tree and the wheelhouse must be readable by the build uid: sdists unpacked by
+/// [`Builder::prepare_source`] are; a project directory or wheelhouse that is not world-readable
+/// (`chmod -R o+rX`) is refused up front.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    engine: Engine,
+    image: String,
+    user: String,
+    env: Vec<String>,
+    timeout: Option<Duration>,
+}
+
+impl Builder {
+    /// A builder running `image` (already in `engine`: grocker assembles and loads it).
+    pub fn new(engine: Engine, image: impl Into<String>) -> Self {
+        Builder {
+            engine,
+            image: image.into(),
+            user: BUILD_USER.to_string(),
+            env: Vec::new(),
+            timeout: Some(DEFAULT_TIMEOUT),
+        }
+    }
+
+    /// Runs builds as `uid[:gid]` instead of [`BUILD_USER`].
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// Sets an environment variable for builds (e.g. `SOURCE_DATE_EPOCH`, which setuptools and
+    /// hatchling use for the timestamps in the wheel).
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push(format!("{name}={value}"));
+        self
+    }
+
+    /// Stops a build after `timeout` (`None`: never). Default [`DEFAULT_TIMEOUT`].
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The builder image.
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// Unpacks an sdist (`.tar.gz` or `.zip`) into `work` (created if missing, must be empty) and
+    /// returns its top directory; takes a project directory as it is. Hostile archives (absolute
+    /// paths, `..`, symlinks out of the tree, devices) are refused. Either way the tree must
+    /// have a `pyproject.toml` or a `setup.py`.
+    pub fn prepare_source(
+        &self,
+        sdist_or_dir: &Path,
+        work: &Path,
+    ) -> Result<PathBuf, BuilderError> {
+        if sdist_or_dir.is_dir() {
+            let dir = fs::canonicalize(sdist_or_dir).map_err(BuilderError::io(sdist_or_dir))?;
+            if !dir.join("pyproject.toml").is_file() && !dir.join("setup.py").is_file() {
+                return Err(BuilderError::BadMount {
+                    path: dir,
+                    reason: "not a Python project: it has neither pyproject.toml nor setup.py"
+                        .into(),
+                });
+            }
+            return Ok(dir);
+        }
+        unpack::unpack_sdist(sdist_or_dir, work)
+    }
+
+    /// The build requirements of `source` (PEP 518 static + PEP 517 dynamic). `wheelhouse` holds
+    /// the wheels the static ones need (with their dependencies): the backend is imported to ask.
+    pub fn build_requirements(
+        &self,
+        source: &Path,
+        wheelhouse: &Path,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<BuildRequirements, BuilderError> {
+        let what = format!("get the build requirements of {}", source.display());
+        let mounts = vec![
+            self.read_only(source, "/src")?,
+            self.read_only(wheelhouse, "/wheelhouse")?,
+        ];
+        let args = ["requires", "/src", "/wheelhouse"];
+        let (answer, _) = self.run_driver(&what, &args, mounts, log)?;
+        let list = |key: &str| -> Option<Vec<String>> {
+            answer[key]
+                .as_array()?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        match (list("static"), list("dynamic")) {
+            (Some(static_), Some(dynamic)) => Ok(BuildRequirements { static_, dynamic }),
+            _ => Err(self.bad_result(&what, "the driver's answer has no requirement lists", "")),
+        }
+    }
+
+    /// Builds the wheel of `source` offline, with its build requirements (static and dynamic)
+    /// installed from `wheelhouse`; returns the wheel's path in `out_dir` (created if missing; a
+    /// wheel of the same name there is replaced).
+    pub fn build_wheel(
+        &self,
+        source: &Path,
+        wheelhouse: &Path,
+        out_dir: &Path,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<PathBuf, BuilderError> {
+        let what = format!("build a wheel from {}", source.display());
+        fs::create_dir_all(out_dir).map_err(BuilderError::io(out_dir))?;
+        let out_dir = fs::canonicalize(out_dir).map_err(BuilderError::io(out_dir))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".grocker-build-")
+            .tempdir_in(&out_dir)
+            .map_err(BuilderError::io(&out_dir))?;
+        unpack::set_mode(staging.path(), 0o777)?;
+        let mounts = vec![
+            self.read_only(source, "/src")?,
+            self.read_only(wheelhouse, "/wheelhouse")?,
+            Mount {
+                source: staging.path().to_path_buf(),
+                target: "/out".into(),
+                read_only: false,
+            },
+        ];
+        let args = ["build", "/src", "/wheelhouse", "/out"];
+        let (answer, outcome) = self.run_driver(&what, &args, mounts, log)?;
+        let name = answer["wheel"].as_str().unwrap_or_default();
+        // The name comes from the container: a plain file name or nothing.
+        let plain = !name.is_empty()
+            && !name.contains(['/', '\\', '\0'])
+            && !name.starts_with('.')
+            && name.ends_with(".whl");
+        let staged = staging.path().join(name);
+        if !plain || !staged.is_file() {
+            let reason = format!("the driver reports wheel `{name}`, which it did not write");
+            return Err(self.bad_result(&what, &reason, &outcome.log));
+        }
+        // A copy owned by the calling user (the staged file belongs to the build uid), moved in
+        // place atomically.
+        let part = staging.path().join(".part");
+        fs::copy(&staged, &part).map_err(BuilderError::io(&staged))?;
+        let wheel = out_dir.join(name);
+        fs::rename(&part, &wheel).map_err(BuilderError::io(&wheel))?;
+        staging.close().map_err(BuilderError::io(&out_dir))?;
+        Ok(wheel)
+    }
+
+    fn run_driver(
+        &self,
+        what: &str,
+        args: &[&str],
+        mounts: Vec<Mount>,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(Value, RunOutcome), BuilderError> {
+        let mut cmd = vec!["python3".to_string(), "-c".into(), DRIVER.into()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let mut env: Vec<String> = [
+            "HOME=/tmp",
+            "TMPDIR=/tmp",
+            // Bytecode goes to /tmp rather than next to the sources (nor into the wheel); the
+            // image's own /usr is read-only to the build uid, so without this every process
+            // would compile the modules it imports again.
+            "PYTHONPYCACHEPREFIX=/tmp/pycache",
+            "PIP_NO_INDEX=1",
+            "PIP_NO_CACHE_DIR=1",
+            "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        env.extend(self.env.iter().cloned());
+        let spec = RunSpec {
+            image: self.image.clone(),
+            cmd,
+            env,
+            working_dir: Some("/tmp".into()),
+            user: Some(self.user.clone()),
+            mounts,
+            timeout: self.timeout,
+            what: what.to_string(),
+        };
+        let outcome = self.engine.run(&spec, log)?;
+        if outcome.exit_code != 0 {
+            return Err(BuilderError::BuildFailed {
+                what: what.to_string(),
+                image: self.image.clone(),
+                exit_code: outcome.exit_code,
+                log: outcome.log,
+            });
+        }
+        let answer = outcome
+            .log
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
+            .and_then(|json| serde_json::from_str::<Value>(json).ok());
+        match answer {
+            Some(answer) => Ok((answer, outcome)),
+            None => Err(self.bad_result(what, "the driver printed no answer", &outcome.log)),
+        }
+    }
+
+    fn bad_result(&self, what: &str, reason: &str, log: &str) -> BuilderError {
+        BuilderError::BadResult {
+            what: what.to_string(),
+            image: self.image.clone(),
+            reason: reason.to_string(),
+            log: log.to_string(),
+        }
+    }
+
+    /// A read-only mount of `dir`, which the build uid must be able to read.
+    fn read_only(&self, dir: &Path, target: &str) -> Result<Mount, BuilderError> {
+        let source = fs::canonicalize(dir).map_err(BuilderError::io(dir))?;
+        let meta = fs::metadata(&source).map_err(BuilderError::io(&source))?;
+        if !meta.is_dir() {
+            return Err(BuilderError::BadMount {
+                path: source,
+                reason: "not a directory".into(),
+            });
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let build_uid = self
+                .user
+                .split(':')
+                .next()
+                .and_then(|u| u.parse::<u32>().ok());
+            let bits = if build_uid == Some(meta.uid()) {
+                0o500
+            } else {
+                0o005
+            };
+            if meta.mode() & bits != bits {
+                return Err(BuilderError::BadMount {
+                    path: source,
+                    reason: format!(
+                        "the build runs as uid {} and cannot read it; make it readable \
+                         (chmod -R o+rX)",
+                        self.user
+                    ),
+                });
+            }
+        }
+        Ok(Mount {
+            source,
+            target: target.to_string(),
+            read_only: true,
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! Fixtures: the builder image, the wheelhouse, projects written on the fly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use grocker_builder::{Builder, Engine};
+
+pub const IMAGE: &str = "grocker-builder-test:bookworm-3.11";
+
+/// Debian packages of the test builder image, on top of grocker's bookworm/3.11 runtime.
+const PACKAGES: &[&str] = &["build-essential", "python3.11-dev", "python3-pip", "dash"];
+
+/// Wheels for every build requirement the tests use, with their dependencies.
+const WHEELHOUSE: &[&str] = &[
+    "setuptools",
+    "wheel",
+    "hatchling",
+    "hatch-vcs",
+    "hatch-fancy-pypi-readme",
+    "setuptools-scm",
+];
+
+/// Files kept between runs (downloads, the builder image's lock file).
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grocker-builder-it")
+}
+
+/// `None` (with a loud message) when GROCKER_TEST_NO_ENGINE=1; panics if no engine answers.
+pub fn builder() -> Option<Builder> {
+    if std::env::var_os("GROCKER_TEST_NO_ENGINE").is_some_and(|v| v == "1") {
+        eprintln!("GROCKER_TEST_NO_ENGINE=1: SKIPPING this builder test");
+        return None;
+    }
+    let engine = Engine::from_env()
+        .unwrap_or_else(|e| panic!("{e}\n(set GROCKER_TEST_NO_ENGINE=1 to skip the engine tests)"));
+    ensure_image(&engine);
+    Some(Builder::new(engine, IMAGE))
+}
+
+/// Makes the builder image with grocker once, unless the engine already has it.
+fn ensure_image(engine: &Engine) {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if *done || engine.has_image(IMAGE).unwrap() {
+        *done = true;
+        return;
+    }
+    let dir = cache_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join("builder-image.lock");
+    let mut cmd = Command::new(grocker_bin());
+    cmd.args([
+        "root",
+        "-q",
+        "-r",
+        "bookworm/3.11",
+        "-o",
+        "docker",
+        "-n",
+        IMAGE,
+    ]);
+    cmd.arg("--lock-file").arg(&lock).current_dir(&dir);
+    for p in PACKAGES {
+        cmd.args(["--package", p]);
+    }
+    let start = Instant::now();
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("made {IMAGE} in {:.1?}", start.elapsed());
+    *done = true;
+}
+
+/// `GROCKER_BIN`, else the workspace's debug build, else the last good one.
+fn grocker_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("GROCKER_BIN") {
+        return bin.into();
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/grocker");
+    if workspace.is_file() {
+        return workspace;
+    }
+    dirs_home().join(".cache/grocker-dev/target/debug/grocker")
+}
+
+fn dirs_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// Runs the host's pip (PyPI is reachable from the host, never from the builder).
+fn pip(args: &[&str]) {
+    let out = Command::new("python3")
+        .args(["-m", "pip", "--disable-pip-version-check", "-q"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The wheelhouse of build requirements, downloaded once per run.
+pub fn wheelhouse() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = cache_dir().join("wheelhouse");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec![
+            "download",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+        ];
+        args.extend(["--platform", "manylinux2014_x86_64", "--dest"]);
+        let dest = dir.to_str().unwrap().to_string();
+        args.push(&dest);
+        args.extend(WHEELHOUSE);
+        pip(&args);
+        dir
+    })
+}
+
+/// black 24.10.0's sdist, downloaded once.
+pub fn black_sdist() -> PathBuf {
+    let dir = cache_dir().join("sdists");
+    let sdist = dir.join("black-24.10.0.tar.gz");
+    if !sdist.is_file() {
+        let dest = dir.to_str().unwrap().to_string();
+        pip(&[
+            "download",
+            "--no-binary=:all:",
+            "--no-deps",
+            "black==24.10.0",
+            "-d",
+            &dest,
+        ]);
+    }
+    sdist
+}
+
+/// A project directory with these files.
+pub fn project(root: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join("project");
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// A scratch directory the build uid can read (tempfile's are 0700).
+pub fn scratch() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Collects the build's log lines (and echoes them when the test fails).
+#[derive(Default)]
+pub struct Log(pub Vec<String>);
+
+impl Log {
+    pub fn sink(&mut self) -> impl FnMut(&str) + '_ {
+        |line| self.0.push(line.to_string())
+    }
+}
+
+/// The names in a wheel.
+pub fn wheel_names(wheel: &Path) -> Vec<String> {
+    let zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    zip.file_names().map(|n| n.unwrap().into_owned()).collect()
+}

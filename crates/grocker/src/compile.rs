@@ -1,0 +1,335 @@
+//! The compiler stage (Grocker's "compiler image", DESIGN §1.4): a package published only as
+//! source becomes a wheel inside a builder container grocker assembles itself — the runtime
+//! plus compilers and headers — run offline, with every build requirement fetched and verified
+//! beforehand. The runtime image never sees a compiler. Built wheels are cached by (source
+//! sha256, builder image), so a package is compiled once per builder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow};
+use grocker_builder::{Builder, Engine};
+use grocker_fetch::{Download, Fetcher};
+use grocker_hash::Sha256;
+use grocker_lock::{DebianPackage, Lock};
+use grocker_oci::{DockerEngineSink, Image, ImageConfig, Sink};
+use grocker_wheel::{Requirement, Target};
+use serde_json::json;
+use tokio::runtime::Handle;
+
+use crate::os::{self, OsRequest};
+use crate::report::Reporter;
+
+/// What every builder has besides the runtime: compilers and Python headers, pip for the PEP 517
+/// driver, and the `Essential: yes` tools Debian never lists as dependencies but configure
+/// scripts and Makefiles call (`sh`, `env`, `sed`…) — Perl among them: `-dev` packages ship
+/// Perl scripts (libpq-dev's `pg_config`), and runtime-only exclusions must not cut it here.
+fn builder_packages(runtime: grocker_runtime::Runtime, build: &[String]) -> Vec<String> {
+    let mut packages: Vec<String> = [
+        "build-essential",
+        "python3-pip",
+        "dash",
+        "bash",
+        "coreutils",
+        "diffutils",
+        "findutils",
+        "grep",
+        "gzip",
+        "mawk",
+        "perl",
+        "perl-base",
+        "sed",
+        "tar",
+    ]
+    .map(String::from)
+    .to_vec();
+    packages.push(format!("python{}-dev", runtime.python()));
+    packages.extend(build.iter().cloned());
+    packages.sort();
+    packages.dedup();
+    packages
+}
+
+/// The builder, assembled on first need: packages resolved (or taken from the lock), image
+/// written and loaded into the engine.
+pub struct Compiler<'a> {
+    pub runtime: grocker_runtime::Runtime,
+    pub build_packages: &'a [String],
+    pub debian: &'a crate::settings::DebianSettings,
+    pub fetcher: &'a Fetcher,
+    pub report: &'a Reporter,
+    pub epoch: u64,
+    pub target: Target,
+    pub indexes: &'a grocker_pypi::IndexUrls,
+    /// The builder's locked packages, once resolved.
+    locked: Mutex<Option<Vec<DebianPackage>>>,
+    ready: Mutex<Option<Arc<(Builder, String)>>>,
+}
+
+impl<'a> Compiler<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        runtime: grocker_runtime::Runtime,
+        build_packages: &'a [String],
+        debian: &'a crate::settings::DebianSettings,
+        indexes: &'a grocker_pypi::IndexUrls,
+        target: Target,
+        fetcher: &'a Fetcher,
+        epoch: u64,
+        report: &'a Reporter,
+        locked: Vec<DebianPackage>,
+    ) -> Self {
+        Self {
+            runtime,
+            build_packages,
+            debian,
+            fetcher,
+            report,
+            epoch,
+            target,
+            indexes,
+            locked: Mutex::new((!locked.is_empty()).then_some(locked)),
+            ready: Mutex::new(None),
+        }
+    }
+
+    /// The builder's packages, for the lock (empty when nothing was compiled).
+    pub fn locked_packages(&self) -> Vec<DebianPackage> {
+        self.locked
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// The builder and its image reference, assembling and loading it the first time.
+    async fn builder(&self) -> Result<Arc<(Builder, String)>> {
+        if let Some(ready) = self.ready.lock().ok().and_then(|r| r.clone()) {
+            return Ok(ready);
+        }
+        let engine = Engine::from_env().map_err(|e| {
+            anyhow!(
+                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
+                 offline builder container, which needs a container engine (Docker, or Podman's \
+                 Docker-compatible socket through DOCKER_HOST)"
+            )
+        })?;
+        let packages = builder_packages(self.runtime, self.build_packages);
+        let request = OsRequest {
+            runtime: self.runtime,
+            architecture: "amd64",
+            packages: &packages,
+            debian: self.debian,
+        };
+        let locked = self.locked.lock().ok().and_then(|l| l.clone());
+        let locked = match locked {
+            Some(l) => l,
+            None => {
+                let resolved = os::resolve_packages(&request, self.fetcher, self.report).await?;
+                if let Ok(mut slot) = self.locked.lock() {
+                    *slot = Some(resolved.clone());
+                }
+                resolved
+            }
+        };
+        let mut lock = Lock::new(grocker_lock::Request {
+            runtime: self.runtime.to_string(),
+            architecture: "amd64".into(),
+            packages: vec![],
+            application: None,
+            constraints: vec![],
+            indexes: vec![],
+            repositories: vec![],
+        });
+        lock.debian = locked;
+        let layer =
+            os::layer_with(&request, &lock, self.fetcher, self.epoch, self.report, true).await?;
+        let user = grocker_runtime::User::default();
+        let config = ImageConfig {
+            user: format!("{}:{}", user.uid, user.gid),
+            env: vec![
+                ("PATH".into(), crate::commands::root::PATH.into()),
+                ("LANG".into(), "C.UTF-8".into()),
+                ("HOME".into(), "/tmp".into()),
+            ],
+            working_dir: "/tmp".into(),
+            created: self.epoch,
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+        let id = image.config_digest().to_string();
+        let tag = format!("grocker-builder:{}", &image.config_digest().hex()[..16]);
+        if !engine.has_image(&tag)? {
+            let _stage = self
+                .report
+                .stage("Loading the builder image into the engine");
+            let name = tag.parse()?;
+            let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
+            sink.publish(&image, &name)?;
+            sink.finish()?;
+        }
+        let ready = Arc::new((Builder::new(engine, tag), id));
+        if let Ok(mut slot) = self.ready.lock() {
+            *slot = Some(ready.clone());
+        }
+        Ok(ready)
+    }
+
+    /// The wheel built from the sdist `file` (already downloaded and verified at `path`), from
+    /// the cache when this builder built it before. Blocking: called on the resolver's thread.
+    pub fn wheel_for(
+        &self,
+        handle: &Handle,
+        filename: &str,
+        sha256: &Sha256,
+        path: &Path,
+    ) -> Result<(String, PathBuf)> {
+        let ready = handle.block_on(self.builder())?;
+        let (builder, builder_id) = (&ready.0, &ready.1);
+        let cache = self.fetcher.cache();
+        let key = Sha256::digest(format!("{sha256} {builder_id}").as_bytes()).to_string();
+        if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
+            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
+            && let (Some(name), Some(hash)) =
+                (record["filename"].as_str(), record["sha256"].as_str())
+            && let Ok(hash) = Sha256::from_str(hash)
+            && let Some(wheel) = cache.get(&hash)
+        {
+            return Ok((name.to_string(), wheel));
+        }
+
+        let _stage = self
+            .report
+            .stage(format!("Compiling {filename} in the builder"));
+        let work = tempfile::Builder::new()
+            .prefix("grocker-build-")
+            .tempdir()?;
+        let sdist = work.path().join(filename);
+        fs_err::copy(path, &sdist)?;
+        let source = builder.prepare_source(&sdist, &work.path().join("src"))?;
+        let wheelhouse = work.path().join("wheelhouse");
+        fs_err::create_dir_all(&wheelhouse)?;
+        set_mode(&wheelhouse, 0o755)?;
+
+        let mut log = String::new();
+        let verbose = tracing::enabled!(tracing::Level::INFO);
+        let mut on_log = |line: &str| {
+            if verbose {
+                self.report.note(format!("  | {line}"));
+            }
+            log.push_str(line);
+            log.push('\n');
+        };
+        let declared = static_requirements(&source)?;
+        self.fill_wheelhouse(handle, &declared, &wheelhouse)?;
+        let asked = builder.build_requirements(&source, &wheelhouse, &mut on_log)?;
+        let mut all = asked.static_.clone();
+        all.extend(asked.dynamic.iter().cloned());
+        if all != declared {
+            self.fill_wheelhouse(handle, &all, &wheelhouse)?;
+        }
+        let out = work.path().join("out");
+        let wheel = builder.build_wheel(&source, &wheelhouse, &out, &mut on_log)?;
+        let name = wheel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow!("the builder returned no wheel for {filename}"))?;
+        let (hash, stored) = cache.put_bytes(&fs_err::read(&wheel)?)?;
+        let record = json!({ "filename": name, "sha256": hash.to_string(), "source": filename });
+        cache.put_keyed("built-wheels", &key, record.to_string().as_bytes())?;
+        Ok((name, stored))
+    }
+
+    /// Resolves `requirements` to wheels (build requirements must have wheels: no compiling a
+    /// compiler's compiler) and puts them, named, in `wheelhouse`.
+    fn fill_wheelhouse(
+        &self,
+        handle: &Handle,
+        requirements: &[String],
+        wheelhouse: &Path,
+    ) -> Result<()> {
+        let parsed = requirements
+            .iter()
+            .map(|r| Requirement::from_str(r).map_err(|e| anyhow!("build requirement `{r}`: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        let packages =
+            crate::python::resolve_wheels(parsed, self.indexes, &self.target, self.fetcher, handle)
+                .context("resolving build requirements")?;
+        let downloads = packages
+            .iter()
+            .map(|p| {
+                Ok(Download {
+                    url: url::Url::parse(&p.url)?,
+                    sha256: p.sha256,
+                    size: p.size,
+                    label: p.filename.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let paths = handle.block_on(self.fetcher.get_all_verified(downloads))?;
+        for (p, path) in packages.iter().zip(paths) {
+            let dest = wheelhouse.join(&p.filename);
+            fs_err::copy(&path, &dest)?;
+            set_mode(&dest, 0o644)?;
+        }
+        Ok(())
+    }
+}
+
+/// PEP 518's `[build-system] requires`, or the setuptools legacy default (PEP 517: a project
+/// without the table builds with setuptools).
+fn static_requirements(source: &Path) -> Result<Vec<String>> {
+    let pyproject = source.join("pyproject.toml");
+    let legacy = || vec!["setuptools>=40.8.0".to_string(), "wheel".to_string()];
+    if !pyproject.is_file() {
+        return Ok(legacy());
+    }
+    let text = fs_err::read_to_string(&pyproject)?;
+    let value: toml::Value = toml::from_str(&text)
+        .with_context(|| format!("{} is not valid TOML", pyproject.display()))?;
+    match value.get("build-system").and_then(|b| b.get("requires")) {
+        None => Ok(legacy()),
+        Some(list) => list
+            .as_array()
+            .ok_or_else(|| {
+                anyhow!(
+                    "[build-system] requires in {} is not a list",
+                    pyproject.display()
+                )
+            })?
+            .iter()
+            .map(|v| {
+                v.as_str().map(String::from).ok_or_else(|| {
+                    anyhow!(
+                        "[build-system] requires in {} holds a non-string",
+                        pyproject.display()
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+/// Whether a distribution file is a source distribution grocker can build.
+pub fn is_sdist(filename: &str) -> bool {
+    filename.ends_with(".tar.gz") || filename.ends_with(".zip")
+}
+
+/// `name-1.2.tar.gz` → `1.2`.
+pub fn sdist_version(filename: &str) -> Option<grocker_wheel::Version> {
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?;
+    let (_, version) = stem.rsplit_once('-')?;
+    grocker_wheel::Version::from_str(version).ok()
+}
