@@ -5,7 +5,7 @@
 //! index entry lists the SHA-256 of each `.deb`.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -89,14 +89,7 @@ pub async fn load_index(
 ) -> Result<PackageIndex, DebianError> {
     // Every source in parallel: InRelease, then its Packages files.
     let per_source = sources.iter().map(|source| async move {
-        let dists = source.dists()?;
-        let inrelease_url = join_url(&dists, "InRelease")?;
-        // Credentials a private mirror URL may carry never reach an error message.
-        let shown = redact_url(&inrelease_url);
-        let bytes = fetcher.get_bytes(&inrelease_url).await?;
-        let text = verify_inrelease(&shown, &bytes, keyring)?;
-        let release = Release::parse(&shown, &text)?;
-        release.check_valid(&shown, now)?;
+        let (dists, release) = fetch_release(fetcher, source, keyring, now).await?;
         let mut files = Vec::new();
         for component in &source.components {
             let (path, sha256, size) =
@@ -104,15 +97,8 @@ pub async fn load_index(
                     url: redact_url(&dists),
                     path: format!("{component}/binary-{arch}/Packages(.xz|.gz)"),
                 })?;
-            let url = if release.acquire_by_hash {
-                // Acquire-By-Hash: the file's name is its hash, so a mirror update in the middle
-                // of our download cannot swap it for a newer one that does not match.
-                let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-                join_url(&dists, &format!("{dir}/by-hash/SHA256/{sha256}"))?
-            } else {
-                join_url(&dists, &path)?
-            };
-            let local = fetcher.get_verified(&url, &sha256, Some(size)).await?;
+            let (url, local) =
+                fetch_listed(fetcher, &dists, &release, &path, &sha256, size).await?;
             files.push((url, path, sha256, local));
         }
         Ok::<_, DebianError>(files)
@@ -145,6 +131,47 @@ pub async fn load_index(
     Ok(index)
 }
 
+/// A source's `dists/<suite>/` URL and its Release, from an `InRelease` whose signature by a key
+/// of `keyring` verifies and whose `Valid-Until` is not before `now`.
+pub(crate) async fn fetch_release(
+    fetcher: &Fetcher,
+    source: &Source,
+    keyring: &Keyring,
+    now: SystemTime,
+) -> Result<(Url, Release), DebianError> {
+    let dists = source.dists()?;
+    let inrelease_url = join_url(&dists, "InRelease")?;
+    // Credentials a private mirror URL may carry never reach an error message.
+    let shown = redact_url(&inrelease_url);
+    let bytes = fetcher.get_bytes(&inrelease_url).await?;
+    let text = verify_inrelease(&shown, &bytes, keyring)?;
+    let release = Release::parse(&shown, &text)?;
+    release.check_valid(&shown, now)?;
+    Ok((dists, release))
+}
+
+/// Downloads a file the Release lists at `path` (relative to `dists`) with that `sha256` and
+/// `size`, into the cache, checked; returns the URL used and the local file.
+pub(crate) async fn fetch_listed(
+    fetcher: &Fetcher,
+    dists: &Url,
+    release: &Release,
+    path: &str,
+    sha256: &Sha256,
+    size: u64,
+) -> Result<(Url, PathBuf), DebianError> {
+    let url = if release.acquire_by_hash {
+        // Acquire-By-Hash: the file's name is its hash, so a mirror update in the middle
+        // of our download cannot swap it for a newer one that does not match.
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        join_url(dists, &format!("{dir}/by-hash/SHA256/{sha256}"))?
+    } else {
+        join_url(dists, path)?
+    };
+    let local = fetcher.get_verified(&url, sha256, Some(size)).await?;
+    Ok((url, local))
+}
+
 /// The best-compressed listed `Packages` index of `component` for `arch`. debian-security
 /// lists its components as `updates/main` while the files live under `main/`, so both
 /// spellings are accepted.
@@ -159,20 +186,32 @@ fn pick_index(release: &Release, component: &str, arch: &str) -> Option<(String,
 }
 
 /// The text of a verified index. Decompressing bookworm's 9 MB `Packages.xz` takes most of a
-/// second, so the text is also kept in the cache as zstd (12 MB, read back in a tenth of that),
-/// as a content-addressed blob — re-hashed when handed out, like every blob — named by a keyed
-/// entry `debian/packages-text/<sha256 of the index>`. The cache is best effort: any failure
-/// falls back to decompressing the index again.
+/// second, so the text is also kept in the cache (see [`cached_text`]).
 fn index_text(
     cache: &Cache,
     index_sha256: &Sha256,
     listed: &str,
     local: &Path,
 ) -> Result<Arc<str>, DebianError> {
-    const NAMESPACE: &str = "debian/packages-text";
-    let key = index_sha256.to_string();
+    cached_text(cache, "debian/packages-text", index_sha256, || {
+        decompress_index(listed, local)
+    })
+}
+
+/// Text derived from a verified file, computed by `make` once and then kept in the cache as zstd
+/// (bookworm's `Packages` text: 12 MB, read back in a tenth of the time `xz` takes), as a
+/// content-addressed blob — re-hashed when handed out, like every blob — named by a keyed entry
+/// `<namespace>/<sha256 of the source file>`. The cache is best effort: any failure falls back
+/// to `make`.
+pub(crate) fn cached_text(
+    cache: &Cache,
+    namespace: &str,
+    source_sha256: &Sha256,
+    make: impl FnOnce() -> Result<Arc<str>, DebianError>,
+) -> Result<Arc<str>, DebianError> {
+    let key = source_sha256.to_string();
     let cached = cache
-        .get_keyed(NAMESPACE, &key)
+        .get_keyed(namespace, &key)
         .and_then(|(blob, _)| String::from_utf8(blob).ok()?.trim().parse::<Sha256>().ok())
         .and_then(|blob| cache.get(&blob))
         .and_then(|path| {
@@ -187,38 +226,48 @@ fn index_text(
     if let Some(text) = cached {
         return Ok(text.into());
     }
-    let text = decompress_index(listed, local)?;
+    let text = make()?;
     let stored = zstd::encode_all(text.as_bytes(), 1)
         .map_err(|e| e.to_string())
         .and_then(|z| cache.put_bytes(&z).map_err(|e| e.to_string()))
         .and_then(|(blob, _)| {
             cache
-                .put_keyed(NAMESPACE, &key, blob.to_string().as_bytes())
+                .put_keyed(namespace, &key, blob.to_string().as_bytes())
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = stored {
-        tracing::debug!(index = %key, error = %e, "not caching the decompressed index");
+        tracing::debug!(namespace, key = %key, error = %e, "not caching derived text");
     }
     Ok(text)
 }
 
 /// Reads a verified index file, decompressing by its listed name.
 fn decompress_index(listed: &str, local: &Path) -> Result<Arc<str>, DebianError> {
-    let io = |source| DebianError::Io {
+    let mut text = String::new();
+    open_index(listed, local)?
+        .read_to_string(&mut text)
+        .map_err(|source| DebianError::Io {
+            path: local.to_path_buf(),
+            source,
+        })?;
+    Ok(text.into())
+}
+
+/// A streaming reader of a verified index file, decompressing by its listed name (`.xz`,
+/// `.gz` or plain).
+pub(crate) fn open_index(listed: &str, local: &Path) -> Result<Box<dyn Read>, DebianError> {
+    let file = fs_err::File::open(local).map_err(|source| DebianError::Io {
         path: local.to_path_buf(),
         source,
-    };
-    let file = std::io::BufReader::new(fs_err::File::open(local).map_err(io)?);
-    let mut reader: Box<dyn Read> = if listed.ends_with(".xz") {
+    })?;
+    let file = std::io::BufReader::new(file);
+    Ok(if listed.ends_with(".xz") {
         Box::new(lzma_rust2::XzReader::new(file, true))
     } else if listed.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
-    };
-    let mut text = String::new();
-    reader.read_to_string(&mut text).map_err(io)?;
-    Ok(text.into())
+    })
 }
 
 #[cfg(test)]
