@@ -19,6 +19,7 @@
 //!     constraints: vec![],
 //!     indexes: vec![],
 //!     repositories: vec![],
+//!     requires: vec![],
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -84,6 +85,10 @@ pub struct Request {
     /// Extra apt repositories (`NAME: deb URL SUITE COMPONENTS`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
+    /// A local application's `Requires-Dist` (it is not on the index), so that editing them
+    /// re-resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 /// One pinned `.deb`.
@@ -258,6 +263,7 @@ mod tests {
             constraints: vec!["requests<3".into()],
             indexes: vec!["https://pypi.org/simple".into()],
             repositories: vec![],
+            requires: vec![],
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),

@@ -38,9 +38,12 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the image of a Python application released on a package index.
+    /// Build the image of a Python application: a release from a package index, a wheel, or a
+    /// project directory.
     ///
     /// RELEASE is Grocker's form, one pinned release: NAME==VERSION or NAME[EXTRA,...]==VERSION.
+    /// Packages with only an sdist, and project directories, are compiled in an offline builder
+    /// container (needs Docker, or Podman through DOCKER_HOST).
     /// grocker resolves its whole dependency tree for the image's Python (markers, extras,
     /// Requires-Python, yanked files skipped), picks the best wheel of each package for the
     /// runtime (manylinux up to its glibc), and installs them itself into a virtual environment
@@ -52,6 +55,7 @@ pub enum Command {
     ///   grocker build httpie==3.2.4 -e http -o docker-archive:httpie.tar
     ///   grocker build "uvicorn[standard]==0.32.1" -e python --port 8000
     ///   grocker build ipython==8.31.0 --pip-constraint constraints.txt -o docker
+    ///   grocker build ./my-project -o oci:./image
     #[command(verbatim_doc_comment)]
     Build(Box<BuildArgs>),
 
@@ -103,7 +107,10 @@ pub struct RootArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The release to package: NAME==VERSION or NAME[EXTRA,...]==VERSION.
+    /// What to package: a release NAME==VERSION or NAME[EXTRA,...]==VERSION from the index, a
+    /// wheel file (FILE.whl, optionally FILE.whl[EXTRA,...]), or a project directory
+    /// (pyproject.toml or setup.py; built in the builder, installed as the app layer).
+    #[arg(value_name = "RELEASE | WHEEL | PROJECT_DIR")]
     pub release: String,
 
     #[command(flatten)]

@@ -142,6 +142,7 @@ impl<'a> Compiler<'a> {
             constraints: vec![],
             indexes: vec![],
             repositories: vec![],
+            requires: vec![],
         });
         lock.debian = locked;
         let layer =
@@ -188,10 +189,34 @@ impl<'a> Compiler<'a> {
         sha256: &Sha256,
         path: &Path,
     ) -> Result<(String, PathBuf)> {
+        self.build(handle, filename, sha256, |builder, work| {
+            let sdist = work.join(filename);
+            fs_err::copy(path, &sdist)?;
+            Ok(builder.prepare_source(&sdist, &work.join("src"))?)
+        })
+    }
+
+    /// The wheel of a local project directory, cached by the hash of its source tree, so that
+    /// an unchanged project is never rebuilt and an edited one always is.
+    pub fn wheel_for_project(&self, handle: &Handle, dir: &Path) -> Result<(String, PathBuf)> {
+        let tree = source_tree_hash(dir)?;
+        let label = dir.display().to_string();
+        self.build(handle, &label, &tree, |builder, work| {
+            Ok(builder.prepare_source(dir, work)?)
+        })
+    }
+
+    fn build(
+        &self,
+        handle: &Handle,
+        label: &str,
+        source_sha256: &Sha256,
+        source: impl FnOnce(&Builder, &Path) -> Result<PathBuf>,
+    ) -> Result<(String, PathBuf)> {
         let ready = handle.block_on(self.builder())?;
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.fetcher.cache();
-        let key = Sha256::digest(format!("{sha256} {builder_id}").as_bytes()).to_string();
+        let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
         if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
             && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
             && let (Some(name), Some(hash)) =
@@ -204,25 +229,20 @@ impl<'a> Compiler<'a> {
 
         let _stage = self
             .report
-            .stage(format!("Compiling {filename} in the builder"));
+            .stage(format!("Compiling {label} in the builder"));
         let work = tempfile::Builder::new()
             .prefix("grocker-build-")
             .tempdir()?;
-        let sdist = work.path().join(filename);
-        fs_err::copy(path, &sdist)?;
-        let source = builder.prepare_source(&sdist, &work.path().join("src"))?;
+        let source = source(builder, work.path())?;
         let wheelhouse = work.path().join("wheelhouse");
         fs_err::create_dir_all(&wheelhouse)?;
         set_mode(&wheelhouse, 0o755)?;
 
-        let mut log = String::new();
         let verbose = tracing::enabled!(tracing::Level::INFO);
         let mut on_log = |line: &str| {
             if verbose {
                 self.report.note(format!("  | {line}"));
             }
-            log.push_str(line);
-            log.push('\n');
         };
         let declared = static_requirements(&source)?;
         self.fill_wheelhouse(handle, &declared, &wheelhouse)?;
@@ -237,9 +257,9 @@ impl<'a> Compiler<'a> {
         let name = wheel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| anyhow!("the builder returned no wheel for {filename}"))?;
+            .ok_or_else(|| anyhow!("the builder returned no wheel for {label}"))?;
         let (hash, stored) = cache.put_bytes(&fs_err::read(&wheel)?)?;
-        let record = json!({ "filename": name, "sha256": hash.to_string(), "source": filename });
+        let record = json!({ "filename": name, "sha256": hash.to_string(), "source": label });
         cache.put_keyed("built-wheels", &key, record.to_string().as_bytes())?;
         Ok((name, stored))
     }
@@ -318,6 +338,58 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(())
+}
+
+/// What a project's wheel depends on: every file's path, exec bit and content, in path order;
+/// not what builds leave behind (`build/`, `dist/`, `*.egg-info`, bytecode) nor VCS data.
+fn source_tree_hash(dir: &Path) -> Result<Sha256> {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        for entry in fs_err::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if matches!(
+                name.as_str(),
+                ".git" | ".hg" | "__pycache__" | "build" | "dist" | ".tox" | ".venv" | ".nox"
+            ) || name.ends_with(".egg-info")
+                || name.ends_with(".pyc")
+            {
+                continue;
+            }
+            let path = entry.path();
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, path));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    let mut hasher = grocker_hash::Hasher::new();
+    for (rel, path) in files {
+        let meta = fs_err::symlink_metadata(&path)?;
+        let content = if meta.file_type().is_symlink() {
+            fs_err::read_link(&path)?
+                .to_string_lossy()
+                .into_owned()
+                .into_bytes()
+        } else {
+            fs_err::read(&path)?
+        };
+        let exec = meta.permissions().mode() & 0o111 != 0;
+        hasher.update(format!("{rel}\0{exec}\0{}\0", content.len()).as_bytes());
+        hasher.update(&content);
+    }
+    Ok(hasher.finish())
 }
 
 /// Whether a distribution file is a source distribution grocker can build.

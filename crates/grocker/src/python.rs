@@ -91,6 +91,58 @@ impl fmt::Display for Release {
     }
 }
 
+/// The application when it comes as a file — a wheel given on the command line, or the wheel the
+/// builder made from a project directory — rather than from the index.
+pub struct LocalApp {
+    pub release: Release,
+    pub filename: String,
+    pub wheel: PathBuf,
+    pub sha256: grocker_hash::Sha256,
+    metadata: Vec<u8>,
+}
+
+impl LocalApp {
+    pub fn from_wheel(
+        filename: &str,
+        wheel: &std::path::Path,
+        extras: &[ExtraName],
+    ) -> Result<Self> {
+        let metadata = read_wheel_metadata(wheel)?;
+        let core = CoreMetadata::parse(&metadata)?;
+        let mut extras = extras.to_vec();
+        extras.sort();
+        extras.dedup();
+        let extras_text: Vec<String> = extras.iter().map(ToString::to_string).collect();
+        let spec = if extras.is_empty() {
+            format!("{}=={}", core.name, core.version)
+        } else {
+            format!("{}[{}]=={}", core.name, extras_text.join(","), core.version)
+        };
+        let requirement = Requirement::from_str(&spec).map_err(|e| anyhow!("{spec}: {e}"))?;
+        let (sha256, _) = grocker_hash::hash_reader(fs_err::File::open(wheel)?)?;
+        Ok(Self {
+            release: Release {
+                name: core.name,
+                extras,
+                version: core.version,
+                requirement,
+            },
+            filename: filename.to_string(),
+            wheel: wheel.to_path_buf(),
+            sha256,
+            metadata,
+        })
+    }
+
+    /// Its `Requires-Dist`, as the lock records them (editing them must re-resolve).
+    pub fn requires(&self) -> Result<Vec<String>> {
+        let core = CoreMetadata::parse(&self.metadata)?;
+        let mut out: Vec<String> = core.requires_dist.iter().map(ToString::to_string).collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
 /// The Python target of a runtime, with the interpreter version Debian actually ships (read
 /// from the locked `python3.X` package) so markers like `python_full_version` are exact.
 pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> {
@@ -143,6 +195,7 @@ pub async fn resolve(
     target: &Target,
     fetcher: &Fetcher,
     compiler: Option<&Compiler<'_>>,
+    local: Option<&LocalApp>,
     report: &Reporter,
 ) -> Result<Vec<PythonPackage>> {
     let _stage = report.stage(format!("Resolving {release}"));
@@ -156,7 +209,8 @@ pub async fn resolve(
     // The resolver is synchronous and its provider blocks on the index; block_in_place lets it
     // borrow the compiler, which spawn_blocking's 'static bound would not.
     tokio::task::block_in_place(|| {
-        let provider = IndexProvider::new(fetcher, indexes, target, handle, compiler);
+        let mut provider = IndexProvider::new(fetcher, indexes, target, handle, compiler);
+        provider.local = local;
         let resolution = grocker_resolver::resolve(&request, &provider)?;
         provider.pin(&resolution)
     })
@@ -192,6 +246,8 @@ struct IndexProvider<'c> {
     files: Mutex<BTreeMap<PackageName, Arc<Vec<DistFile>>>>,
     fetcher: Fetcher,
     compiler: Option<&'c Compiler<'c>>,
+    /// The application itself, when it is a local file: never looked up on the index.
+    local: Option<&'c LocalApp>,
 }
 
 /// The file chosen for a version.
@@ -216,7 +272,12 @@ impl<'c> IndexProvider<'c> {
             files: Mutex::new(BTreeMap::new()),
             fetcher: fetcher.clone(),
             compiler,
+            local: None,
         }
+    }
+
+    fn local(&self, name: &PackageName) -> Option<&'c LocalApp> {
+        self.local.filter(|l| &l.release.name == name)
     }
 
     fn files(&self, name: &PackageName) -> Result<Arc<Vec<DistFile>>, ProviderError> {
@@ -349,6 +410,9 @@ impl<'c> IndexProvider<'c> {
     fn pin(&self, resolution: &grocker_resolver::Resolution) -> Result<Vec<PythonPackage>> {
         let mut out = Vec::new();
         for (name, package) in &resolution.packages {
+            if self.local(name).is_some() {
+                continue; // not from the index: installed from its file, not locked
+            }
             let file = match self
                 .candidate(name, &package.version)
                 .map_err(|e| anyhow!("{}: {}", e.package, e.message))?
@@ -383,6 +447,9 @@ impl Provider for IndexProvider<'_> {
         name: &PackageName,
         pinned: Option<&VersionSpecifiers>,
     ) -> Result<Vec<Version>, ProviderError> {
+        if let Some(local) = self.local(name) {
+            return Ok(vec![local.release.version.clone()]);
+        }
         let wheels = self.wheels(name, pinned)?;
         let sdists = self.sdists(name, pinned)?;
         if wheels.is_empty() && sdists.is_empty() {
@@ -415,15 +482,9 @@ impl Provider for IndexProvider<'_> {
         name: &PackageName,
         version: &Version,
     ) -> Result<ReleaseMetadata, ProviderError> {
-        let bytes = match self.candidate(name, version)? {
-            Candidate::Wheel(file) => self
-                .handle
-                .block_on(self.index.wheel_metadata(&file))
-                .map_err(|e| provider_error(name, e))?,
-            Candidate::Sdist(file) => {
-                let wheel = self.wheel_of(name, &file)?;
-                read_wheel_metadata(&wheel).map_err(|e| provider_error(name, format!("{e:#}")))?
-            }
+        let bytes = match self.local(name) {
+            Some(local) => local.metadata.clone(),
+            None => self.metadata_bytes(name, version)?,
         };
         let metadata = CoreMetadata::parse(&bytes).map_err(|e| provider_error(name, e))?;
         Ok(ReleaseMetadata {
@@ -442,6 +503,25 @@ impl Provider for IndexProvider<'_> {
                 let _ = index.project(&name).await;
             });
         }
+    }
+}
+
+impl IndexProvider<'_> {
+    fn metadata_bytes(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Vec<u8>, ProviderError> {
+        Ok(match self.candidate(name, version)? {
+            Candidate::Wheel(file) => self
+                .handle
+                .block_on(self.index.wheel_metadata(&file))
+                .map_err(|e| provider_error(name, e))?,
+            Candidate::Sdist(file) => {
+                let wheel = self.wheel_of(name, &file)?;
+                read_wheel_metadata(&wheel).map_err(|e| provider_error(name, format!("{e:#}")))?
+            }
+        })
     }
 }
 
@@ -487,6 +567,7 @@ pub async fn layers(
     venv: &Venv,
     fetcher: &Fetcher,
     compiler: Option<&Compiler<'_>>,
+    local: Option<&LocalApp>,
     epoch: u64,
     report: &Reporter,
 ) -> Result<PythonLayers> {
@@ -513,7 +594,7 @@ pub async fn layers(
     }
     groups.insert(0, ("deps".to_string(), deps));
     let app: Vec<&PythonPackage> = lock.python.iter().filter(|p| p.name == app_name).collect();
-    if app.is_empty() {
+    if app.is_empty() && local.is_none() {
         bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
     }
     groups.push(("app".to_string(), app));
@@ -536,13 +617,29 @@ pub async fn layers(
                 key.add(&format!("built by {builder_key}"));
             }
         }
-        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        // A local app is installed from its file, in the app layer.
+        let local_wheel = local.filter(|_| kind == "app");
+        if let Some(app) = local_wheel {
+            key.add(&format!("{} {}", app.filename, app.sha256));
+        }
+        let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        if local_wheel.is_some() {
+            names.push(&app_name);
+        }
         let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
         let (layer, notes) = match cache.lookup(&key, Compression::Gzip, &created_by) {
             Some(hit) => hit,
             None => {
-                let (tree, scripts) =
-                    install(&packages, venv, with_skeleton, fetcher, compiler, report).await?;
+                let (tree, scripts) = install(
+                    &packages,
+                    local_wheel,
+                    venv,
+                    with_skeleton,
+                    fetcher,
+                    compiler,
+                    report,
+                )
+                .await?;
                 let notes = json!({ "scripts": scripts });
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
@@ -585,6 +682,7 @@ fn scripts_of(notes: &Value) -> Vec<String> {
 /// Downloads (verified, cached) and installs `packages` into a fresh tree.
 async fn install(
     packages: &[&PythonPackage],
+    local: Option<&LocalApp>,
     venv: &Venv,
     with_skeleton: bool,
     fetcher: &Fetcher,
@@ -624,6 +722,9 @@ async fn install(
         } else {
             wheels.push((p.filename.clone(), path));
         }
+    }
+    if let Some(app) = local {
+        wheels.push((app.filename.clone(), app.wheel.clone()));
     }
     let venv = venv.clone();
     tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {

@@ -2,6 +2,7 @@
 //! types, every problem reported once with what to do about it. The only place defaults live.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use grocker_oci::ImageName;
@@ -158,10 +159,57 @@ impl RootSettings {
     }
 }
 
+/// What to package.
+#[derive(Clone, Debug)]
+pub enum AppInput {
+    /// `NAME[EXTRAS]==VERSION` from the index.
+    Release(Release),
+    /// A project directory (`pyproject.toml` or `setup.py`), built in the builder.
+    Project(PathBuf),
+    /// A wheel file, with extras (`app-1.0-py3-none-any.whl[pg]`).
+    Wheel {
+        path: PathBuf,
+        extras: Vec<grocker_wheel::ExtraName>,
+    },
+}
+
+impl AppInput {
+    fn parse(arg: &str) -> Result<Self> {
+        let (file, extras) = match arg.strip_suffix(']').and_then(|a| a.rsplit_once('[')) {
+            Some((file, extras)) if file.ends_with(".whl") => (file, extras),
+            _ => (arg, ""),
+        };
+        if file.ends_with(".whl") {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                bail!("{file}: no such wheel file");
+            }
+            let extras = extras
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    grocker_wheel::ExtraName::from_str(e)
+                        .map_err(|err| anyhow::anyhow!("`{e}` is not an extra name: {err}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(AppInput::Wheel { path, extras });
+        }
+        let path = std::path::Path::new(arg);
+        if path.is_dir() {
+            return Ok(AppInput::Project(path.to_path_buf()));
+        }
+        if arg.contains('/') && !arg.contains("==") {
+            bail!("{arg}: no such project directory");
+        }
+        Ok(AppInput::Release(arg.parse()?))
+    }
+}
+
 /// `grocker build`, validated: CLI > configuration files > defaults.
 #[derive(Clone, Debug)]
 pub struct BuildSettings {
-    pub release: Release,
+    pub input: AppInput,
     pub runtime: Runtime,
     /// Debian packages for the os layer (config `dependencies.run`, then `--package`).
     pub packages: Vec<String>,
@@ -174,7 +222,10 @@ pub struct BuildSettings {
     pub constraints: Vec<grocker_wheel::Requirement>,
     pub indexes: grocker_pypi::IndexUrls,
     pub output: Option<Output>,
-    pub image_name: ImageName,
+    /// `-n`, or `None` for Grocker's default name (known once the app's version is).
+    pub image_name: Option<ImageName>,
+    pub image_prefix: Option<String>,
+    pub image_base_name: Option<String>,
     pub push: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
@@ -185,7 +236,7 @@ pub struct BuildSettings {
 
 impl BuildSettings {
     pub fn resolve(args: BuildArgs) -> Result<Self> {
-        let release: Release = args.release.parse()?;
+        let input = AppInput::parse(&args.release)?;
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let files = grocker_config::load(&cwd, &args.configs)?;
         for source in &files.sources {
@@ -262,17 +313,17 @@ impl BuildSettings {
             &|k| std::env::var(k).ok(),
             home.as_deref(),
         )?;
-        let prefix = args
-            .image_prefix
-            .as_deref()
-            .or(file.docker_image_prefix.as_deref());
-        let base = args
-            .image_base_name
-            .as_deref()
-            .or(file.image_base_name.as_deref());
-        let default_name = default_image_name(&release, prefix, base);
+        let image_prefix = args.image_prefix.or(file.docker_image_prefix);
+        let image_base_name = args.image_base_name.or(file.image_base_name);
+        let image_name = match &args.output.image_name {
+            Some(name) => Some(
+                name.parse()
+                    .with_context(|| format!("invalid image name `{name}` (-n/--image-name)"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
-            release,
+            input,
             runtime,
             packages,
             build_packages,
@@ -283,7 +334,9 @@ impl BuildSettings {
             constraints,
             indexes,
             output: output(&args.output)?,
-            image_name: image_name(&args.output, &default_name)?,
+            image_name,
+            image_prefix,
+            image_base_name,
             push: !args.no_push,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
@@ -291,6 +344,22 @@ impl BuildSettings {
             debian,
             epoch: source_date_epoch()?,
         })
+    }
+}
+
+impl BuildSettings {
+    /// The image's name: `-n`, else Grocker's default for `release`.
+    pub fn image_name_for(&self, release: &Release) -> Result<ImageName> {
+        if let Some(name) = &self.image_name {
+            return Ok(name.clone());
+        }
+        let name = default_image_name(
+            release,
+            self.image_prefix.as_deref(),
+            self.image_base_name.as_deref(),
+        );
+        name.parse()
+            .with_context(|| format!("the default image name `{name}` is not valid: pass -n"))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `grocker build RELEASE`: an application from a package index, on its runtime.
+//! `grocker build RELEASE | WHEEL | PROJECT_DIR`: an application, on its runtime.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,9 +9,9 @@ use grocker_oci::{Image, ImageConfig};
 use crate::commands::root::PATH;
 use crate::compile::Compiler;
 use crate::os::{self, OsRequest};
-use crate::python::{self, VENV};
+use crate::python::{self, LocalApp, Release, VENV};
 use crate::report::Reporter;
-use crate::settings::BuildSettings;
+use crate::settings::{AppInput, BuildSettings};
 use crate::{fetcher, output, plan, publish};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
@@ -22,24 +22,77 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         packages: &settings.packages,
         debian: &settings.debian,
     };
+    let mut repositories: Vec<String> = settings
+        .debian
+        .repositories
+        .iter()
+        .map(|r| r.describe())
+        .collect();
+    repositories.sort();
+
+    // A local app is known (name, version, requirements) only from its wheel, and a project's
+    // wheel comes out of the builder, which needs the runtime's packages.
+    let (local, builder_seed) = match &settings.input {
+        AppInput::Release(_) => (None, Vec::new()),
+        AppInput::Wheel { path, extras } => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (Some(LocalApp::from_wheel(&name, path, extras)?), Vec::new())
+        }
+        AppInput::Project(dir) => {
+            let existing = grocker_lock::Lock::read(&settings.lock.path)?.filter(|l| {
+                l.request.runtime == settings.runtime.to_string()
+                    && l.request.packages == settings.packages
+                    && l.request.repositories == repositories
+            });
+            let (debian, builder) = match existing {
+                Some(l) => (l.debian, l.builder),
+                None => (
+                    os::resolve_packages(&os_request, &fetcher, report).await?,
+                    vec![],
+                ),
+            };
+            let mut base = Lock::new(Request {
+                runtime: settings.runtime.to_string(),
+                architecture: "amd64".into(),
+                packages: vec![],
+                application: None,
+                constraints: vec![],
+                indexes: vec![],
+                repositories: vec![],
+                requires: vec![],
+            });
+            base.debian = debian;
+            let target = python::target(settings.runtime, &base)?;
+            let compiler = compiler(&settings, &fetcher, target, builder, report);
+            let handle = tokio::runtime::Handle::current();
+            let (name, wheel) =
+                tokio::task::block_in_place(|| compiler.wheel_for_project(&handle, dir))?;
+            let app = LocalApp::from_wheel(&name, &wheel, &[])?;
+            (Some(app), compiler.locked_packages())
+        }
+    };
+    let release = match (&settings.input, &local) {
+        (AppInput::Release(release), _) => release.clone(),
+        (_, Some(app)) => app.release.clone(),
+        (_, None) => bail!("internal error: a local application without its wheel"),
+    };
+    let image_name = settings.image_name_for(&release)?;
+
     let registry = grocker_oci::RegistryOptions {
         insecure_registries: settings.insecure_registries.clone(),
         ..grocker_oci::RegistryOptions::default()
     };
-    let mut sink = output::open(
-        settings.output.as_ref(),
-        &settings.image_name,
-        &registry,
-        report,
-    )?;
+    let mut sink = output::open(settings.output.as_ref(), &image_name, &registry, report)?;
     if settings.push && settings.output != Some(crate::settings::Output::Registry) {
-        if settings.image_name.registry().is_some() {
+        if image_name.registry().is_some() {
             sink = Box::new(output::Tee::new(sink).push(&registry)?);
         } else {
             report.note(format!(
-                "warning: not pushing {}: the name has no registry part (use --image-prefix \
-                 REGISTRY/NAMESPACE or -n; --no-push silences this)",
-                settings.image_name
+                "warning: not pushing {image_name}: the name has no registry part (use \
+                 --image-prefix REGISTRY/NAMESPACE or -n; --no-push silences this)"
             ));
         }
     }
@@ -52,36 +105,44 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     constraints.sort();
     let mut indexes = vec![grocker_fetch::redact_url(&settings.indexes.index)];
     indexes.extend(settings.indexes.extra.iter().map(grocker_fetch::redact_url));
+    let application = match &settings.input {
+        AppInput::Release(r) => r.to_string(),
+        AppInput::Wheel { path, .. } | AppInput::Project(path) => {
+            format!("{release} from {}", path.display())
+        }
+    };
     let wanted = Request {
         runtime: settings.runtime.to_string(),
         architecture: os_request.architecture.to_string(),
         packages: settings.packages.clone(),
-        application: Some(settings.release.to_string()),
+        application: Some(application),
         constraints,
         indexes,
-        repositories: {
-            let mut r: Vec<String> = settings
-                .debian
-                .repositories
-                .iter()
-                .map(|r| r.describe())
-                .collect();
-            r.sort();
-            r
+        repositories,
+        requires: match &local {
+            Some(app) => app.requires()?,
+            None => vec![],
         },
     };
     let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
         let mut lock = Lock::new(wanted.clone());
         lock.debian = os::resolve_packages(&os_request, &fetcher, report).await?;
         let target = python::target(settings.runtime, &lock)?;
-        let compiler = compiler(&settings, &fetcher, target.clone(), vec![], report);
+        let compiler = compiler(
+            &settings,
+            &fetcher,
+            target.clone(),
+            builder_seed.clone(),
+            report,
+        );
         lock.python = python::resolve(
-            &settings.release,
+            &release,
             &settings.constraints,
             &settings.indexes,
             &target,
             &fetcher,
             Some(&compiler),
+            local.as_ref(),
             report,
         )
         .await?;
@@ -101,16 +162,17 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         report,
     );
     let py = python::layers(
-        &settings.release,
+        &release,
         &lock,
         &venv,
         &fetcher,
         Some(&compiler),
+        local.as_ref(),
         settings.epoch,
         report,
     )
     .await?;
-    let entrypoint = entrypoint(&settings, &py.app_scripts, &py.all_scripts)?;
+    let entrypoint = entrypoint(&settings, &release, &py.app_scripts, &py.all_scripts)?;
 
     let user = grocker_runtime::User::default();
     let mut env = vec![
@@ -124,7 +186,6 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         env.retain(|(key, _)| key != k);
         env.push((k.clone(), v.clone()));
     }
-    let release = &settings.release;
     let extras: Vec<String> = release.extras.iter().map(ToString::to_string).collect();
     let mut labels = BTreeMap::from([
         ("grocker.runtime".to_string(), settings.runtime.to_string()),
@@ -178,12 +239,18 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let published = publish(
         sink,
         &image,
-        &settings.image_name,
+        &image_name,
         lock_changed.then_some((&lock, settings.lock.path.as_path())),
         report,
     )?;
     if let Some(path) = &settings.result_file {
-        write_result(path, &settings, &published.digest.to_string())?;
+        write_result(
+            path,
+            &settings,
+            &release,
+            &image_name,
+            &published.digest.to_string(),
+        )?;
     }
     Ok(())
 }
@@ -197,10 +264,16 @@ struct ResultFile<'a> {
     runtime: String,
 }
 
-fn write_result(path: &std::path::Path, settings: &BuildSettings, digest: &str) -> Result<()> {
+fn write_result(
+    path: &std::path::Path,
+    settings: &BuildSettings,
+    release: &Release,
+    image_name: &grocker_oci::ImageName,
+    digest: &str,
+) -> Result<()> {
     let result = ResultFile {
-        release: settings.release.to_string(),
-        image: settings.image_name.to_string(),
+        release: release.to_string(),
+        image: image_name.to_string(),
         hash: digest,
         runtime: settings.runtime.to_string(),
     };
@@ -232,7 +305,12 @@ fn compiler<'a>(
 /// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else
 /// `grocker-runner` if the app defines it; else the app's only console script; else the one
 /// named like the project; else an error listing the choices.
-fn entrypoint(settings: &BuildSettings, app: &[String], all: &[String]) -> Result<String> {
+fn entrypoint(
+    settings: &BuildSettings,
+    release: &Release,
+    app: &[String],
+    all: &[String],
+) -> Result<String> {
     let path = |script: &str| format!("{VENV}/bin/{script}");
     if let Some(wanted) = &settings.entrypoint {
         if wanted == "python" || wanted == "python3" {
@@ -252,13 +330,13 @@ fn entrypoint(settings: &BuildSettings, app: &[String], all: &[String]) -> Resul
     if let [only] = app {
         return Ok(path(only));
     }
-    let project = settings.release.name.to_string();
+    let project = release.name.to_string();
     if let Some(s) = app.iter().find(|s| **s == project) {
         return Ok(path(s));
     }
     bail!(
         "{} has {} console scripts, so grocker cannot guess what to run: pass -e with one of: {}, or -e python",
-        settings.release,
+        release,
         app.len(),
         list(app)
     )

@@ -38,6 +38,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         constraints: vec![],
         indexes: vec![],
         repositories: vec![],
+        requires: vec![],
     };
     let (lock, lock_changed) = plan::plan(&wanted, &settings.lock, || async {
         let mut lock = Lock::new(wanted.clone());

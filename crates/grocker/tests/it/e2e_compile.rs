@@ -127,3 +127,114 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
         std::fs::read(s.path().join("app2.tar")).unwrap()
     );
 }
+
+/// Layer digests of an OCI layout's image.
+fn layer_digests(dir: &std::path::Path) -> Vec<String> {
+    OciImage::read(dir).manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_local_project_is_built_and_an_edit_changes_only_the_app_layer() {
+    if !engine() {
+        return; // projects are built in the builder
+    }
+    let s = Scratch::new();
+    let project = s.path().join("hello-app");
+    std::fs::create_dir_all(project.join("hello_app")).unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"hello-app\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n\n[project.scripts]\nhello-app = \"hello_app:main\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("hello_app/__init__.py"),
+        "import six\n\ndef main():\n    print('hello from', six.__name__)\n",
+    )
+    .unwrap();
+    run(
+        real(&s, &["build", "./hello-app", "--no-push", "-o", "oci:one"]),
+        true,
+    );
+    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"six\"") && !lock.contains("name = \"hello-app\""),
+        "{lock}"
+    );
+    let one = OciImage::read(&s.path().join("one"));
+    assert_eq!(
+        one.config["config"]["Entrypoint"][0],
+        "/opt/venv/bin/hello-app"
+    );
+
+    std::fs::write(
+        project.join("hello_app/__init__.py"),
+        "import six\n\ndef main():\n    print('hello again from', six.__name__)\n",
+    )
+    .unwrap();
+    run(
+        real(&s, &["build", "./hello-app", "--no-push", "-o", "oci:two"]),
+        true,
+    );
+    let (a, b) = (
+        layer_digests(&s.path().join("one")),
+        layer_digests(&s.path().join("two")),
+    );
+    assert_eq!(a.len(), b.len());
+    let changed: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    assert_eq!(
+        changed,
+        vec![a.len() - 1],
+        "only the app layer may change: {a:?} vs {b:?}"
+    );
+}
+
+#[test]
+fn a_wheel_file_is_installed_as_the_app() {
+    let s = Scratch::new();
+    // A real wheel from PyPI, installed from the file, not looked up on the index.
+    let out = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+        ])
+        .arg(s.path())
+        .arg("httpie==3.2.4")
+        .output()
+        .expect("pip");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie-3.2.4-py3-none-any.whl",
+                "-e",
+                "http",
+                "--no-push",
+                "-o",
+                "oci:img",
+            ],
+        ),
+        true,
+    );
+    let image = OciImage::read(&s.path().join("img"));
+    assert_eq!(
+        image.config["config"]["Labels"]["grocker.app.version"],
+        "3.2.4"
+    );
+    assert!(image.files().contains_key("opt/venv/bin/http"));
+}
