@@ -561,6 +561,8 @@ pub struct PythonLayers {
     pub all_scripts: Vec<String>,
 }
 
+// Each argument is a separate input of the layers (what, from where, built how, stamped when).
+#[allow(clippy::too_many_arguments)]
 pub async fn layers(
     release: &Release,
     lock: &Lock,

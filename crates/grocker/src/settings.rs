@@ -163,7 +163,7 @@ impl RootSettings {
 #[derive(Clone, Debug)]
 pub enum AppInput {
     /// `NAME[EXTRAS]==VERSION` from the index.
-    Release(Release),
+    Release(Box<Release>),
     /// A project directory (`pyproject.toml` or `setup.py`), built in the builder.
     Project(PathBuf),
     /// A wheel file, with extras (`app-1.0-py3-none-any.whl[pg]`).
@@ -202,7 +202,7 @@ impl AppInput {
         if arg.contains('/') && !arg.contains("==") {
             bail!("{arg}: no such project directory");
         }
-        Ok(AppInput::Release(arg.parse()?))
+        Ok(AppInput::Release(Box::new(arg.parse()?)))
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         }
     };
     let release = match (&settings.input, &local) {
-        (AppInput::Release(release), _) => release.clone(),
+        (AppInput::Release(release), _) => (**release).clone(),
         (_, Some(app)) => app.release.clone(),
         (_, None) => bail!("internal error: a local application without its wheel"),
     };
