@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod compile;
 mod layers;
+mod native;
 mod os;
 mod output;
 mod plan;

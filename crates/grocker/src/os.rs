@@ -124,6 +124,31 @@ pub async fn resolve_packages(
     Ok(out)
 }
 
+/// Which Debian package ships each shared library (Debian's Contents index, verified like
+/// `Packages`), to say what to add when a library is missing.
+pub async fn library_providers(
+    request: &OsRequest<'_>,
+    fetcher: &Fetcher,
+) -> Result<grocker_debian::ContentsIndex> {
+    let mut keyring = Keyring::debian()?;
+    for path in &request.debian.extra_keyrings {
+        keyring.extend(Keyring::from_file(path)?);
+    }
+    let sources = Source::suite_defaults(
+        request.runtime.suite(),
+        &request.debian.mirror,
+        &request.debian.security_mirror,
+    );
+    Ok(grocker_debian::load_contents(
+        fetcher,
+        &sources,
+        &keyring,
+        request.architecture,
+        SystemTime::now(),
+    )
+    .await?)
+}
+
 /// The `os` layer of the locked package set: from the layer cache when these exact packages
 /// were laid out before, else downloaded (verified, cached), read and assembled.
 pub async fn layer(
@@ -200,7 +225,8 @@ pub async fn layer_with(
 
 /// Downloads every `.deb` of the lock (verified against its SHA-256, cached), reads them and
 /// lays out the runtime filesystem.
-async fn build_tree(
+/// The runtime filesystem of the locked packages (not cached: for checks over the image).
+pub async fn build_tree(
     request: &OsRequest<'_>,
     lock: &Lock,
     fetcher: &Fetcher,

@@ -582,24 +582,7 @@ pub async fn layers(
         h.finish()
     };
     let app_name = release.name.to_string();
-    let mut groups: Vec<(String, Vec<&PythonPackage>)> = Vec::new();
-    let mut deps = Vec::new();
-    for p in &lock.python {
-        if p.name == app_name {
-            continue;
-        }
-        if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
-            groups.push((format!("deps: {}", p.name), vec![p]));
-        } else {
-            deps.push(p);
-        }
-    }
-    groups.insert(0, ("deps".to_string(), deps));
-    let app: Vec<&PythonPackage> = lock.python.iter().filter(|p| p.name == app_name).collect();
-    if app.is_empty() && local.is_none() {
-        bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
-    }
-    groups.push(("app".to_string(), app));
+    let groups = groups(release, lock, local)?;
 
     let cache = LayerCache::new(fetcher.cache());
     let mut layers = Vec::new();
@@ -668,6 +651,64 @@ pub async fn layers(
         app_scripts,
         all_scripts,
     })
+}
+
+/// How the venv is split into layers: `deps` (with the venv itself), one layer per very large
+/// wheel, then `app`.
+fn groups<'l>(
+    release: &Release,
+    lock: &'l Lock,
+    local: Option<&LocalApp>,
+) -> Result<Vec<(String, Vec<&'l PythonPackage>)>> {
+    let app_name = release.name.to_string();
+    let mut groups: Vec<(String, Vec<&PythonPackage>)> = Vec::new();
+    let mut deps = Vec::new();
+    for p in &lock.python {
+        if p.name == app_name {
+            continue;
+        }
+        if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
+            groups.push((format!("deps: {}", p.name), vec![p]));
+        } else {
+            deps.push(p);
+        }
+    }
+    groups.insert(0, ("deps".to_string(), deps));
+    let app: Vec<&PythonPackage> = lock.python.iter().filter(|p| p.name == app_name).collect();
+    if app.is_empty() && local.is_none() {
+        bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
+    }
+    groups.push(("app".to_string(), app));
+    Ok(groups)
+}
+
+/// The whole venv as one tree (for checks over the finished image), installed again from the
+/// cached wheels.
+pub async fn tree(
+    release: &Release,
+    lock: &Lock,
+    venv: &Venv,
+    fetcher: &Fetcher,
+    compiler: Option<&Compiler<'_>>,
+    local: Option<&LocalApp>,
+    report: &Reporter,
+) -> Result<Tree> {
+    let mut all = Tree::new();
+    for (i, (kind, packages)) in groups(release, lock, local)?.into_iter().enumerate() {
+        let local_wheel = local.filter(|_| kind == "app");
+        let (tree, _) = install(
+            &packages,
+            local_wheel,
+            venv,
+            i == 0,
+            fetcher,
+            compiler,
+            report,
+        )
+        .await?;
+        all.merge(tree)?;
+    }
+    Ok(all)
 }
 
 fn scripts_of(notes: &Value) -> Vec<String> {

@@ -173,6 +173,17 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     )
     .await?;
     let entrypoint = entrypoint(&settings, &release, &py.app_scripts, &py.all_scripts)?;
+    let mut layers = vec![os_layer];
+    layers.extend(py.layers);
+    let whole = crate::native::Image {
+        os: &os_request,
+        lock: &lock,
+        release: &release,
+        venv: &venv,
+        compiler: Some(&compiler),
+        local: local.as_ref(),
+    };
+    crate::native::check(&whole, &layers, &fetcher, report).await?;
 
     let user = grocker_runtime::User::default();
     let mut env = vec![
@@ -223,8 +234,6 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         os: "linux".to_string(),
         ..ImageConfig::default()
     };
-    let mut layers = vec![os_layer];
-    layers.extend(py.layers);
     let annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),

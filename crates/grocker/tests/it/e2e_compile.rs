@@ -104,6 +104,37 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     assert_eq!(out, "2.9.10");
     docker(&["rmi", &name]);
 
+    // Without libpq5 in dependencies.run, the build fails and says what to add.
+    let s2 = Scratch::new();
+    std::fs::write(
+        s2.path().join(".grocker.yml"),
+        "dependencies:\n  build: [libpq-dev]\n",
+    )
+    .unwrap();
+    let out = run(
+        real(
+            &s2,
+            &[
+                "build",
+                "psycopg2==2.9.10",
+                "-e",
+                "python",
+                "--no-push",
+                "-o",
+                "oci:img",
+            ],
+        ),
+        false,
+    );
+    assert!(
+        stderr(&out).contains(
+            "psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so needs libpq.so.5, which is not in the image: add libpq5 to dependencies.run"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s2.path().join("img").exists());
+
     // Built once: a rebuild takes the wheel from the cache (same sdist, same builder).
     run(
         real(

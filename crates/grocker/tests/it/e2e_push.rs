@@ -354,9 +354,9 @@ fn extra_repositories_are_trusted_with_their_own_key_only() {
     std::fs::write(s.path().join(".grocker.yml"), config(&key)).unwrap();
     let mut args: Vec<String> = [
         "build",
-        "httpie==3.2.4",
+        "six==1.16.0",
         "-e",
-        "http",
+        "python",
         "--no-push",
         "-o",
         "oci:img",
