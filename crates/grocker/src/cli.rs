@@ -74,8 +74,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Root(RootArgs),
 
-    /// Delete grocker's cache (downloads, layers). Images already built are not affected.
-    Purge,
+    /// Delete grocker's cache (downloads, built wheels, layers).
+    Purge(PurgeArgs),
 }
 
 /// What the `os` layer is made of; shared by every command that builds one.
@@ -88,6 +88,14 @@ pub struct RuntimeArgs {
     /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Also remove the images grocker loaded into the local engine (its builder images and
+    /// every image built with `-o docker`), found by their `grocker.version` label.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +179,23 @@ pub struct BuildArgs {
     /// Do not push the image.
     #[arg(long, overrides_with = "push")]
     pub no_push: bool,
+
+    /// Compile what needs compiling (Grocker's dependency stage; default).
+    #[arg(long, overrides_with = "no_build_dependencies")]
+    pub build_dependencies: bool,
+
+    /// Never run the compiler stage: fail if a package has no wheel (nor one built earlier).
+    #[arg(long, overrides_with = "build_dependencies")]
+    pub no_build_dependencies: bool,
+
+    /// Build the image (default).
+    #[arg(long, overrides_with = "no_build_image")]
+    pub build_image: bool,
+
+    /// Stop after the dependencies: resolve, fetch, compile and write grocker.lock, but make no
+    /// image (Grocker's dependency-only build, e.g. to warm a CI cache).
+    #[arg(long, overrides_with = "build_image")]
+    pub no_build_image: bool,
 
     /// Registry (host[:port]) that may be reached over plain HTTP. Loopback registries always may.
     #[arg(long, value_name = "HOST")]

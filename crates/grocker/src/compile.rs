@@ -63,6 +63,9 @@ pub struct Compiler<'a> {
     pub epoch: u64,
     pub target: Target,
     pub indexes: &'a grocker_pypi::IndexUrls,
+    /// Whether compiling is allowed (`--no-build-dependencies` says no: only wheels built
+    /// earlier, from the cache).
+    pub allowed: bool,
     /// The builder's locked packages, once resolved.
     locked: Mutex<Option<Vec<DebianPackage>>>,
     ready: Mutex<Option<Arc<(Builder, String)>>>,
@@ -90,6 +93,7 @@ impl<'a> Compiler<'a> {
             epoch,
             target,
             indexes,
+            allowed: true,
             locked: Mutex::new((!locked.is_empty()).then_some(locked)),
             ready: Mutex::new(None),
         }
@@ -156,6 +160,10 @@ impl<'a> Compiler<'a> {
                 ("HOME".into(), "/tmp".into()),
             ],
             working_dir: "/tmp".into(),
+            labels: BTreeMap::from([
+                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("grocker.role".into(), "builder".into()),
+            ]),
             created: self.epoch,
             architecture: "amd64".into(),
             os: "linux".into(),
@@ -227,6 +235,11 @@ impl<'a> Compiler<'a> {
             return Ok((name.to_string(), wheel));
         }
 
+        if !self.allowed {
+            anyhow::bail!(
+                "{label} must be compiled, and --no-build-dependencies forbids the compiler stage"
+            );
+        }
         let _stage = self
             .report
             .stage(format!("Compiling {label} in the builder"));

@@ -52,7 +52,7 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::build::build(settings, report))
         }
-        Command::Purge => commands::purge::purge(),
+        Command::Purge(args) => commands::purge::purge(args.all),
     }
 }
 

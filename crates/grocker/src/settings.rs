@@ -227,6 +227,10 @@ pub struct BuildSettings {
     pub image_prefix: Option<String>,
     pub image_base_name: Option<String>,
     pub push: bool,
+    /// Whether the compiler stage may run (`--no-build-dependencies` forbids it).
+    pub build_dependencies: bool,
+    /// Whether to make the image (`--no-build-image`: dependencies and lock only).
+    pub build_image: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
     pub lock: LockSettings,
@@ -237,8 +241,13 @@ pub struct BuildSettings {
 impl BuildSettings {
     pub fn resolve(args: BuildArgs) -> Result<Self> {
         let input = AppInput::parse(&args.release)?;
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        let files = grocker_config::load(&cwd, &args.configs)?;
+        // A project's own .grocker.yml / [tool.grocker] applies to it; otherwise the current
+        // directory's, as Grocker read it.
+        let config_dir = match &input {
+            AppInput::Project(dir) => dir.clone(),
+            _ => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let files = grocker_config::load(&config_dir, &args.configs)?;
         for source in &files.sources {
             tracing::debug!("configuration from {}", source.display());
         }
@@ -338,6 +347,8 @@ impl BuildSettings {
             image_prefix,
             image_base_name,
             push: !args.no_push,
+            build_dependencies: !args.no_build_dependencies,
+            build_image: !args.no_build_image,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
             lock: lock(args.lock),

@@ -85,17 +85,23 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         insecure_registries: settings.insecure_registries.clone(),
         ..grocker_oci::RegistryOptions::default()
     };
-    let mut sink = output::open(settings.output.as_ref(), &image_name, &registry, report)?;
-    if settings.push && settings.output != Some(crate::settings::Output::Registry) {
-        if image_name.registry().is_some() {
-            sink = Box::new(output::Tee::new(sink).push(&registry)?);
-        } else {
-            report.note(format!(
-                "warning: not pushing {image_name}: the name has no registry part (use \
-                 --image-prefix REGISTRY/NAMESPACE or -n; --no-push silences this)"
-            ));
+    // A dependency-only build (`--no-build-image`) has no destination.
+    let sink = if settings.build_image {
+        let mut sink = output::open(settings.output.as_ref(), &image_name, &registry, report)?;
+        if settings.push && settings.output != Some(crate::settings::Output::Registry) {
+            if image_name.registry().is_some() {
+                sink = Box::new(output::Tee::new(sink).push(&registry)?);
+            } else {
+                report.note(format!(
+                    "warning: not pushing {image_name}: the name has no registry part (use \
+                     --image-prefix REGISTRY/NAMESPACE or -n; --no-push silences this)"
+                ));
+            }
         }
-    }
+        Some(sink)
+    } else {
+        None
+    };
 
     let mut constraints: Vec<String> = settings
         .constraints
@@ -151,6 +157,20 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     })
     .await?;
 
+    if !settings.build_image {
+        // Grocker's dependency-only build: everything resolved, fetched and compiled (so in
+        // the cache), the lock written; no image.
+        if lock_changed {
+            lock.write(&settings.lock.path)?;
+            report.note(format!("Wrote {}", settings.lock.path.display()));
+        }
+        println!(
+            "{release}: {} Debian packages, {} Python packages ready (--no-build-image: no image made)",
+            lock.debian.len(),
+            lock.python.len()
+        );
+        return Ok(());
+    }
     let target = python::target(settings.runtime, &lock)?;
     let venv = python::venv(&target);
     let os_layer = os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
@@ -245,6 +265,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         ),
     ]);
     let image = Image::new(&config, layers, annotations)?;
+    let sink = sink.ok_or_else(|| anyhow::anyhow!("internal error: no output"))?;
     let published = publish(
         sink,
         &image,
@@ -298,7 +319,7 @@ fn compiler<'a>(
     locked: Vec<grocker_lock::DebianPackage>,
     report: &'a Reporter,
 ) -> Compiler<'a> {
-    Compiler::new(
+    let mut compiler = Compiler::new(
         settings.runtime,
         &settings.build_packages,
         &settings.debian,
@@ -308,7 +329,9 @@ fn compiler<'a>(
         settings.epoch,
         report,
         locked,
-    )
+    );
+    compiler.allowed = settings.build_dependencies;
+    compiler
 }
 
 /// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else

@@ -383,3 +383,23 @@ fn extra_repositories_are_trusted_with_their_own_key_only() {
     );
     assert!(!s.path().join("img").exists());
 }
+
+#[test]
+fn no_build_image_resolves_and_locks_only() {
+    let s = Scratch::new();
+    let out = run(
+        real(&s, &["build", "httpie==3.2.4", "--no-build-image"]),
+        true,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no image made"));
+    assert!(s.path().join("grocker.lock").exists());
+    let entries: Vec<_> = std::fs::read_dir(s.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        entries.iter().all(|n| n == "grocker.lock" || n == "cache"),
+        "{entries:?}"
+    );
+}
