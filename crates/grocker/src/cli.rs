@@ -42,14 +42,16 @@ pub enum Command {
     /// project directory.
     ///
     /// RELEASE is Grocker's form, one pinned release: NAME==VERSION or NAME[EXTRA,...]==VERSION.
-    /// Packages with only an sdist, and project directories, are compiled in an offline builder
-    /// container (needs Docker, or Podman through DOCKER_HOST).
     /// grocker resolves its whole dependency tree for the image's Python (markers, extras,
     /// Requires-Python, yanked files skipped), picks the best wheel of each package for the
     /// runtime (manylinux up to its glibc), and installs them itself into a virtual environment
-    /// at /opt/venv — no pip, no Python on this machine, no Docker daemon needed. Layers: `os`
-    /// (the runtime), `deps` (third-party wheels), `app` (the release itself), so a new version
-    /// of the app changes only the `app` layer.
+    /// at /opt/venv — no pip, no Python on this machine. Layers: `os` (the runtime), `deps`
+    /// (third-party wheels), `app` (the release itself), so a new version of the app changes
+    /// only the `app` layer.
+    ///
+    /// No container engine is needed, unless something must be compiled: packages with only an
+    /// sdist, and project directories, are built in an offline builder container (Docker, or
+    /// Podman through DOCKER_HOST); `dependencies.build` goes there, never into the image.
     ///
     /// Examples:
     ///   grocker build httpie==3.2.4 -e http -o docker-archive:httpie.tar
