@@ -149,8 +149,9 @@ impl<'a> Compiler<'a> {
             requires: vec![],
         });
         lock.debian = locked;
-        let layer =
-            os::layer_with(&request, &lock, self.fetcher, self.epoch, self.report, true).await?;
+        let layer = os::layer_with(&request, &lock, self.fetcher, self.epoch, self.report, true)
+            .await?
+            .0;
         let user = grocker_runtime::User::default();
         let config = ImageConfig {
             user: format!("{}:{}", user.uid, user.gid),

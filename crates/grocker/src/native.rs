@@ -26,9 +26,11 @@ pub struct Image<'a> {
 
 /// Checks the image made of `layers`. The verdict depends only on the layers' bytes, so a
 /// passed check is remembered by their digests and a rebuild that changed nothing skips it.
+/// `os_tree` is the runtime filesystem when this build already assembled it (for its layer).
 pub async fn check(
     image: &Image<'_>,
     layers: &[Layer],
+    os_tree: Option<grocker_fs::Tree>,
     fetcher: &Fetcher,
     report: &Reporter,
 ) -> Result<()> {
@@ -45,7 +47,10 @@ pub async fn check(
     }
 
     let _stage = report.stage("Checking the native libraries of the venv");
-    let mut tree = os::build_tree(image.os, image.lock, fetcher, report).await?;
+    let mut tree = match os_tree {
+        Some(tree) => tree,
+        None => os::build_tree(image.os, image.lock, fetcher, report).await?,
+    };
     let venv = python::tree(
         image.release,
         image.lock,

@@ -157,7 +157,7 @@ pub async fn layer(
     fetcher: &Fetcher,
     epoch: u64,
     report: &Reporter,
-) -> Result<Layer> {
+) -> Result<(Layer, Option<Tree>)> {
     layer_with(request, lock, fetcher, epoch, report, false).await
 }
 
@@ -170,7 +170,9 @@ const BUILDER_LINKS: &[(&str, &str)] = &[
     ("usr/bin/sh", "dash"),
 ];
 
-/// [`layer`], for the builder when `builder` is set (adds [`BUILDER_LINKS`]).
+/// [`layer`], for the builder when `builder` is set (adds [`BUILDER_LINKS`]). Also returns the
+/// filesystem when it had to be assembled (a layer-cache miss), so that checks over the image
+/// need not assemble it again.
 pub async fn layer_with(
     request: &OsRequest<'_>,
     lock: &Lock,
@@ -178,7 +180,7 @@ pub async fn layer_with(
     epoch: u64,
     report: &Reporter,
     builder: bool,
-) -> Result<Layer> {
+) -> Result<(Layer, Option<Tree>)> {
     let user = User::default();
     let kind = if builder { "builder" } else { "os" };
     let mut key = LayerKey::new(kind, epoch, Compression::Gzip);
@@ -196,7 +198,7 @@ pub async fn layer_with(
     );
     let cache = LayerCache::new(fetcher.cache());
     if let Some((layer, _)) = cache.lookup(&key, Compression::Gzip, &created_by) {
-        return Ok(layer);
+        return Ok((layer, None));
     }
     let mut tree = build_tree(request, lock, fetcher, report).await?;
     if builder {
@@ -210,14 +212,15 @@ pub async fn layer_with(
     }
     let _stage = report.stage(format!("Writing the {kind} layer"));
     tokio::task::spawn_blocking(move || {
-        cache.build(
+        let layer = cache.build(
             &key,
             Compression::Gzip,
             &created_by,
             &tree,
             epoch,
             serde_json::Value::Null,
-        )
+        )?;
+        Ok((layer, Some(tree)))
     })
     .await
     .context("the layer writer stopped unexpectedly")?
@@ -225,7 +228,6 @@ pub async fn layer_with(
 
 /// Downloads every `.deb` of the lock (verified against its SHA-256, cached), reads them and
 /// lays out the runtime filesystem.
-/// The runtime filesystem of the locked packages (not cached: for checks over the image).
 pub async fn build_tree(
     request: &OsRequest<'_>,
     lock: &Lock,

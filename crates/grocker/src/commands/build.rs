@@ -173,7 +173,8 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     }
     let target = python::target(settings.runtime, &lock)?;
     let venv = python::venv(&target);
-    let os_layer = os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
+    let (os_layer, os_tree) =
+        os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
     let compiler = compiler(
         &settings,
         &fetcher,
@@ -203,7 +204,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         compiler: Some(&compiler),
         local: local.as_ref(),
     };
-    crate::native::check(&whole, &layers, &fetcher, report).await?;
+    crate::native::check(&whole, &layers, os_tree, &fetcher, report).await?;
 
     let user = grocker_runtime::User::default();
     let mut env = vec![

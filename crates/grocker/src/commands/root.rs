@@ -46,7 +46,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         Ok(lock)
     })
     .await?;
-    let layer = os::layer(&request, &lock, &fetcher, settings.epoch, report).await?;
+    let (layer, _) = os::layer(&request, &lock, &fetcher, settings.epoch, report).await?;
 
     let user = grocker_runtime::User::default();
     let config = ImageConfig {
