@@ -1,4 +1,4 @@
-//! [`Builder`]: the PEP 517 driver run in the builder image, one container per step.
+//! [`Builder`]: the PEP 517 driver run in the builder image, one container per build.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,7 +7,8 @@ use fs_err as fs;
 use serde_json::Value;
 
 use crate::engine::{Engine, Mount, RunOutcome, RunSpec};
-use crate::{BuilderError, unpack};
+use crate::env::{BuildEnv, ENV_MOUNT, PYCACHE_MOUNT};
+use crate::{BuildSystem, BuilderError, unpack};
 
 /// The PEP 517 driver (standard library only), passed to the builder's `python3 -c`.
 const DRIVER: &str = include_str!("driver.py");
@@ -20,31 +21,31 @@ pub const BUILD_USER: &str = "10001:10001";
 /// Builds longer than this are stopped (see [`Builder::with_timeout`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// The build requirements of a source tree, as PEP 508 strings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BuildRequirements {
-    /// PEP 518: `[build-system] requires` from `pyproject.toml` (or the legacy setuptools
-    /// default).
-    pub static_: Vec<String>,
-    /// PEP 517: what the backend's `get_requires_for_build_wheel` added.
-    pub dynamic: Vec<String>,
+/// What [`Builder::build_wheel`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Built {
+    /// The wheel, in the output directory.
+    Wheel(PathBuf),
+    /// Nothing: the backend's `get_requires_for_build_wheel` asked for these dynamic
+    /// requirements (PEP 508 strings), which the build environment was not made with.
+    NeedsRequirements(Vec<String>),
 }
 
 /// Builds wheels from sdists and project directories in the builder image, offline.
 ///
-/// Every step is one container, with no network, all capabilities dropped and
+/// Every build is one container, with no network, all capabilities dropped and
 /// `no-new-privileges`, running as [`BUILD_USER`] with `HOME=/tmp`. Its mounts:
 ///
 /// - the source tree at `/src`, read-only (the driver copies it to `/tmp` first);
-/// - the wheelhouse at `/wheelhouse`, read-only: the wheels of every build requirement and their
-///   dependencies (pip installs them with `--no-index --only-binary :all:`);
-/// - for [`Builder::build_wheel`], a fresh directory inside `out_dir` at `/out`, made writable by
+/// - the build environment at [`ENV_MOUNT`], read-only: a venv holding every build requirement
+///   (see [`BuildEnv`]);
+/// - a fresh directory inside `out_dir` at `/out`, made writable by
 ///   everyone (0777) so that the build uid can write there whatever uid owns `out_dir` and
 ///   whatever uid mapping the engine uses (rootless Docker, Podman). The wheel is then copied
 ///   next to it, owned by the calling user, and the directory removed.
 ///
-/// The source tree and the wheelhouse must be readable by the build uid: sdists unpacked by
-/// [`Builder::prepare_source`] are; a project directory or wheelhouse that is not world-readable
+/// The source tree and the build environment must be readable by the build uid: sdists unpacked by
+/// [`Builder::prepare_source`] are; a project directory that is not world-readable
 /// (`chmod -R o+rX`) is refused up front.
 #[derive(Clone, Debug)]
 pub struct Builder {
@@ -114,44 +115,21 @@ impl Builder {
         unpack::unpack_sdist(sdist_or_dir, work)
     }
 
-    /// The build requirements of `source` (PEP 518 static + PEP 517 dynamic). `wheelhouse` holds
-    /// the wheels the static ones need (with their dependencies): the backend is imported to ask.
-    pub fn build_requirements(
-        &self,
-        source: &Path,
-        wheelhouse: &Path,
-        log: &mut dyn FnMut(&str),
-    ) -> Result<BuildRequirements, BuilderError> {
-        let what = format!("get the build requirements of {}", source.display());
-        let mounts = vec![
-            self.read_only(source, "/src")?,
-            self.read_only(wheelhouse, "/wheelhouse")?,
-        ];
-        let args = ["requires", "/src", "/wheelhouse"];
-        let (answer, _) = self.run_driver(&what, &args, mounts, log)?;
-        let list = |key: &str| -> Option<Vec<String>> {
-            answer[key]
-                .as_array()?
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect()
-        };
-        match (list("static"), list("dynamic")) {
-            (Some(static_), Some(dynamic)) => Ok(BuildRequirements { static_, dynamic }),
-            _ => Err(self.bad_result(&what, "the driver's answer has no requirement lists", "")),
-        }
-    }
-
-    /// Builds the wheel of `source` offline, with its build requirements (static and dynamic)
-    /// installed from `wheelhouse`; returns the wheel's path in `out_dir` (created if missing; a
-    /// wheel of the same name there is replaced).
+    /// Builds the wheel of `source` offline with the backend `system` names, in the build
+    /// environment `env` (which must hold `system.requires` and `env.dynamic`, see
+    /// [`BuildEnv::create`]). The backend is asked for its dynamic requirements first
+    /// (`get_requires_for_build_wheel`), in the same container: if it wants other ones than
+    /// `env` has, nothing is built and [`Built::NeedsRequirements`] says which. Otherwise the
+    /// wheel is written to `out_dir` (created if missing; a wheel of the same name there is
+    /// replaced).
     pub fn build_wheel(
         &self,
         source: &Path,
-        wheelhouse: &Path,
+        system: &BuildSystem,
+        env: &BuildEnv,
         out_dir: &Path,
         log: &mut dyn FnMut(&str),
-    ) -> Result<PathBuf, BuilderError> {
+    ) -> Result<Built, BuilderError> {
         let what = format!("build a wheel from {}", source.display());
         fs::create_dir_all(out_dir).map_err(BuilderError::io(out_dir))?;
         let out_dir = fs::canonicalize(out_dir).map_err(BuilderError::io(out_dir))?;
@@ -162,15 +140,28 @@ impl Builder {
         unpack::set_mode(staging.path(), 0o777)?;
         let mounts = vec![
             self.read_only(source, "/src")?,
-            self.read_only(wheelhouse, "/wheelhouse")?,
+            self.read_only(&env.venv(), ENV_MOUNT)?,
+            self.read_only(&env.pycache(), PYCACHE_MOUNT)?,
             Mount {
                 source: staging.path().to_path_buf(),
                 target: "/out".into(),
                 read_only: false,
             },
         ];
-        let args = ["build", "/src", "/wheelhouse", "/out"];
+        let spec = serde_json::json!({
+            "backend": system.backend,
+            "backend_path": system.backend_path,
+            "dynamic": env.dynamic,
+        })
+        .to_string();
+        let args = ["build", "/src", ENV_MOUNT, "/out", &spec];
         let (answer, outcome) = self.run_driver(&what, &args, mounts, log)?;
+        if let Some(need) = answer.get("need") {
+            return match strings(need) {
+                Some(need) => Ok(Built::NeedsRequirements(need)),
+                None => Err(self.bad_result(&what, "the driver's `need` is not a list", "")),
+            };
+        }
         let name = answer["wheel"].as_str().unwrap_or_default();
         // The name comes from the container: a plain file name or nothing.
         let plain = !name.is_empty()
@@ -189,7 +180,57 @@ impl Builder {
         let wheel = out_dir.join(name);
         fs::rename(&part, &wheel).map_err(BuilderError::io(&wheel))?;
         staging.close().map_err(BuilderError::io(&out_dir))?;
-        Ok(wheel)
+        Ok(Built::Wheel(wheel))
+    }
+
+    /// Compiles the bytecode of everything on the venv's `sys.path` (its site-packages and the
+    /// builder's standard library) into `out`, for builds to read through `PYTHONPYCACHEPREFIX`.
+    /// Only code grocker trusts runs here — `compileall`, no build backend — so no build can
+    /// plant bytecode a later one would load: builds see it read-only.
+    pub(crate) fn compile_bytecode(&self, venv: &Path, out: &Path) -> Result<(), BuilderError> {
+        const COMPILE: &str = "import compileall, os, sys\n\
+            os.umask(0)  # the files are copied out by the calling user, then removed\n\
+            for path in sys.path:\n\
+            \x20   if path and os.path.isdir(path):\n\
+            \x20       compileall.compile_dir(path, quiet=1, workers=0)\n";
+        let parent = out.parent().unwrap_or(Path::new("."));
+        let staging = tempfile::Builder::new()
+            .prefix(".pycache-")
+            .tempdir_in(parent)
+            .map_err(BuilderError::io(parent))?;
+        unpack::set_mode(staging.path(), 0o777)?;
+        let what = "compile the build environment's bytecode".to_string();
+        let spec = RunSpec {
+            image: self.image.clone(),
+            cmd: vec![
+                format!("{ENV_MOUNT}/bin/python"),
+                "-c".into(),
+                COMPILE.into(),
+            ],
+            env: vec![format!("PYTHONPYCACHEPREFIX={PYCACHE_MOUNT}")],
+            working_dir: Some("/tmp".into()),
+            user: Some(self.user.clone()),
+            mounts: vec![
+                self.read_only(venv, ENV_MOUNT)?,
+                Mount {
+                    source: staging.path().to_path_buf(),
+                    target: PYCACHE_MOUNT.into(),
+                    read_only: false,
+                },
+            ],
+            timeout: self.timeout,
+            what: what.clone(),
+        };
+        let outcome = self.engine.run(&spec, &mut |_| {})?;
+        if outcome.exit_code != 0 {
+            return Err(BuilderError::BuildFailed {
+                what,
+                image: self.image.clone(),
+                exit_code: outcome.exit_code,
+                log: outcome.log,
+            });
+        }
+        copy_owned(staging.path(), out)
     }
 
     fn run_driver(
@@ -204,13 +245,10 @@ impl Builder {
         let mut env: Vec<String> = [
             "HOME=/tmp",
             "TMPDIR=/tmp",
-            // Bytecode goes to /tmp rather than next to the sources (nor into the wheel); the
-            // image's own /usr is read-only to the build uid, so without this every process
-            // would compile the modules it imports again.
-            "PYTHONPYCACHEPREFIX=/tmp/pycache",
-            "PIP_NO_INDEX=1",
-            "PIP_NO_CACHE_DIR=1",
-            "PIP_DISABLE_PIP_VERSION_CHECK=1",
+            // Bytecode of the standard library and the build requirements, compiled when the
+            // environment was made; a build's own modules are compiled in memory (the mount is
+            // read-only), never next to the sources nor into the wheel.
+            "PYTHONPYCACHEPREFIX=/opt/grocker-build-pycache",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -296,4 +334,31 @@ impl Builder {
             read_only: true,
         })
     }
+}
+
+fn strings(value: &Value) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Copies the directory tree `from` (written by the build uid) to `to` as files of the calling
+/// user: directories 0755, files 0644; anything else is skipped.
+fn copy_owned(from: &Path, to: &Path) -> Result<(), BuilderError> {
+    for entry in fs::read_dir(from).map_err(BuilderError::io(from))? {
+        let entry = entry.map_err(BuilderError::io(from))?;
+        let (source, dest) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(BuilderError::io(&source))?;
+        if kind.is_dir() {
+            fs::create_dir(&dest).map_err(BuilderError::io(&dest))?;
+            unpack::set_mode(&dest, 0o755)?;
+            copy_owned(&source, &dest)?;
+        } else if kind.is_file() {
+            fs::copy(&source, &dest).map_err(BuilderError::io(&source))?;
+            unpack::set_mode(&dest, 0o644)?;
+        }
+    }
+    Ok(())
 }

@@ -1,19 +1,25 @@
 """grocker's PEP 517 build driver.
 
 Runs inside the builder container with the builder's own Python, offline, using the standard
-library only (pip is called as a program, never imported):
+library only:
 
-    python3 -c SCRIPT requires SRC WHEELHOUSE
-    python3 -c SCRIPT build SRC WHEELHOUSE OUTDIR
+    python3 -c SCRIPT build SRC ENV OUTDIR SPEC
 
 SRC (the unpacked sdist or the project, mounted read-only) is copied to a writable directory
-first, because backends write egg-info and build directories next to the sources. Build
-requirements are installed from WHEELHOUSE (read-only, wheels only, no index) into a fresh venv
-without system site-packages, the way pypa/build isolates a build: nothing from the builder's
-own dist-packages leaks in, and subprocesses that run `sys.executable` see the same packages.
-The hooks run in that venv's Python, in a child process (this file again, mode `_hook`).
+first, because backends write egg-info and build directories next to the sources. ENV is the
+build environment, mounted read-only: a venv without system site-packages in which grocker has
+already installed the build requirements (PEP 518's static ones and the dynamic ones SPEC says it
+was made for), the way pypa/build isolates a build: nothing from the builder's own dist-packages
+leaks in, and subprocesses that run `sys.executable` see the same packages. SPEC is JSON:
+{"backend": ..., "backend_path": [...], "dynamic": [...]}, read by grocker from pyproject.toml.
 
-The answer is the last line printed that starts with RESULT, as JSON.
+The hooks run in ENV's Python, in a child process (this file again, mode `_hooks`), one after
+the other: `get_requires_for_build_wheel`, then, if it asks for exactly the dynamic requirements
+ENV has, `build_wheel`. If it asks for others, nothing is built and the answer says which, so that
+grocker can make the environment they need and run again.
+
+The answer is the last line printed that starts with RESULT, as JSON: {"wheel": NAME, "dynamic":
+[...]} or {"need": [...]}.
 """
 
 import json
@@ -25,13 +31,6 @@ import sys
 RESULT = "grocker-driver-result: "
 WORK = "/tmp/grocker"
 
-# PEP 517: "If the pyproject.toml file is absent, or the build-backend key is missing, the source
-# tree is not using this specification, and tools should revert to the legacy behaviour of
-# running setup.py (either directly, or by implicitly invoking the
-# setuptools.build_meta:__legacy__ backend)." PEP 518's default requirements, as pip uses them.
-LEGACY_REQUIRES = ["setuptools>=40.8.0"]
-LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
-
 
 class Failure(Exception):
     """An error the user can act on: printed without a traceback."""
@@ -39,38 +38,6 @@ class Failure(Exception):
 
 def say(message):
     print("grocker-driver: " + message, file=sys.stderr, flush=True)
-
-
-def read_build_system(src):
-    path = os.path.join(src, "pyproject.toml")
-    if not os.path.exists(path):
-        say("no pyproject.toml: using the legacy setuptools backend")
-        return LEGACY_REQUIRES, LEGACY_BACKEND, []
-    try:
-        import tomllib
-    except ImportError:
-        raise Failure("reading pyproject.toml needs Python 3.11 or newer (tomllib)")
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise Failure("cannot read pyproject.toml: %s" % e)
-    build_system = data.get("build-system")
-    if build_system is None:
-        say("pyproject.toml has no [build-system]: using the legacy setuptools backend")
-        return LEGACY_REQUIRES, LEGACY_BACKEND, []
-    # PEP 518: "If the table is specified but is missing required fields then the tool should
-    # consider it an error."
-    requires = build_system.get("requires")
-    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        raise Failure("pyproject.toml: [build-system] requires must be a list of strings")
-    backend = build_system.get("build-backend", LEGACY_BACKEND)
-    if not isinstance(backend, str):
-        raise Failure("pyproject.toml: [build-system] build-backend must be a string")
-    backend_path = build_system.get("backend-path", [])
-    if not isinstance(backend_path, list) or not all(isinstance(p, str) for p in backend_path):
-        raise Failure("pyproject.toml: [build-system] backend-path must be a list of strings")
-    return requires, backend, backend_path
 
 
 def copy_source(src):
@@ -84,32 +51,6 @@ def copy_source(src):
                 os.chmod(p, os.stat(p).st_mode | 0o700)
     os.chmod(dst, 0o755)
     return dst
-
-
-def make_env():
-    env = os.path.join(WORK, "env")
-    run([sys.executable, "-m", "venv", "--without-pip", env], "create the build venv")
-    return env
-
-
-def install(env, requires, wheelhouse):
-    if not requires:
-        return
-    say("installing build requirements: " + ", ".join(requires))
-    run(
-        [
-            sys.executable, "-m", "pip",
-            "--python", os.path.join(env, "bin", "python"),
-            "install", "--no-index", "--find-links", wheelhouse,
-            "--only-binary", ":all:", "--no-cache-dir", "--disable-pip-version-check",
-            "--no-warn-script-location", "--progress-bar", "off",
-            # Byte-compiling every installed file costs seconds; imports compile what they use
-            # (into PYTHONPYCACHEPREFIX, set by grocker).
-            "--no-compile",
-            "--",
-        ] + requires,
-        "install the build requirements from the wheelhouse",
-    )
 
 
 def run(argv, what, **kwargs):
@@ -131,70 +72,40 @@ def driver_file():
     return path
 
 
-def call_hook(env, src, backend, backend_path, hook, kwargs):
+def cmd_build(src, env, outdir, spec_json):
+    spec = json.loads(spec_json)
+    backend, backend_path, dynamic = spec["backend"], spec["backend_path"], spec["dynamic"]
+    src = copy_source(src)
+    dist = os.path.join(WORK, "dist")
+    os.mkdir(dist)
     result = os.path.join(WORK, "hook-result.json")
-    if os.path.exists(result):
-        os.unlink(result)
     paths = [os.path.join(src, p) for p in backend_path]
     child_env = dict(os.environ)
     child_env["PATH"] = os.path.join(env, "bin") + os.pathsep + child_env.get("PATH", "")
     child_env["VIRTUAL_ENV"] = env
     child_env.pop("PYTHONPATH", None)
-    argv = [os.path.join(env, "bin", "python"), driver_file(), "_hook", hook, backend,
-            json.dumps(paths), result, json.dumps(kwargs)]
-    run(argv, "run the backend's %s hook (%s)" % (hook, backend), cwd=src, env=child_env)
-    with open(result, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def dynamic_requires(env, src, backend, backend_path):
-    answer = call_hook(env, src, backend, backend_path, "get_requires_for_build_wheel", {})
-    if answer.get("missing"):
-        return []
-    value = answer.get("value")
-    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
-        raise Failure("get_requires_for_build_wheel returned %r, not a list of strings" % value)
-    return value
-
-
-def cmd_requires(src, wheelhouse):
-    static, backend, backend_path = read_build_system(src)
-    src = copy_source(src)
-    env = make_env()
-    install(env, static, wheelhouse)
-    dynamic = dynamic_requires(env, src, backend, backend_path)
-    return {"static": static, "dynamic": dynamic, "backend": backend}
-
-
-def cmd_build(src, wheelhouse, outdir):
-    static, backend, backend_path = read_build_system(src)
-    src = copy_source(src)
-    env = make_env()
-    install(env, static, wheelhouse)
-    dynamic = dynamic_requires(env, src, backend, backend_path)
-    install(env, dynamic, wheelhouse)
-    dist = os.path.join(WORK, "dist")
-    os.mkdir(dist)
+    argv = [os.path.join(env, "bin", "python"), driver_file(), "_hooks", backend,
+            json.dumps(paths), json.dumps(dynamic), dist, result]
     say("building the wheel with " + backend)
-    answer = call_hook(env, src, backend, backend_path, "build_wheel", {"wheel_directory": dist})
-    if answer.get("missing"):
-        raise Failure("the backend %s has no build_wheel hook" % backend)
-    name = answer.get("value")
+    run(argv, "run the backend's hooks (%s)" % backend, cwd=src, env=child_env)
+    with open(result, encoding="utf-8") as f:
+        answer = json.load(f)
+    if "need" in answer:
+        return answer
+    name = answer["wheel"]
     if not isinstance(name, str) or os.path.basename(name) != name or not name.endswith(".whl"):
         raise Failure("build_wheel returned %r, not a wheel file name" % (name,))
     built = os.path.join(dist, name)
     if not os.path.isfile(built):
         raise Failure("build_wheel returned %s but did not write it" % name)
     shutil.copyfile(built, os.path.join(outdir, name))
-    return {"wheel": name, "static": static, "dynamic": dynamic}
+    return answer
 
 
-def hook_main(hook, backend_spec, paths_json, result_path, kwargs_json):
-    """In the build venv's Python: import the backend and call one hook."""
+def load_backend(backend_spec, backend_path):
     # sys.path[0] is this script's directory; PEP 517: the source tree is not importable unless
     # it is listed in backend-path ("the listed directories are prepended to sys.path").
     del sys.path[0]
-    backend_path = json.loads(paths_json)
     sys.path[:0] = backend_path
     import importlib
 
@@ -212,28 +123,37 @@ def hook_main(hook, backend_spec, paths_json, result_path, kwargs_json):
             raise Failure("backend %s was not loaded from its backend-path" % backend_spec)
     for part in filter(None, object_path.split(".")):
         obj = getattr(obj, part)
-    function = getattr(obj, hook, None)
-    if function is None:
-        answer = {"missing": True}
+    return obj
+
+
+def hooks_main(backend_spec, paths_json, dynamic_json, wheel_directory, result_path):
+    """In the build venv's Python: ask for the dynamic requirements, then build if they are met."""
+    backend = load_backend(backend_spec, json.loads(paths_json))
+    get_requires = getattr(backend, "get_requires_for_build_wheel", None)
+    asked = get_requires() if get_requires is not None else []
+    if not isinstance(asked, list) or not all(isinstance(r, str) for r in asked):
+        raise Failure("get_requires_for_build_wheel returned %r, not a list of strings" % asked)
+    if sorted(set(asked)) != sorted(set(json.loads(dynamic_json))):
+        answer = {"need": asked}
     else:
-        answer = {"value": function(**json.loads(kwargs_json))}
+        build_wheel = getattr(backend, "build_wheel", None)
+        if build_wheel is None:
+            raise Failure("the backend %s has no build_wheel hook" % backend_spec)
+        answer = {"wheel": build_wheel(wheel_directory), "dynamic": asked}
     with open(result_path, "w", encoding="utf-8") as f:
         json.dump(answer, f)
 
 
 def main(argv):
     command, args = (argv[0], argv[1:]) if argv else ("", [])
-    if command == "_hook" and len(args) == 5:
-        hook_main(*args)
+    if command == "_hooks" and len(args) == 5:
+        hooks_main(*args)
         return
-    if command == "requires" and len(args) == 2:
-        os.makedirs(WORK)
-        answer = cmd_requires(*args)
-    elif command == "build" and len(args) == 3:
+    if command == "build" and len(args) == 4:
         os.makedirs(WORK)
         answer = cmd_build(*args)
     else:
-        raise Failure("usage: driver (requires SRC WHEELHOUSE | build SRC WHEELHOUSE OUTDIR)")
+        raise Failure("usage: driver build SRC ENV OUTDIR SPEC")
     sys.stderr.flush()
     print(RESULT + json.dumps(answer), flush=True)
 

@@ -175,6 +175,9 @@ impl Engine {
                 "AutoRemove": false,
                 // Builds write to /tmp, so the root filesystem stays writable.
                 "ReadonlyRootfs": false,
+                // Builds work in /tmp: in memory, copying a source tree takes a tenth of the time
+                // the overlay filesystem needs. `exec`: configure scripts run what they compile.
+                "Tmpfs": { "/tmp": "rw,exec,nosuid,nodev,mode=1777" },
                 "CapDrop": ["ALL"],
                 "SecurityOpt": ["no-new-privileges"],
             },

@@ -104,6 +104,24 @@ pub enum BuilderError {
         reason: String,
     },
 
+    /// A source tree's `pyproject.toml` cannot be used to build it.
+    #[error("cannot build from {}: {reason}", path.display())]
+    BadProject {
+        /// The `pyproject.toml`.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The build environment could not be made from the build requirements' wheels.
+    #[error("cannot make the build environment {}: {reason}", dir.display())]
+    BadEnv {
+        /// Where it was to be written.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// A directory to mount into the builder cannot be used there.
     #[error("cannot use {} in the builder: {reason}", path.display())]
     BadMount {

@@ -20,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod dir_writer;
 mod path;
 mod tar_writer;
 mod tree;

@@ -10,11 +10,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow};
-use grocker_builder::{Builder, Engine};
+use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine};
 use grocker_fetch::{Download, Fetcher};
 use grocker_hash::Sha256;
 use grocker_lock::{DebianPackage, Lock};
-use grocker_oci::{DockerEngineSink, Image, ImageConfig, Sink};
+use grocker_oci::{Compression, DockerEngineSink, Image, ImageConfig, Layer, Sink};
 use grocker_wheel::{Requirement, Target};
 use serde_json::json;
 use tokio::runtime::Handle;
@@ -22,14 +22,13 @@ use tokio::runtime::Handle;
 use crate::os::{self, OsRequest};
 use crate::report::Reporter;
 
-/// What every builder has besides the runtime: compilers and Python headers, pip for the PEP 517
-/// driver, and the `Essential: yes` tools Debian never lists as dependencies but configure
+/// What every builder has besides the runtime: compilers and Python headers, and the
+/// `Essential: yes` tools Debian never lists as dependencies but configure
 /// scripts and Makefiles call (`sh`, `env`, `sed`…) — Perl among them: `-dev` packages ship
 /// Perl scripts (libpq-dev's `pg_config`), and runtime-only exclusions must not cut it here.
 fn builder_packages(runtime: grocker_runtime::Runtime, build: &[String]) -> Vec<String> {
     let mut packages: Vec<String> = [
         "build-essential",
-        "python3-pip",
         "dash",
         "bash",
         "coreutils",
@@ -149,38 +148,71 @@ impl<'a> Compiler<'a> {
             requires: vec![],
         });
         lock.debian = locked;
-        let layer = os::layer_with(&request, &lock, self.fetcher, self.epoch, self.report, true)
-            .await?
-            .0;
+        // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
+        // that has the tag has the image, and nothing is assembled.
         let user = grocker_runtime::User::default();
-        let config = ImageConfig {
-            user: format!("{}:{}", user.uid, user.gid),
-            env: vec![
-                ("PATH".into(), crate::commands::root::PATH.into()),
-                ("LANG".into(), "C.UTF-8".into()),
-                ("HOME".into(), "/tmp".into()),
-            ],
-            working_dir: "/tmp".into(),
-            labels: BTreeMap::from([
-                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                ("grocker.role".into(), "builder".into()),
-            ]),
-            created: self.epoch,
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            ..ImageConfig::default()
-        };
-        let image = Image::new(&config, vec![layer], BTreeMap::new())?;
-        let id = image.config_digest().to_string();
-        let tag = format!("grocker-builder:{}", &image.config_digest().hex()[..16]);
+        let mut inputs = grocker_hash::Hasher::new();
+        inputs.update(
+            format!(
+                "grocker-builder v2 {} {} epoch={} user={}:{}\n",
+                env!("CARGO_PKG_VERSION"),
+                self.runtime,
+                self.epoch,
+                user.uid,
+                user.gid
+            )
+            .as_bytes(),
+        );
+        for p in &lock.debian {
+            let line = format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256);
+            inputs.update(line.as_bytes());
+        }
+        let id = inputs.finish().to_string();
+        let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
+            let tree = os::builder_tree(&request, &lock, self.fetcher, self.report).await?;
             let _stage = self
                 .report
                 .stage("Loading the builder image into the engine");
+            let config = ImageConfig {
+                user: format!("{}:{}", user.uid, user.gid),
+                env: vec![
+                    ("PATH".into(), crate::commands::root::PATH.into()),
+                    ("LANG".into(), "C.UTF-8".into()),
+                    ("HOME".into(), "/tmp".into()),
+                ],
+                working_dir: "/tmp".into(),
+                labels: BTreeMap::from([
+                    ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                    ("grocker.role".into(), "builder".into()),
+                ]),
+                created: self.epoch,
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                ..ImageConfig::default()
+            };
+            // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
+            // compressing 400 MB (8 s) would buy nothing.
+            let epoch = self.epoch;
             let name = tag.parse()?;
-            let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
-            sink.publish(&image, &name)?;
-            sink.finish()?;
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let scratch = tempfile::Builder::new()
+                    .prefix("grocker-builder-")
+                    .tempdir()?;
+                let layer = Layer::build(
+                    scratch.path(),
+                    Compression::None,
+                    "grocker: builder layer",
+                    |w| tree.write_tar(w, epoch).map(drop),
+                )?;
+                let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+                let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
+                sink.publish(&image, &name)?;
+                sink.finish()?;
+                Ok(())
+            })
+            .await
+            .context("the builder image writer stopped unexpectedly")??;
         }
         let ready = Arc::new((Builder::new(engine, tag), id));
         if let Ok(mut slot) = self.ready.lock() {
@@ -248,26 +280,50 @@ impl<'a> Compiler<'a> {
             .prefix("grocker-build-")
             .tempdir()?;
         let source = source(builder, work.path())?;
-        let wheelhouse = work.path().join("wheelhouse");
-        fs_err::create_dir_all(&wheelhouse)?;
-        set_mode(&wheelhouse, 0o755)?;
-
+        let system = BuildSystem::read(&source)?;
         let verbose = tracing::enabled!(tracing::Level::INFO);
         let mut on_log = |line: &str| {
             if verbose {
                 self.report.note(format!("  | {line}"));
             }
         };
-        let declared = static_requirements(&source)?;
-        self.fill_wheelhouse(handle, &declared, &wheelhouse)?;
-        let asked = builder.build_requirements(&source, &wheelhouse, &mut on_log)?;
-        let mut all = asked.static_.clone();
-        all.extend(asked.dynamic.iter().cloned());
-        if all != declared {
-            self.fill_wheelhouse(handle, &all, &wheelhouse)?;
-        }
+        // What the backend asked for last time it built this source, so that the environment
+        // has it at the first try; a wrong guess costs one more run, never a wrong build.
+        let hint_key = Sha256::digest(
+            format!("{label}\0{}\0{:?}", system.backend, system.requires).as_bytes(),
+        )
+        .to_string();
+        let mut dynamic: Vec<String> = cache
+            .get_keyed("build-requires", &hint_key)
+            .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
         let out = work.path().join("out");
-        let wheel = builder.build_wheel(&source, &wheelhouse, &out, &mut on_log)?;
+        let mut asked_before: Option<Vec<String>> = None;
+        let wheel = loop {
+            let env = self.build_env(
+                handle,
+                builder,
+                builder_id,
+                &system.requires,
+                dynamic.clone(),
+            )?;
+            match builder.build_wheel(&source, &system, &env, &out, &mut on_log)? {
+                Built::Wheel(wheel) => break wheel,
+                Built::NeedsRequirements(need) => {
+                    // A backend that keeps changing its mind would make us loop for ever.
+                    if let Some(before) = asked_before {
+                        anyhow::bail!(
+                            "the build backend {} of {label} asked for the build requirements \
+                             {before:?}, then for {need:?} in an environment that had them",
+                            system.backend,
+                        );
+                    }
+                    cache.put_keyed("build-requires", &hint_key, &serde_json::to_vec(&need)?)?;
+                    asked_before = Some(need.clone());
+                    dynamic = need;
+                }
+            }
+        };
         let name = wheel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -278,16 +334,20 @@ impl<'a> Compiler<'a> {
         Ok((name, stored))
     }
 
-    /// Resolves `requirements` to wheels (build requirements must have wheels: no compiling a
-    /// compiler's compiler) and puts them, named, in `wheelhouse`.
-    fn fill_wheelhouse(
+    /// The build environment holding `requires` and `dynamic` (resolved to wheels: build
+    /// requirements must have wheels, no compiling a compiler's compiler), made on first need and
+    /// kept in the cache under the builder's and the wheels' hashes.
+    fn build_env(
         &self,
         handle: &Handle,
-        requirements: &[String],
-        wheelhouse: &Path,
-    ) -> Result<()> {
-        let parsed = requirements
+        builder: &Builder,
+        builder_id: &str,
+        requires: &[String],
+        dynamic: Vec<String>,
+    ) -> Result<BuildEnv> {
+        let parsed = requires
             .iter()
+            .chain(&dynamic)
             .map(|r| Requirement::from_str(r).map_err(|e| anyhow!("build requirement `{r}`: {e}")))
             .collect::<Result<Vec<_>>>()?;
         let packages =
@@ -305,53 +365,30 @@ impl<'a> Compiler<'a> {
             })
             .collect::<Result<Vec<_>>>()?;
         let paths = handle.block_on(self.fetcher.get_all_verified(downloads))?;
-        for (p, path) in packages.iter().zip(paths) {
-            let dest = wheelhouse.join(&p.filename);
-            fs_err::copy(&path, &dest)?;
-            set_mode(&dest, 0o644)?;
+        // The bytecode of the builder's standard library is in the environment too.
+        let mut id = format!("{builder_id}\n");
+        for p in &packages {
+            id.push_str(&format!("{} {}\n", p.filename, p.sha256));
         }
-        Ok(())
-    }
-}
-
-/// PEP 518's `[build-system] requires`, or the setuptools legacy default (PEP 517: a project
-/// without the table builds with setuptools).
-fn static_requirements(source: &Path) -> Result<Vec<String>> {
-    let pyproject = source.join("pyproject.toml");
-    let legacy = || vec!["setuptools>=40.8.0".to_string(), "wheel".to_string()];
-    if !pyproject.is_file() {
-        return Ok(legacy());
-    }
-    let text = fs_err::read_to_string(&pyproject)?;
-    let value: toml::Value = toml::from_str(&text)
-        .with_context(|| format!("{} is not valid TOML", pyproject.display()))?;
-    match value.get("build-system").and_then(|b| b.get("requires")) {
-        None => Ok(legacy()),
-        Some(list) => list
-            .as_array()
-            .ok_or_else(|| {
-                anyhow!(
-                    "[build-system] requires in {} is not a list",
-                    pyproject.display()
-                )
-            })?
+        let dir = self
+            .fetcher
+            .cache()
+            .root()
+            .join("build-envs")
+            .join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
+        let wheels: Vec<(String, PathBuf)> = packages
             .iter()
-            .map(|v| {
-                v.as_str().map(String::from).ok_or_else(|| {
-                    anyhow!(
-                        "[build-system] requires in {} holds a non-string",
-                        pyproject.display()
-                    )
-                })
-            })
-            .collect(),
+            .map(|p| p.filename.clone())
+            .zip(paths)
+            .collect();
+        Ok(BuildEnv::create(
+            builder,
+            &dir,
+            &self.target,
+            &wheels,
+            dynamic,
+        )?)
     }
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
 }
 
 /// What a project's wheel depends on: every file's path, exec bit and content, in path order;

@@ -24,20 +24,25 @@ pub struct Image<'a> {
     pub local: Option<&'a LocalApp>,
 }
 
-/// Checks the image made of `layers`. The verdict depends only on the layers' bytes, so a
-/// passed check is remembered by their digests and a rebuild that changed nothing skips it.
+/// Checks the image made of `layers` (each with whether it holds an ELF file). The verdict
+/// depends only on the layers' ELF files — the loader model skips any other file — so a passed
+/// check is remembered by the digests of the layers that have some, and a rebuild that changed
+/// nothing, or only pure-Python code (an edited project's app layer), skips it.
 /// `os_tree` is the runtime filesystem when this build already assembled it (for its layer).
 pub async fn check(
     image: &Image<'_>,
-    layers: &[Layer],
+    layers: &[(&Layer, bool)],
     os_tree: Option<grocker_fs::Tree>,
     fetcher: &Fetcher,
     report: &Reporter,
 ) -> Result<()> {
     let mut key = Hasher::new();
-    key.update(b"native-check v1\n");
-    for layer in layers {
-        key.update(layer.digest().to_string().as_bytes());
+    key.update(b"native-check v2\n");
+    for (layer, has_elf) in layers {
+        match has_elf {
+            true => key.update(layer.digest().to_string().as_bytes()),
+            false => key.update(b"no ELF file"),
+        }
         key.update(b"\n");
     }
     let key = key.finish().to_string();

@@ -150,7 +150,9 @@ pub async fn library_providers(
 }
 
 /// The `os` layer of the locked package set: from the layer cache when these exact packages
-/// were laid out before, else downloaded (verified, cached), read and assembled.
+/// were laid out before, else downloaded (verified, cached), read and assembled. Also returns the
+/// filesystem when it had to be assembled (a layer-cache miss), so that checks over the image
+/// need not assemble it again.
 pub async fn layer(
     request: &OsRequest<'_>,
     lock: &Lock,
@@ -158,32 +160,8 @@ pub async fn layer(
     epoch: u64,
     report: &Reporter,
 ) -> Result<(Layer, Option<Tree>)> {
-    layer_with(request, lock, fetcher, epoch, report, false).await
-}
-
-/// Links Debian's maintainer scripts make with update-alternatives, which build systems expect
-/// in a builder (`cc`, `c++`, `awk`, `/bin/sh`); never in a runtime image.
-const BUILDER_LINKS: &[(&str, &str)] = &[
-    ("usr/bin/cc", "gcc"),
-    ("usr/bin/c++", "g++"),
-    ("usr/bin/awk", "mawk"),
-    ("usr/bin/sh", "dash"),
-];
-
-/// [`layer`], for the builder when `builder` is set (adds [`BUILDER_LINKS`]). Also returns the
-/// filesystem when it had to be assembled (a layer-cache miss), so that checks over the image
-/// need not assemble it again.
-pub async fn layer_with(
-    request: &OsRequest<'_>,
-    lock: &Lock,
-    fetcher: &Fetcher,
-    epoch: u64,
-    report: &Reporter,
-    builder: bool,
-) -> Result<(Layer, Option<Tree>)> {
     let user = User::default();
-    let kind = if builder { "builder" } else { "os" };
-    let mut key = LayerKey::new(kind, epoch, Compression::Gzip);
+    let mut key = LayerKey::new("os", epoch, Compression::Gzip);
     key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
     for p in &lock.debian {
         key.add(&format!(
@@ -192,7 +170,7 @@ pub async fn layer_with(
         ));
     }
     let created_by = format!(
-        "grocker: {kind} layer, {} on {} Debian packages",
+        "grocker: os layer, {} on {} Debian packages",
         request.runtime,
         lock.debian.len()
     );
@@ -200,17 +178,8 @@ pub async fn layer_with(
     if let Some((layer, _)) = cache.lookup(&key, Compression::Gzip, &created_by) {
         return Ok((layer, None));
     }
-    let mut tree = build_tree(request, lock, fetcher, report).await?;
-    if builder {
-        for (link, target) in BUILDER_LINKS {
-            let path = grocker_fs::RelPath::new(link)?;
-            let target_path = path.parent().map(|p| p.join(target)).transpose()?;
-            if tree.get(&path).is_none() && target_path.is_some_and(|t| tree.get(&t).is_some()) {
-                tree.insert(path, grocker_fs::Entry::symlink(*target))?;
-            }
-        }
-    }
-    let _stage = report.stage(format!("Writing the {kind} layer"));
+    let tree = build_tree(request, lock, fetcher, report).await?;
+    let _stage = report.stage("Writing the os layer");
     tokio::task::spawn_blocking(move || {
         let layer = cache.build(
             &key,
@@ -224,6 +193,34 @@ pub async fn layer_with(
     })
     .await
     .context("the layer writer stopped unexpectedly")?
+}
+
+/// Links Debian's maintainer scripts make with update-alternatives, which build systems expect
+/// in a builder (`cc`, `c++`, `awk`, `/bin/sh`); never in a runtime image.
+const BUILDER_LINKS: &[(&str, &str)] = &[
+    ("usr/bin/cc", "gcc"),
+    ("usr/bin/c++", "g++"),
+    ("usr/bin/awk", "mawk"),
+    ("usr/bin/sh", "dash"),
+];
+
+/// The builder's filesystem: the locked packages laid out like a runtime, plus
+/// [`BUILDER_LINKS`].
+pub async fn builder_tree(
+    request: &OsRequest<'_>,
+    lock: &Lock,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<Tree> {
+    let mut tree = build_tree(request, lock, fetcher, report).await?;
+    for (link, target) in BUILDER_LINKS {
+        let path = grocker_fs::RelPath::new(link)?;
+        let target_path = path.parent().map(|p| p.join(target)).transpose()?;
+        if tree.get(&path).is_none() && target_path.is_some_and(|t| tree.get(&t).is_some()) {
+            tree.insert(path, grocker_fs::Entry::symlink(*target))?;
+        }
+    }
+    Ok(tree)
 }
 
 /// Downloads every `.deb` of the lock (verified against its SHA-256, cached), reads them and

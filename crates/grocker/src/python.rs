@@ -555,6 +555,9 @@ fn provider_error(name: &PackageName, e: impl fmt::Display) -> ProviderError {
 /// The venv layers: third-party wheels (the largest in layers of their own), then the app.
 pub struct PythonLayers {
     pub layers: Vec<Layer>,
+    /// For each layer, whether it holds an ELF file (a layer without one cannot change the
+    /// native-library check's verdict, see `native::check`).
+    pub elf: Vec<bool>,
     /// Console scripts of the app's own wheel.
     pub app_scripts: Vec<String>,
     /// Every console script in the venv.
@@ -586,6 +589,7 @@ pub async fn layers(
 
     let cache = LayerCache::new(fetcher.cache());
     let mut layers = Vec::new();
+    let mut elf = Vec::new();
     let mut app_scripts = Vec::new();
     let mut all_scripts = Vec::new();
     for (i, (kind, packages)) in groups.into_iter().enumerate() {
@@ -625,7 +629,10 @@ pub async fn layers(
                     report,
                 )
                 .await?;
-                let notes = json!({ "scripts": scripts });
+                let has_elf = tree.iter().any(|(_, e)| {
+                    matches!(&e.kind, grocker_fs::Kind::File(data) if data.starts_with(b"\x7fELF"))
+                });
+                let notes = json!({ "scripts": scripts, "elf": has_elf });
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
                 let (key, created_by, n) = (key.clone(), created_by.clone(), notes.clone());
@@ -642,12 +649,15 @@ pub async fn layers(
             app_scripts = scripts.clone();
         }
         all_scripts.extend(scripts);
+        // Layers recorded before grocker noted this count as having ELF files.
+        elf.push(notes["elf"].as_bool().unwrap_or(true));
         layers.push(layer);
     }
     all_scripts.sort();
     all_scripts.dedup();
     Ok(PythonLayers {
         layers,
+        elf,
         app_scripts,
         all_scripts,
     })

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use grocker_builder::{BuilderError, Engine, Mount, RunSpec};
+use grocker_builder::{BuildSystem, BuilderError, Built, Engine, Mount, RunSpec};
 
 use crate::common::*;
 
@@ -29,19 +29,14 @@ fn builds_a_pure_python_setuptools_project() {
         ],
     );
     let mut log = Log::default();
-    let start = Instant::now();
-    let requires = builder
-        .build_requirements(&src, wheelhouse(), &mut log.sink())
-        .unwrap();
-    eprintln!("requirements of tiny in {:.1?}", start.elapsed());
-    assert_eq!(requires.static_, ["setuptools>=61"]);
-    assert_eq!(requires.dynamic, Vec::<String>::new());
-
+    assert_eq!(
+        BuildSystem::read(&src).unwrap().requires,
+        ["setuptools>=61"]
+    );
     let out = scratch();
+    let _ = env(&builder, &[]);
     let start = Instant::now();
-    let wheel = builder
-        .build_wheel(&src, wheelhouse(), out.path(), &mut log.sink())
-        .unwrap();
+    let wheel = wheel(&builder, &src, out.path(), &mut log.sink());
     eprintln!("built {} in {:.1?}", wheel.display(), start.elapsed());
     assert_eq!(wheel, out.path().join("tiny-0.1-py3-none-any.whl"));
     assert!(wheel_names(&wheel).contains(&"tiny.py".to_string()));
@@ -52,7 +47,9 @@ fn builds_a_pure_python_setuptools_project() {
     assert!(
         log.0
             .iter()
-            .any(|l| l.contains("installing build requirements: setuptools>=61"))
+            .any(|l| l.contains("building the wheel with setuptools.build_meta")),
+        "{:#?}",
+        log.0
     );
 }
 
@@ -80,17 +77,14 @@ fn compiles_a_c_extension_with_the_legacy_backend() {
             ),
         ],
     );
-    let requires = builder
-        .build_requirements(&src, wheelhouse(), &mut |_| {})
-        .unwrap();
-    assert_eq!(requires.static_, ["setuptools>=40.8.0"]);
+    let system = BuildSystem::read(&src).unwrap();
+    assert_eq!(system.requires, ["setuptools>=40.8.0"]);
+    assert_eq!(system.backend, "setuptools.build_meta:__legacy__");
 
     let out = scratch();
     let start = Instant::now();
     let mut log = Log::default();
-    let wheel = builder
-        .build_wheel(&src, wheelhouse(), out.path(), &mut log.sink())
-        .unwrap();
+    let wheel = wheel(&builder, &src, out.path(), &mut log.sink());
     eprintln!("compiled {} in {:.1?}", wheel.display(), start.elapsed());
     let name = wheel.file_name().unwrap().to_str().unwrap();
     assert_eq!(name, "cadd-1.0-cp311-cp311-linux_x86_64.whl");
@@ -149,9 +143,7 @@ fn builds_have_no_network() {
     );
     let out = scratch();
     let start = Instant::now();
-    let err = builder
-        .build_wheel(&src, wheelhouse(), out.path(), &mut |_| {})
-        .unwrap_err();
+    let err = build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_err();
     eprintln!("network probe failed in {:.1?}", start.elapsed());
     let BuilderError::BuildFailed { log, exit_code, .. } = &err else {
         panic!("{err}")
@@ -175,9 +167,7 @@ fn a_failed_build_carries_its_whole_log() {
         )],
     );
     let out = scratch();
-    let err = builder
-        .build_wheel(&src, wheelhouse(), out.path(), &mut |_| {})
-        .unwrap_err();
+    let err = build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_err();
     let text = err.to_string();
     let BuilderError::BuildFailed {
         log,
@@ -191,12 +181,9 @@ fn a_failed_build_carries_its_whole_log() {
     assert_eq!((*exit_code, image.as_str()), (1, IMAGE));
     assert!(log.contains("SyntaxError"), "{log}");
     assert!(
-        log.contains("grocker-driver: installing build requirements: setuptools>=40.8.0"),
-        "{log}"
-    );
-    assert!(
         log.contains(
-            "grocker-driver: error: failed to run the backend's get_requires_for_build_wheel hook"
+            "grocker-driver: error: failed to run the backend's hooks \
+             (setuptools.build_meta:__legacy__)"
         ),
         "{log}"
     );
@@ -218,23 +205,17 @@ fn builds_black_from_its_sdist_with_hatchling_and_hatch_vcs() {
         .prepare_source(&black_sdist(), &work.path().join("src"))
         .unwrap();
     assert!(source.ends_with("black-24.10.0") && source.join("PKG-INFO").is_file());
-    let start = Instant::now();
-    let requires = builder
-        .build_requirements(&source, wheelhouse(), &mut |_| {})
-        .unwrap();
-    eprintln!("requirements of black in {:.1?}", start.elapsed());
     assert_eq!(
-        requires.static_,
+        BuildSystem::read(&source).unwrap().requires,
         ["hatchling>=1.20.0", "hatch-vcs", "hatch-fancy-pypi-readme"]
     );
-    assert_eq!(requires.dynamic, Vec::<String>::new());
 
     let out = scratch();
+    let _ = env(&builder, &[]);
     let start = Instant::now();
     let mut log = Log::default();
-    let wheel = builder
-        .build_wheel(&source, wheelhouse(), out.path(), &mut log.sink())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let wheel = wheel(&builder, &source, out.path(), &mut log.sink());
+    // hatchling's get_requires_for_build_wheel and build_wheel, in one container.
     eprintln!("built {} in {:.1?}", wheel.display(), start.elapsed());
     assert_eq!(wheel, out.path().join("black-24.10.0-py3-none-any.whl"));
     let names = wheel_names(&wheel);
@@ -252,7 +233,7 @@ fn builds_black_from_its_sdist_with_hatchling_and_hatch_vcs() {
 }
 
 #[test]
-fn a_missing_build_requirement_fails_offline() {
+fn a_backend_missing_from_the_environment_fails_offline() {
     let Some(builder) = builder() else { return };
     let tmp = scratch();
     let src = project(
@@ -262,29 +243,27 @@ fn a_missing_build_requirement_fails_offline() {
             "[build-system]\nrequires = [\"flit_core>=3.9\"]\nbuild-backend = \"flit_core.buildapi\"\n",
         )],
     );
-    let err = builder
-        .build_requirements(&src, wheelhouse(), &mut |_| {})
-        .unwrap_err();
+    let out = scratch();
+    let err = build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("No matching distribution found for flit_core>=3.9"),
-        "{text}"
-    );
-    assert!(
-        text.contains("failed to install the build requirements from the wheelhouse"),
+        text.contains("cannot import the build backend flit_core.buildapi"),
         "{text}"
     );
 }
 
 #[test]
 fn a_missing_image_is_named() {
-    let Some(_) = builder() else { return };
+    let Some(good) = builder() else { return };
+    let env = env(&good, &[]);
     let engine = Engine::from_env().unwrap();
     let builder = grocker_builder::Builder::new(engine, "grocker-builder-test:no-such-tag");
     let tmp = scratch();
     let src = project(tmp.path(), &[("setup.py", "")]);
+    let out = scratch();
+    let system = BuildSystem::read(&src).unwrap();
     let err = builder
-        .build_requirements(&src, wheelhouse(), &mut |_| {})
+        .build_wheel(&src, &system, &env, out.path(), &mut |_| {})
         .unwrap_err();
     assert!(
         matches!(&err, BuilderError::ImageMissing { image, .. } if image == "grocker-builder-test:no-such-tag"),
@@ -338,9 +317,8 @@ fn unreadable_sources_are_refused_before_running() {
     let tmp = scratch();
     let src = project(tmp.path(), &[("setup.py", "")]);
     std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let err = builder
-        .build_requirements(&src, wheelhouse(), &mut |_| {})
-        .unwrap_err();
+    let out = scratch();
+    let err = build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_err();
     assert!(matches!(err, BuilderError::BadMount { .. }), "{err}");
     assert!(err.to_string().contains("chmod -R o+rX"), "{err}");
 }
@@ -377,14 +355,21 @@ fn honours_backend_path_and_dynamic_requirements() {
             ("_build/backend.py", IN_TREE_BACKEND),
         ],
     );
-    let requires = builder
-        .build_requirements(&src, wheelhouse(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(requires.static_, Vec::<String>::new());
-    assert_eq!(requires.dynamic, ["wheel"]);
+    assert_eq!(
+        BuildSystem::read(&src).unwrap().requires,
+        Vec::<String>::new()
+    );
     let out = scratch();
-    let wheel = builder
-        .build_wheel(&src, wheelhouse(), out.path(), &mut |_| {})
+    // An environment made without the dynamic requirement: the backend is asked, nothing built.
+    let first =
+        build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, Built::NeedsRequirements(vec!["wheel".into()]));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    // One made with it builds.
+    let second = build(&builder, &src, &["wheel"], out.path(), &mut |_| {})
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(wheel, out.path().join("intree-2.0-py3-none-any.whl"));
+    assert_eq!(
+        second,
+        Built::Wheel(out.path().join("intree-2.0-py3-none-any.whl"))
+    );
 }

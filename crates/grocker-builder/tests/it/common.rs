@@ -5,12 +5,12 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use grocker_builder::{Builder, Engine};
+use grocker_builder::{BuildEnv, BuildSystem, Builder, BuilderError, Built, Engine};
 
 pub const IMAGE: &str = "grocker-builder-test:bookworm-3.11";
 
 /// Debian packages of the test builder image, on top of grocker's bookworm/3.11 runtime.
-const PACKAGES: &[&str] = &["build-essential", "python3.11-dev", "python3-pip", "dash"];
+const PACKAGES: &[&str] = &["build-essential", "python3.11-dev", "dash"];
 
 /// Wheels for every build requirement the tests use, with their dependencies.
 const WHEELHOUSE: &[&str] = &[
@@ -181,4 +181,63 @@ impl Log {
 pub fn wheel_names(wheel: &Path) -> Vec<String> {
     let zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
     zip.file_names().map(|n| n.unwrap().into_owned()).collect()
+}
+
+/// The build environment with every wheel of the wheelhouse, made once per run (its bytecode
+/// compiled by `builder`), and said to hold the dynamic requirements `dynamic`.
+pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
+    static DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut made = DIR.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = made.get_or_insert_with(|| {
+        let mut wheels: Vec<(String, PathBuf)> = std::fs::read_dir(wheelhouse())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+            .collect();
+        wheels.sort();
+        // Named after its wheels and the builder image, so later runs reuse it.
+        let mut key = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(&wheels, builder.image()), &mut key);
+        let dir = cache_dir().join(format!("env-{:016x}", std::hash::Hasher::finish(&key)));
+        let start = Instant::now();
+        BuildEnv::create(builder, &dir, &target(), &wheels, vec![])
+            .unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("build environment ready in {:.1?}", start.elapsed());
+        dir
+    });
+    BuildEnv {
+        dir: dir.clone(),
+        dynamic: dynamic.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The test builder's interpreter (Debian bookworm's CPython).
+pub fn target() -> grocker_wheel::Target {
+    grocker_wheel::Target {
+        python: (3, 11),
+        python_full: "3.11.2".parse().unwrap(),
+        glibc: (2, 36),
+        arch: grocker_wheel::Arch::X86_64,
+    }
+}
+
+/// Builds `src` in the shared environment said to hold `dynamic`.
+pub fn build(
+    builder: &Builder,
+    src: &Path,
+    dynamic: &[&str],
+    out: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<Built, BuilderError> {
+    let system = BuildSystem::read(src)?;
+    builder.build_wheel(src, &system, &env(builder, dynamic), out, log)
+}
+
+/// [`build`], which must give a wheel.
+pub fn wheel(builder: &Builder, src: &Path, out: &Path, log: &mut dyn FnMut(&str)) -> PathBuf {
+    match build(builder, src, &[], out, log) {
+        Ok(Built::Wheel(wheel)) => wheel,
+        other => panic!("{other:?}"),
+    }
 }

@@ -194,8 +194,8 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     )
     .await?;
     let entrypoint = entrypoint(&settings, &release, &py.app_scripts, &py.all_scripts)?;
-    let mut layers = vec![os_layer];
-    layers.extend(py.layers);
+    let mut checked = vec![(&os_layer, true)];
+    checked.extend(py.layers.iter().zip(py.elf.iter().copied()));
     let whole = crate::native::Image {
         os: &os_request,
         lock: &lock,
@@ -204,7 +204,9 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         compiler: Some(&compiler),
         local: local.as_ref(),
     };
-    crate::native::check(&whole, &layers, os_tree, &fetcher, report).await?;
+    crate::native::check(&whole, &checked, os_tree, &fetcher, report).await?;
+    let mut layers = vec![os_layer];
+    layers.extend(py.layers);
 
     let user = grocker_runtime::User::default();
     let mut env = vec![

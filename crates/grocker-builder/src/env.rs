@@ -1,0 +1,104 @@
+//! Build environments: the build requirements installed by grocker into a venv on the host, with
+//! their bytecode and the standard library's compiled once, which every build container mounts
+//! read-only. Made once per set of requirement wheels, they spare each build a pip install
+//! (seconds for hatchling and its plugins) and the compiling of every module it imports (half a
+//! second more).
+
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+use grocker_fs::Tree;
+use grocker_wheel::{InstallOptions, Target, Venv, install_wheel};
+
+use crate::{Builder, BuilderError};
+
+/// Where the build environment's venv appears in the builder container. The venv is made for
+/// this path (`pyvenv.cfg`, script shebangs).
+pub const ENV_MOUNT: &str = "/opt/grocker-build-env";
+/// Where its bytecode appears (`PYTHONPYCACHEPREFIX`): the venv's modules and the standard
+/// library's, compiled when the environment was made.
+pub const PYCACHE_MOUNT: &str = "/opt/grocker-build-pycache";
+
+/// A build environment on the host, and what it was made for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildEnv {
+    /// Its directory on the host: the venv in `venv/`, the bytecode in `pycache/`.
+    pub dir: PathBuf,
+    /// The dynamic build requirements (`get_requires_for_build_wheel`) installed besides the
+    /// static ones: a build that asks for others is not run in this environment.
+    pub dynamic: Vec<String>,
+}
+
+impl BuildEnv {
+    /// Installs `wheels` (file name, path: every build requirement and its dependencies) into a
+    /// venv for the builder's interpreter `target`, compiles its bytecode with `builder`, and
+    /// puts the result at `dir`. An existing `dir` is taken as made earlier from the same wheels
+    /// and builder (callers name it after them). Everything is written beside `dir` and renamed
+    /// into place, so an interrupted install leaves no half environment.
+    pub fn create(
+        builder: &Builder,
+        dir: &Path,
+        target: &Target,
+        wheels: &[(String, PathBuf)],
+        dynamic: Vec<String>,
+    ) -> Result<BuildEnv, BuilderError> {
+        let env = BuildEnv {
+            dir: dir.to_path_buf(),
+            dynamic,
+        };
+        if dir.is_dir() {
+            return Ok(env);
+        }
+        let bad = |reason: String| BuilderError::BadEnv {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let venv = Venv::for_target(ENV_MOUNT, target);
+        let mut tree = Tree::new();
+        for (path, entry) in venv.skeleton() {
+            tree.insert(path, entry).map_err(|e| bad(e.to_string()))?;
+        }
+        for (name, path) in wheels {
+            let file = fs::File::open(path).map_err(BuilderError::io(path))?;
+            install_wheel(file, name, &venv, &mut tree, &InstallOptions::default())
+                .map_err(|e| bad(format!("installing {name}: {e}")))?;
+        }
+        // The tree holds the venv at its absolute path; `venv/` gets what is under it.
+        let root = grocker_fs::RelPath::new(ENV_MOUNT.trim_start_matches('/'))
+            .map_err(|e| bad(e.to_string()))?;
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(BuilderError::io(parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".env-")
+            .tempdir_in(parent)
+            .map_err(BuilderError::io(parent))?;
+        let written = staging.path().join("root");
+        tree.write_dir(&written)
+            .map_err(BuilderError::io(&written))?;
+        let made = staging.path().join("env");
+        fs::create_dir(&made).map_err(BuilderError::io(&made))?;
+        crate::unpack::set_mode(&made, 0o755)?;
+        let venv_dir = made.join("venv");
+        fs::rename(written.join(root.as_str()), &venv_dir).map_err(BuilderError::io(&venv_dir))?;
+        let pycache = made.join("pycache");
+        fs::create_dir(&pycache).map_err(BuilderError::io(&pycache))?;
+        builder.compile_bytecode(&venv_dir, &pycache)?;
+        match fs::rename(&made, dir) {
+            Ok(()) => {}
+            // Another grocker made the same environment meanwhile.
+            Err(_) if dir.is_dir() => {}
+            Err(e) => return Err(BuilderError::io(dir)(e)),
+        }
+        Ok(env)
+    }
+
+    /// The venv's directory on the host.
+    pub fn venv(&self) -> PathBuf {
+        self.dir.join("venv")
+    }
+
+    /// The bytecode's directory on the host.
+    pub fn pycache(&self) -> PathBuf {
+        self.dir.join("pycache")
+    }
+}
