@@ -131,8 +131,11 @@ pub async fn load_index(
     Ok(index)
 }
 
+const INRELEASE: &str = "debian/inrelease";
+
 /// A source's `dists/<suite>/` URL and its Release, from an `InRelease` whose signature by a key
-/// of `keyring` verifies and whose `Valid-Until` is not before `now`.
+/// of `keyring` verifies and whose `Valid-Until` is not before `now`. A copy younger than the
+/// fetcher's [`index_ttl`](Fetcher::index_ttl) is taken from the cache (and verified again).
 pub(crate) async fn fetch_release(
     fetcher: &Fetcher,
     source: &Source,
@@ -143,7 +146,23 @@ pub(crate) async fn fetch_release(
     let inrelease_url = join_url(&dists, "InRelease")?;
     // Credentials a private mirror URL may carry never reach an error message.
     let shown = redact_url(&inrelease_url);
-    let bytes = fetcher.get_bytes(&inrelease_url).await?;
+    // Builds that follow one another do not ask the mirror each time.
+    let key = inrelease_url.as_str();
+    let cache = fetcher.cache();
+    let fresh = cache
+        .get_keyed(INRELEASE, key)
+        .filter(|(_, mtime)| mtime.elapsed().is_ok_and(|age| age < fetcher.index_ttl()))
+        .map(|(bytes, _)| bytes);
+    let bytes = match fresh {
+        Some(bytes) => bytes.into(),
+        None => {
+            let bytes = fetcher.get_bytes(&inrelease_url).await?;
+            if let Err(e) = cache.put_keyed(INRELEASE, key, &bytes) {
+                tracing::debug!(url = %shown, error = %e, "not caching InRelease");
+            }
+            bytes
+        }
+    };
     let text = verify_inrelease(&shown, &bytes, keyring)?;
     let release = Release::parse(&shown, &text)?;
     release.check_valid(&shown, now)?;

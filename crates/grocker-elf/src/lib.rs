@@ -36,9 +36,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use iconv::calls_iconv;
 pub use loader::{Machine, Missing, missing_libraries, missing_libraries_for};
 pub use message::missing_message;
 
+mod iconv;
 mod loader;
 mod message;
 mod object;

@@ -39,7 +39,15 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Progress bars or not.
     pub progress: Progress,
+    /// How long an index document fetched earlier (a PyPI project page, a Debian `InRelease`)
+    /// is used again without asking (default [`INDEX_TTL`]; zero: always ask, as `--upgrade`).
+    pub index_ttl: Duration,
 }
+
+/// How long index documents are reused (DESIGN §4: no repeated index fetches within a short
+/// TTL). Indexes change a few times a day at most; builds that follow one another within
+/// minutes should not each pay for asking again.
+pub const INDEX_TTL: Duration = Duration::from_secs(10 * 60);
 
 impl Default for FetchOptions {
     fn default() -> Self {
@@ -47,6 +55,7 @@ impl Default for FetchOptions {
             retries: 4,
             concurrency: 8,
             progress: Progress::Hidden,
+            index_ttl: INDEX_TTL,
         }
     }
 }
@@ -114,6 +123,11 @@ impl Fetcher {
             cache,
             options,
         })
+    }
+
+    /// How long index documents are reused ([`FetchOptions::index_ttl`]).
+    pub fn index_ttl(&self) -> Duration {
+        self.options.index_ttl
     }
 
     /// The cache this fetcher stores into.

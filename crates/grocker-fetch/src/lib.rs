@@ -34,7 +34,7 @@
 #![deny(missing_docs)]
 
 pub use cache::{Cache, CacheLock};
-pub use client::{ByteRange, Document, FetchOptions, Fetcher, Partial, Progress};
+pub use client::{ByteRange, Document, FetchOptions, Fetcher, INDEX_TTL, Partial, Progress};
 pub use download::Download;
 pub use error::{FetchError, redact_url};
 pub use tls::system_roots_besides_env;

@@ -96,7 +96,7 @@ impl Sink for DockerArchiveSink {
         fs_err::create_dir_all(dir).map_err(OciError::io(dir))?;
         let mut blob_error = None;
         let result = sink::write_atomic_with(&self.file, |w| {
-            write_archive(&self.entries, w)
+            write_archive(&self.entries, &BTreeSet::new(), w)
                 .map(drop)
                 .map_err(|e| match e {
                     ArchiveError::Oci(e) => {
@@ -146,8 +146,13 @@ impl From<io::Error> for ArchiveError {
 }
 
 /// Writes the archive. Entries are in a fixed order with fixed metadata, so the same images
-/// give the same bytes.
-pub(crate) fn write_archive<W: Write>(entries: &[ArchiveEntry], out: W) -> Result<W, ArchiveError> {
+/// give the same bytes. The blobs of `omitted` layers are left out (for an engine that has them;
+/// such an archive is incomplete anywhere else).
+pub(crate) fn write_archive<W: Write>(
+    entries: &[ArchiveEntry],
+    omitted: &BTreeSet<Digest>,
+    out: W,
+) -> Result<W, ArchiveError> {
     let mut tar = tar::Builder::new(out);
     dir_entry(&mut tar, "blobs/")?;
     dir_entry(&mut tar, "blobs/sha256/")?;
@@ -157,7 +162,7 @@ pub(crate) fn write_archive<W: Write>(entries: &[ArchiveEntry], out: W) -> Resul
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for ArchiveEntry { image, names } in entries {
         for layer in image.layers() {
-            if written.insert(layer.digest()) {
+            if !omitted.contains(&layer.digest()) && written.insert(layer.digest()) {
                 let file = layer.open_blob().map_err(ArchiveError::Oci)?;
                 file_entry(
                     &mut tar,

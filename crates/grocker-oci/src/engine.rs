@@ -2,6 +2,7 @@
 //! (`POST /images/load` with a docker-archive, through `grocker-engine`), like `docker load`
 //! without the CLI.
 
+use std::collections::BTreeSet;
 use std::io::BufWriter;
 use std::time::Duration;
 
@@ -38,8 +39,8 @@ impl DockerEngineSink {
         Ok(DockerEngineSink { engine })
     }
 
-    /// Streams the docker-archive of `entry` as the request body.
-    fn load(&self, entry: &ArchiveEntry) -> Result<(), OciError> {
+    /// Streams the docker-archive of `entry`, without the `omitted` layers, as the request body.
+    fn load(&self, entry: &ArchiveEntry, omitted: &BTreeSet<Digest>) -> Result<(), OciError> {
         const ACTION: &str = "load the image";
         let failed = |e| OciError::from(self.engine.failed(ACTION, e));
         let mut conn = self.engine.open()?;
@@ -48,7 +49,7 @@ impl DockerEngineSink {
         conn.send("POST", "/images/load?quiet=1", body)
             .map_err(failed)?;
         let body = ChunkedWriter::new(BufWriter::with_capacity(1 << 17, &mut conn));
-        let sent = match docker_archive::write_archive(std::slice::from_ref(entry), body) {
+        let sent = match docker_archive::write_archive(std::slice::from_ref(entry), omitted, body) {
             Ok(body) => body.finish().map(drop).map_err(ArchiveError::Write),
             Err(e) => Err(e),
         };
@@ -81,6 +82,48 @@ impl DockerEngineSink {
         Ok(())
     }
 
+    /// What of `image` Docker's engine already has under `name`, as far as can be told cheaply:
+    /// `None` when `name` is this very image (same ID, so nothing to load), else the bottom
+    /// layers it shares with the image `name` has now (same diff IDs from the bottom up, so the
+    /// same chain IDs in the engine's layer store). `docker load` looks a layer up by chain ID
+    /// before it reads its file, so such layers need not be sent (the os layer of an app's
+    /// image: 50 MB the engine would unpack to a temporary directory only to find it has
+    /// them). Empty for any other engine, or when anything is unclear.
+    fn layers_present(&self, image: &Image, name: &ImageName) -> Option<BTreeSet<Digest>> {
+        let get = |path: &str| -> Option<Value> {
+            let response = self.engine.request("GET", path, None, "inspect").ok()?;
+            (response.status == 200).then_some(())?;
+            serde_json::from_slice::<Value>(&response.body).ok()
+        };
+        let docker = get("/version").is_some_and(|v| {
+            v["Components"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["Name"] == "Engine"))
+        });
+        if !docker {
+            return Some(BTreeSet::new());
+        }
+        let Some(current) = get(&format!("/images/{}/json", name.normalized())) else {
+            return Some(BTreeSet::new());
+        };
+        if current["Id"].as_str() == Some(&image.config_digest().to_string()) {
+            return None;
+        }
+        let theirs = current["RootFS"]["Layers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Some(
+            image
+                .layers()
+                .iter()
+                .zip(theirs)
+                .take_while(|(ours, theirs)| theirs.as_str() == Some(&ours.diff_id.to_string()))
+                .map(|(ours, _)| ours.digest())
+                .collect(),
+        )
+    }
+
     /// The ID the engine gives the image now called `name` (the config digest for Docker's
     /// classic store; the manifest digest with the containerd store).
     fn image_id(&self, name: &ImageName) -> Result<Option<Digest>, OciError> {
@@ -102,7 +145,17 @@ impl Sink for DockerEngineSink {
             image: image.clone(),
             names: vec![name.clone()],
         };
-        self.load(&entry)?;
+        match self.layers_present(image, name) {
+            None => {}
+            Some(present) if present.is_empty() => self.load(&entry, &present)?,
+            Some(present) => {
+                if let Err(e) = self.load(&entry, &present) {
+                    // Whatever went wrong with the short archive, the whole one says it best.
+                    tracing::debug!("loading without the layers the engine has failed: {e}");
+                    self.load(&entry, &BTreeSet::new())?;
+                }
+            }
+        }
         let id = self.image_id(name)?.unwrap_or(image.config_digest());
         Ok(Published {
             digest: id,

@@ -60,5 +60,6 @@ mod json;
 mod layer;
 mod name;
 mod oci_layout;
+mod pgzip;
 mod registry;
 mod sink;

@@ -419,6 +419,57 @@ fn engine_sink_loads_into_the_local_engine() {
     docker_rmi(&name);
 }
 
+/// `base` under a second layer holding `etc/extra` = `extra`.
+fn stacked(layers: &Path, base: &Image, extra: &[u8]) -> Image {
+    let top = Layer::build(layers, Compression::Gzip, "grocker test top layer", |w| {
+        let mut tar = tar::Builder::new(w);
+        let mut header = tar::Header::new_ustar();
+        header.set_path("etc/extra")?;
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_size(extra.len() as u64);
+        header.set_cksum();
+        tar.append(&header, extra)?;
+        tar.finish()
+    })
+    .unwrap();
+    let config = ImageConfig {
+        entrypoint: vec!["/hello".into()],
+        created: 1_700_000_000,
+        ..ImageConfig::default()
+    };
+    let layers = vec![base.layers()[0].clone(), top];
+    Image::new(&config, layers, BTreeMap::new()).unwrap()
+}
+
+#[test]
+fn engine_sink_sends_only_the_layers_the_engine_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layers");
+    let base = image(&dir, Compression::Gzip, GREETING);
+    let first = stacked(&dir, &base, b"one");
+    let second = stacked(&dir, &base, b"two");
+    let name = unique_name("partial");
+    let publish = |image: &Image| {
+        let mut sink = Box::new(DockerEngineSink::from_env().unwrap());
+        let published = sink.publish(image, &name).unwrap_or_else(|e| panic!("{e}"));
+        sink.finish().unwrap();
+        published
+    };
+    publish(&first);
+    // The shared bottom layer's blob is gone: loading the second image only works if the sink
+    // does not send it — the engine has it, under the same name.
+    std::fs::remove_file(&base.layers()[0].blob).unwrap();
+    let published = publish(&second);
+    assert_eq!(published.digest, second.config_digest());
+    assert_eq!(docker_id(&name), second.config_digest().to_string());
+    assert_eq!(docker_run(&name), GREETING);
+    // The same image again: nothing to send at all.
+    std::fs::remove_file(&second.layers()[1].blob).unwrap();
+    assert_eq!(publish(&second).digest, second.config_digest());
+    docker_rmi(&name);
+}
+
 #[test]
 fn engine_errors_are_surfaced() {
     let err = DockerEngineSink::connect("unix:///nonexistent.sock").unwrap_err();

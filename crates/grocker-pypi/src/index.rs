@@ -15,9 +15,6 @@ use crate::netrc::{Credentials, strip_credentials};
 use crate::simple::{ACCEPT, RawPage, parse_page};
 use crate::{DistFile, IndexUrls, Netrc, PypiError};
 
-/// How long a project page is reused without asking the index again (DESIGN §4: no repeated
-/// index fetches within a short TTL).
-pub const PAGE_TTL: Duration = Duration::from_secs(10 * 60);
 /// The first range request for a wheel's METADATA asks for this many bytes from the end: the
 /// end of central directory record with the longest comment, and for most wheels the whole
 /// central directory and METADATA itself (the `.dist-info` files are written last).
@@ -70,10 +67,10 @@ impl Index {
         });
         let credentials = Credentials::new(urls.all(), netrc);
         Index {
+            page_ttl: fetcher.index_ttl(),
             fetcher,
             urls,
             credentials,
-            page_ttl: PAGE_TTL,
             range_tail: RANGE_TAIL,
             stats: Arc::new([AtomicU64::new(0), AtomicU64::new(0)]),
         }
@@ -85,7 +82,8 @@ impl Index {
         self
     }
 
-    /// Reuses cached project pages for `ttl` instead of [`PAGE_TTL`] (zero: always ask).
+    /// Reuses cached project pages for `ttl` instead of the fetcher's
+    /// [`index_ttl`](grocker_fetch::Fetcher::index_ttl) (zero: always ask).
     pub fn with_page_ttl(mut self, ttl: Duration) -> Index {
         self.page_ttl = ttl;
         self
@@ -120,7 +118,8 @@ impl Index {
     ///
     /// Each page is requested as PEP 691 JSON, PEP 503 HTML accepted, and parsed according to
     /// the Content-Type that comes back; relative links resolve against the final URL after
-    /// redirects. Pages are cached and reused for [`PAGE_TTL`]. When every index answers 404,
+    /// redirects. Pages are cached and reused for the fetcher's
+    /// [`index_ttl`](grocker_fetch::Fetcher::index_ttl). When every index answers 404,
     /// the error is [`PypiError::NotFound`], naming the indexes asked.
     pub async fn project(&self, name: &PackageName) -> Result<Vec<DistFile>, PypiError> {
         let pages = self.urls.all().map(|index| self.project_on(index, name));

@@ -10,7 +10,7 @@
 //!   `PIP_EXTRA_INDEX_URL`, else pip's configuration files, else PyPI — as pip reads them.
 //! - [`Index`]: the simple repository API in both formats (PEP 691 JSON, PEP 503 HTML), with
 //!   yanking (PEP 592), `requires-python`, metadata files (PEP 658/714), pages cached for
-//!   [`PAGE_TTL`]; credentials from the index URL or `~/.netrc`, never shown.
+//!   the fetcher's `index_ttl`; credentials from the index URL or `~/.netrc`, never shown.
 //! - Wheel METADATA from a `.metadata` file, else from HTTP range requests on the wheel's zip
 //!   central directory (numpy's 16 MB wheel costs ~100 KB), else from a full download that
 //!   the install reuses.
@@ -35,7 +35,7 @@
 
 pub use config::{IndexUrls, PYPI_SIMPLE, pip_config_files};
 pub use error::PypiError;
-pub use index::{Index, PAGE_TTL, RANGE_TAIL, TransferStats};
+pub use index::{Index, RANGE_TAIL, TransferStats};
 pub use netrc::Netrc;
 pub use pep508_rs::PackageName;
 pub use simple::{ACCEPT, DistFile, MetadataHint};

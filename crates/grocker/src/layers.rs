@@ -25,7 +25,7 @@ impl LayerKey {
         };
         // Any change to how grocker lays files out must change this line's inputs.
         key.add(&format!(
-            "grocker-layer v1 {} {kind} epoch={epoch} {compression:?}",
+            "grocker-layer v2 {} {kind} epoch={epoch} {compression:?}",
             env!("CARGO_PKG_VERSION")
         ));
         key

@@ -62,17 +62,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The fetcher every command shares: grocker's cache, progress bars on a terminal.
-pub(crate) fn fetcher(report: &Reporter) -> Result<Fetcher> {
+/// The fetcher every command shares: grocker's cache, progress bars on a terminal. `refresh`
+/// (`--upgrade`) asks the indexes again instead of reusing what was fetched minutes ago.
+pub(crate) fn fetcher(report: &Reporter, refresh: bool) -> Result<Fetcher> {
     let progress = if report.bars() {
         Progress::Bars(report.multi())
     } else {
         Progress::Hidden
     };
-    let options = FetchOptions {
+    let mut options = FetchOptions {
         progress,
         ..FetchOptions::default()
     };
+    if refresh {
+        options.index_ttl = std::time::Duration::ZERO;
+    }
     Ok(Fetcher::new(Cache::from_env()?, options)?)
 }
 

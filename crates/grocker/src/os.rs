@@ -149,50 +149,113 @@ pub async fn library_providers(
     .await?)
 }
 
-/// The `os` layer of the locked package set: from the layer cache when these exact packages
-/// were laid out before, else downloaded (verified, cached), read and assembled. Also returns the
-/// filesystem when it had to be assembled (a layer-cache miss), so that checks over the image
-/// need not assemble it again.
-pub async fn layer(
+/// The runtime's two layers: `os`, and glibc's gconv charset modules (`iconv`, 8 MB) apart,
+/// which an image carries only when something in it calls `iconv_open` (see
+/// [`grocker_elf::calls_iconv`]): Python's own codecs never need them.
+pub struct OsLayers {
+    pub os: Layer,
+    pub iconv: Layer,
+    /// Whether a library of the `os` layer besides glibc calls `iconv_open` (a requested
+    /// package such as libxml2), so that every image on it needs `iconv`.
+    pub os_calls_iconv: bool,
+    /// The `os` layer's filesystem when it had to be assembled (a layer-cache miss), so that
+    /// checks over the image need not assemble it again.
+    pub tree: Option<Tree>,
+}
+
+/// The runtime layers of the locked package set: from the layer cache when these exact packages
+/// were laid out before, else downloaded (verified, cached), read and assembled.
+pub async fn layers(
     request: &OsRequest<'_>,
     lock: &Lock,
     fetcher: &Fetcher,
     epoch: u64,
     report: &Reporter,
-) -> Result<(Layer, Option<Tree>)> {
+) -> Result<OsLayers> {
     let user = User::default();
-    let mut key = LayerKey::new("os", epoch, Compression::Gzip);
-    key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
-    for p in &lock.debian {
-        key.add(&format!(
-            "{} {} {} {}",
-            p.name, p.version, p.architecture, p.sha256
-        ));
-    }
-    let created_by = format!(
+    let key = |kind: &str| {
+        let mut key = LayerKey::new(kind, epoch, Compression::Gzip);
+        key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
+        // How the two are split, and what the os layer's notes say, are inputs too.
+        key.add("gconv apart; calls_iconv besides libc and libstdc++");
+        for p in &lock.debian {
+            key.add(&format!(
+                "{} {} {} {}",
+                p.name, p.version, p.architecture, p.sha256
+            ));
+        }
+        key
+    };
+    let (os_key, iconv_key) = (key("os"), key("iconv"));
+    let os_created_by = format!(
         "grocker: os layer, {} on {} Debian packages",
         request.runtime,
         lock.debian.len()
     );
+    let iconv_created_by = "grocker: iconv layer (glibc's gconv modules)".to_string();
     let cache = LayerCache::new(fetcher.cache());
-    if let Some((layer, _)) = cache.lookup(&key, Compression::Gzip, &created_by) {
-        return Ok((layer, None));
+    if let (Some((os, notes)), Some((iconv, _))) = (
+        cache.lookup(&os_key, Compression::Gzip, &os_created_by),
+        cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
+    ) {
+        return Ok(OsLayers {
+            os,
+            iconv,
+            os_calls_iconv: notes["calls_iconv"].as_bool().unwrap_or(true),
+            tree: None,
+        });
     }
-    let tree = build_tree(request, lock, fetcher, report).await?;
+    let mut tree = build_tree(request, lock, fetcher, report).await?;
+    let gconv = tree.split_off(|path, _| is_gconv(path.as_str()));
+    let os_calls_iconv = tree.iter().any(|(path, entry)| {
+        matches!(&entry.kind, grocker_fs::Kind::File(data)
+            if !is_toolchain_runtime(path.as_str()) && grocker_elf::calls_iconv(data))
+    });
     let _stage = report.stage("Writing the os layer");
     tokio::task::spawn_blocking(move || {
-        let layer = cache.build(
-            &key,
+        let notes = serde_json::json!({ "calls_iconv": os_calls_iconv });
+        let os = cache.build(
+            &os_key,
             Compression::Gzip,
-            &created_by,
+            &os_created_by,
             &tree,
+            epoch,
+            notes,
+        )?;
+        let iconv = cache.build(
+            &iconv_key,
+            Compression::Gzip,
+            &iconv_created_by,
+            &gconv,
             epoch,
             serde_json::Value::Null,
         )?;
-        Ok((layer, Some(tree)))
+        Ok(OsLayers {
+            os,
+            iconv,
+            os_calls_iconv,
+            tree: Some(tree),
+        })
     })
     .await
     .context("the layer writer stopped unexpectedly")?
+}
+
+/// `usr/lib/<triplet>/gconv` and what is below it.
+fn is_gconv(path: &str) -> bool {
+    let mut parts = path.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("usr"), Some("lib"), Some(_), Some("gconv"))
+    )
+}
+
+/// glibc, which implements iconv rather than calls it, and GCC's C++ runtime, which calls it
+/// only behind the `std::codecvt` facets for named encodings (`__gnu_cxx::encoding_state`) —
+/// not for what Python extension modules do. Counting them would put the modules in every image.
+fn is_toolchain_runtime(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("libc.so") || name.starts_with("libc-") || name.starts_with("libstdc++.so")
 }
 
 /// Links Debian's maintainer scripts make with update-alternatives, which build systems expect

@@ -558,6 +558,9 @@ pub struct PythonLayers {
     /// For each layer, whether it holds an ELF file (a layer without one cannot change the
     /// native-library check's verdict, see `native::check`).
     pub elf: Vec<bool>,
+    /// Whether an ELF file of these layers calls `iconv_open` (the image then needs the
+    /// runtime's `iconv` layer, see `os::OsLayers`).
+    pub calls_iconv: bool,
     /// Console scripts of the app's own wheel.
     pub app_scripts: Vec<String>,
     /// Every console script in the venv.
@@ -590,6 +593,7 @@ pub async fn layers(
     let cache = LayerCache::new(fetcher.cache());
     let mut layers = Vec::new();
     let mut elf = Vec::new();
+    let mut calls_iconv = false;
     let mut app_scripts = Vec::new();
     let mut all_scripts = Vec::new();
     for (i, (kind, packages)) in groups.into_iter().enumerate() {
@@ -629,10 +633,15 @@ pub async fn layers(
                     report,
                 )
                 .await?;
-                let has_elf = tree.iter().any(|(_, e)| {
-                    matches!(&e.kind, grocker_fs::Kind::File(data) if data.starts_with(b"\x7fELF"))
-                });
-                let notes = json!({ "scripts": scripts, "elf": has_elf });
+                let files = || {
+                    tree.iter().filter_map(|(_, e)| match &e.kind {
+                        grocker_fs::Kind::File(data) => Some(data),
+                        _ => None,
+                    })
+                };
+                let has_elf = files().any(|data| data.starts_with(b"\x7fELF"));
+                let iconv = files().any(|data| grocker_elf::calls_iconv(data));
+                let notes = json!({ "scripts": scripts, "elf": has_elf, "iconv": iconv });
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
                 let (key, created_by, n) = (key.clone(), created_by.clone(), notes.clone());
@@ -649,8 +658,9 @@ pub async fn layers(
             app_scripts = scripts.clone();
         }
         all_scripts.extend(scripts);
-        // Layers recorded before grocker noted this count as having ELF files.
+        // Layers recorded before grocker noted these count as having ELF files calling iconv.
         elf.push(notes["elf"].as_bool().unwrap_or(true));
+        calls_iconv |= notes["iconv"].as_bool().unwrap_or(true);
         layers.push(layer);
     }
     all_scripts.sort();
@@ -658,6 +668,7 @@ pub async fn layers(
     Ok(PythonLayers {
         layers,
         elf,
+        calls_iconv,
         app_scripts,
         all_scripts,
     })

@@ -77,22 +77,20 @@ fn ensure_image(engine: &Engine) {
     *done = true;
 }
 
-/// `GROCKER_BIN`, else the workspace's debug build, else the last good one.
+/// `GROCKER_BIN`, else the grocker binary next to this test's (`cargo test --workspace` builds
+/// it with the tests: `target/debug/deps/it-…` → `target/debug/grocker`).
 fn grocker_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("GROCKER_BIN") {
         return bin.into();
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/grocker");
-    if workspace.is_file() {
-        return workspace;
-    }
-    dirs_home().join(".cache/grocker-dev/target/debug/grocker")
-}
-
-fn dirs_home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("grocker");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo test --workspace` or set GROCKER_BIN",
+        bin.display()
+    );
+    bin
 }
 
 /// Runs the host's pip (PyPI is reachable from the host, never from the builder).

@@ -104,6 +104,7 @@ async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() 
         retries: 0,
         concurrency: 3,
         progress: Progress::Bars(indicatif::MultiProgress::new()), // stderr is not a terminal under `cargo test`: drawn nowhere
+        ..FetchOptions::default()
     };
     let fetcher = Fetcher::new(Cache::at(dir.path()).unwrap(), options).unwrap();
     let items: Vec<Download> = (0..10)

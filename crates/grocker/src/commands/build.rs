@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use grocker_lock::{Lock, Request};
-use grocker_oci::{Image, ImageConfig};
+use grocker_oci::{Image, ImageConfig, Layer};
 
 use crate::commands::root::PATH;
 use crate::compile::Compiler;
@@ -15,7 +15,7 @@ use crate::settings::{AppInput, BuildSettings};
 use crate::{fetcher, output, plan, publish};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
-    let fetcher = fetcher(report)?;
+    let fetcher = fetcher(report, settings.lock.upgrade)?;
     let os_request = OsRequest {
         runtime: settings.runtime,
         architecture: "amd64",
@@ -173,8 +173,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     }
     let target = python::target(settings.runtime, &lock)?;
     let venv = python::venv(&target);
-    let (os_layer, os_tree) =
-        os::layer(&os_request, &lock, &fetcher, settings.epoch, report).await?;
+    let os = os::layers(&os_request, &lock, &fetcher, settings.epoch, report).await?;
     let compiler = compiler(
         &settings,
         &fetcher,
@@ -194,7 +193,11 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     )
     .await?;
     let entrypoint = entrypoint(&settings, &release, &py.app_scripts, &py.all_scripts)?;
-    let mut checked = vec![(&os_layer, true)];
+    let mut layers = vec![os.os];
+    if os.os_calls_iconv || py.calls_iconv {
+        layers.push(os.iconv);
+    }
+    let mut checked: Vec<(&Layer, bool)> = layers.iter().map(|l| (l, true)).collect();
     checked.extend(py.layers.iter().zip(py.elf.iter().copied()));
     let whole = crate::native::Image {
         os: &os_request,
@@ -204,8 +207,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         compiler: Some(&compiler),
         local: local.as_ref(),
     };
-    crate::native::check(&whole, &checked, os_tree, &fetcher, report).await?;
-    let mut layers = vec![os_layer];
+    crate::native::check(&whole, &checked, os.tree, &fetcher, report).await?;
     layers.extend(py.layers);
 
     let user = grocker_runtime::User::default();

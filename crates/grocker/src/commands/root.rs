@@ -15,7 +15,7 @@ use crate::{fetcher, output, plan, publish};
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
-    let fetcher = fetcher(report)?;
+    let fetcher = fetcher(report, settings.lock.upgrade)?;
     let request = OsRequest {
         runtime: settings.runtime,
         architecture: "amd64",
@@ -46,7 +46,8 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         Ok(lock)
     })
     .await?;
-    let (layer, _) = os::layer(&request, &lock, &fetcher, settings.epoch, report).await?;
+    // A base for anything: glibc's charset modules included.
+    let os = os::layers(&request, &lock, &fetcher, settings.epoch, report).await?;
 
     let user = grocker_runtime::User::default();
     let config = ImageConfig {
@@ -69,7 +70,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         os: "linux".to_string(),
         ..ImageConfig::default()
     };
-    let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+    let image = Image::new(&config, vec![os.os, os.iconv], BTreeMap::new())?;
     publish(
         sink,
         &image,

@@ -7,7 +7,17 @@ use crate::e2e_root::{docker, engine, real, unique, unpack_archive};
 
 /// Builds `release` into a docker-archive in `s`, returns the image name.
 fn build(s: &Scratch, release: &str, extra: &[&str]) -> String {
-    let name = unique(&release.replace(['[', ']', '=', ','], "-"));
+    build_as(
+        s,
+        &release.replace(['[', ']', '=', ','], "-"),
+        release,
+        extra,
+    )
+}
+
+/// [`build`], naming the image after `key` (tests running at once need their own names).
+fn build_as(s: &Scratch, key: &str, release: &str, extra: &[&str]) -> String {
+    let name = unique(key);
     let mut args = vec![
         "build",
         release,
@@ -30,12 +40,14 @@ fn httpie_runs_and_shares_its_os_layer_across_versions() {
     let s = Scratch::new();
     let name = build(&s, "httpie==3.2.4", &["-e", "http"]);
     let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
-    assert!(image.layers.len() >= 3, "{} layers", image.layers.len());
+    // os, deps, app: nothing in httpie calls iconv, so glibc's gconv modules stay out.
+    assert_eq!(image.layers.len(), 3);
     let config = &image.config["config"];
     assert_eq!(config["Entrypoint"][0], "/opt/venv/bin/http");
     assert_eq!(config["Labels"]["grocker.app.name"], "httpie");
     assert_eq!(config["Labels"]["grocker.app.version"], "3.2.4");
     let files = image.files();
+    assert!(!files.keys().any(|p| p.contains("/gconv/")));
     let venv_file = |p: &str| files.get(&format!("opt/venv/{p}")).cloned();
     let http = venv_file("bin/http").expect("console script");
     assert!(String::from_utf8_lossy(&http.data).starts_with("#!/opt/venv/bin/python\n"));
@@ -76,7 +88,69 @@ fn httpie_runs_and_shares_its_os_layer_across_versions() {
     }
     load(&s);
     assert_eq!(docker(&["run", "--rm", &name, "--version"]), "3.2.4");
+    // Python's codecs are its own; only C's iconv would miss the modules.
+    let codecs = "print('€ テ'.encode('cp1252', 'replace'), 'テ'.encode('euc_jp'))";
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python3",
+        &name,
+        "-c",
+        codecs,
+    ]);
+    assert_eq!(out, "b'\\x80 ?' b'\\xa5\\xc6'");
     docker(&["rmi", &name]);
+}
+
+/// C's `iconv_open` for a charset glibc does not build in: works when glibc's gconv modules are
+/// in the image, returns -1 when they are not.
+const ICONV_PROBE: &str = "import ctypes\n\
+    libc = ctypes.CDLL('libc.so.6')\n\
+    libc.iconv_open.restype = ctypes.c_void_p\n\
+    cd = libc.iconv_open(b'UTF-8', b'EUC-JP')\n\
+    print('iconv', 'yes' if cd not in (None, 2**64 - 1) else 'no')";
+
+#[test]
+fn gconv_modules_ship_only_when_something_calls_iconv() {
+    // Debian's libxml2 converts charsets with glibc's iconv: the image gets the iconv layer.
+    let s = Scratch::new();
+    let args = ["-e", "http", "--package", "libxml2"];
+    let name = build_as(&s, "iconv-libxml2", "httpie==3.2.4", &args);
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    assert_eq!(image.layers.len(), 4);
+    let gconv = "usr/lib/x86_64-linux-gnu/gconv";
+    for path in image.layers[1].keys() {
+        let path = path.trim_end_matches('/');
+        assert!(
+            path.starts_with(gconv) || gconv.starts_with(path),
+            "{path} in the iconv layer"
+        );
+    }
+    assert!(image.layers[1].contains_key("usr/lib/x86_64-linux-gnu/gconv/EUC-JP.so"));
+    if !engine() {
+        return;
+    }
+    load(&s);
+    let probe = |image: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "python3",
+            image,
+            "-c",
+            ICONV_PROBE,
+        ])
+    };
+    assert_eq!(probe(&name), "iconv yes");
+    docker(&["rmi", &name]);
+    // Without it, the same probe shows what the modules are for.
+    let s2 = Scratch::new();
+    let bare = build_as(&s2, "iconv-bare", "httpie==3.2.4", &["-e", "http"]);
+    load(&s2);
+    assert_eq!(probe(&bare), "iconv no");
+    docker(&["rmi", &bare]);
 }
 
 #[test]

@@ -176,8 +176,17 @@ fn locked_and_upgrade() {
         std::fs::read_to_string(s.path().join("grocker.lock")).unwrap(),
         before
     );
-    // Without --locked the lock follows the request.
+    // Without --locked the lock follows the request: resolved again, from the InRelease fetched
+    // minutes ago (index TTL) — the mirror is asked only for the new .deb.
+    archive.server.clear_requests();
     let image = build_ok(&s, &archive, "img3", &["--package", "libpq5"]);
+    let asked = archive.server.requests();
+    assert!(
+        !asked
+            .iter()
+            .any(|r| r.contains("InRelease") || r.contains("Packages")),
+        "{asked:?}"
+    );
     assert!(
         image
             .files()
