@@ -147,7 +147,8 @@ pub(crate) async fn fetch_release(
     // Credentials a private mirror URL may carry never reach an error message.
     let shown = redact_url(&inrelease_url);
     // Builds that follow one another do not ask the mirror each time.
-    let key = inrelease_url.as_str();
+    let key = Sha256::digest(inrelease_url.as_str().as_bytes()).to_string();
+    let key = key.as_str();
     let cache = fetcher.cache();
     let fresh = cache
         .get_keyed(INRELEASE, key)

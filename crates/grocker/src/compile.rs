@@ -241,7 +241,8 @@ impl<'a> Compiler<'a> {
     /// an unchanged project is never rebuilt and an edited one always is.
     pub fn wheel_for_project(&self, handle: &Handle, dir: &Path) -> Result<(String, PathBuf)> {
         let tree = source_tree_hash(dir)?;
-        let label = dir.display().to_string();
+        // Named the same from any working directory (it keys the build-requirements hint too).
+        let label = fs_err::canonicalize(dir)?.display().to_string();
         self.build(handle, &label, &tree, |builder, work| {
             Ok(builder.prepare_source(dir, work)?)
         })

@@ -106,7 +106,8 @@ pub(crate) fn publish(
 fn init_tracing(verbose: u8) {
     let level = match verbose {
         0 => "warn",
-        1 => "info,grocker=debug",
+        // The resolver's own trace (a line per decision) only with -vv.
+        1 => "info,pubgrub=warn,grocker=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GROCKER_LOG")
