@@ -28,11 +28,13 @@ pub struct Image<'a> {
 /// depends only on the layers' ELF files — the loader model skips any other file — so a passed
 /// check is remembered by the digests of the layers that have some, and a rebuild that changed
 /// nothing, or only pure-Python code (an edited project's app layer), skips it.
-/// `os_tree` is the runtime filesystem when this build already assembled it (for its layer).
+/// `os_tree` and `venv_tree` are the runtime filesystem and the venv when this build already
+/// made them (for their layers).
 pub async fn check(
     image: &Image<'_>,
     layers: &[(&Layer, bool)],
     os_tree: Option<grocker_fs::Tree>,
+    venv_tree: Option<grocker_fs::Tree>,
     fetcher: &Fetcher,
     report: &Reporter,
 ) -> Result<()> {
@@ -56,16 +58,21 @@ pub async fn check(
         Some(tree) => tree,
         None => os::build_tree(image.os, image.lock, fetcher, report).await?,
     };
-    let venv = python::tree(
-        image.release,
-        image.lock,
-        image.venv,
-        fetcher,
-        image.compiler,
-        image.local,
-        report,
-    )
-    .await?;
+    let venv = match venv_tree {
+        Some(tree) => tree,
+        None => {
+            python::tree(
+                image.release,
+                image.lock,
+                image.venv,
+                fetcher,
+                image.compiler,
+                image.local,
+                report,
+            )
+            .await?
+        }
+    };
     tree.merge(venv)?;
     let root = image.venv.root.trim_start_matches('/').to_string();
     let missing =

@@ -561,6 +561,9 @@ pub struct PythonLayers {
     /// Whether an ELF file of these layers calls `iconv_open` (the image then needs the
     /// runtime's `iconv` layer, see `os::OsLayers`).
     pub calls_iconv: bool,
+    /// The whole venv when every layer had to be installed (all layer-cache misses), so that
+    /// checks over the image need not install the wheels again.
+    pub tree: Option<Tree>,
     /// Console scripts of the app's own wheel.
     pub app_scripts: Vec<String>,
     /// Every console script in the venv.
@@ -594,6 +597,7 @@ pub async fn layers(
     let mut layers = Vec::new();
     let mut elf = Vec::new();
     let mut calls_iconv = false;
+    let mut venv_tree = Some(Tree::new());
     let mut app_scripts = Vec::new();
     let mut all_scripts = Vec::new();
     for (i, (kind, packages)) in groups.into_iter().enumerate() {
@@ -621,7 +625,10 @@ pub async fn layers(
         }
         let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
         let (layer, notes) = match cache.lookup(&key, Compression::Gzip, &created_by) {
-            Some(hit) => hit,
+            Some(hit) => {
+                venv_tree = None;
+                hit
+            }
             None => {
                 let (tree, scripts) = install(
                     &packages,
@@ -645,11 +652,16 @@ pub async fn layers(
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
                 let (key, created_by, n) = (key.clone(), created_by.clone(), notes.clone());
-                let layer = tokio::task::spawn_blocking(move || {
-                    cache.build(&key, Compression::Gzip, &created_by, &tree, epoch, n)
+                let (layer, tree) = tokio::task::spawn_blocking(move || {
+                    cache
+                        .build(&key, Compression::Gzip, &created_by, &tree, epoch, n)
+                        .map(|layer| (layer, tree))
                 })
                 .await
                 .context("the layer writer stopped unexpectedly")??;
+                if let Some(all) = &mut venv_tree {
+                    all.merge(tree)?;
+                }
                 (layer, notes)
             }
         };
@@ -669,6 +681,7 @@ pub async fn layers(
         layers,
         elf,
         calls_iconv,
+        tree: venv_tree,
         app_scripts,
         all_scripts,
     })

@@ -207,7 +207,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         compiler: Some(&compiler),
         local: local.as_ref(),
     };
-    crate::native::check(&whole, &checked, os.tree, &fetcher, report).await?;
+    crate::native::check(&whole, &checked, os.tree, py.tree, &fetcher, report).await?;
     layers.extend(py.layers);
 
     let user = grocker_runtime::User::default();
