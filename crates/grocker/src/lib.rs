@@ -19,6 +19,7 @@ mod plan;
 mod python;
 mod report;
 mod settings;
+mod venv_layers;
 
 use cli::{Cli, Command};
 use report::{Reporter, Verbosity};

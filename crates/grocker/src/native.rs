@@ -11,8 +11,9 @@ use grocker_wheel::Venv;
 
 use crate::compile::Compiler;
 use crate::os::{self, OsRequest};
-use crate::python::{self, LocalApp, Release};
+use crate::python::{LocalApp, Release};
 use crate::report::Reporter;
+use crate::venv_layers;
 
 /// What the check needs to see the whole image.
 pub struct Image<'a> {
@@ -61,7 +62,7 @@ pub async fn check(
     let venv = match venv_tree {
         Some(tree) => tree,
         None => {
-            python::tree(
+            venv_layers::tree(
                 image.release,
                 image.lock,
                 image.venv,

@@ -12,7 +12,7 @@ use crate::os::{self, OsRequest};
 use crate::python::{self, LocalApp, Release, VENV};
 use crate::report::Reporter;
 use crate::settings::{AppInput, BuildSettings};
-use crate::{fetcher, output, plan, publish};
+use crate::{fetcher, output, plan, publish, venv_layers};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let fetcher = fetcher(report, settings.lock.upgrade)?;
@@ -181,7 +181,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         lock.builder.clone(),
         report,
     );
-    let py = python::layers(
+    let py = venv_layers::layers(
         &release,
         &lock,
         &venv,
