@@ -199,6 +199,13 @@ pub struct BuildArgs {
     #[arg(long, overrides_with = "build_image")]
     pub no_build_image: bool,
 
+    /// Put `.pyc` files in the image (the standard library's and the venv's), compiled by the
+    /// image's own Python run on this machine (Linux x86-64): containers start faster (httpie:
+    /// 0.35 s instead of 1.1 s) and images are larger (httpie: 91 MB instead of 63 MB). Off by
+    /// default, as with pip's `--no-compile` and uv.
+    #[arg(long)]
+    pub compile_bytecode: bool,
+
     /// Registry (host[:port]) that may be reached over plain HTTP. Loopback registries always may.
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,

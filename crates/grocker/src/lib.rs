@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
 
+mod bytecode;
 mod cli;
 mod commands;
 mod compile;

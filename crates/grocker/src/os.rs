@@ -13,6 +13,7 @@ use grocker_oci::{Compression, Layer};
 use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
 use url::Url;
 
+use crate::bytecode::Interpreter;
 use crate::layers::{LayerCache, LayerKey};
 use crate::report::Reporter;
 use crate::settings::DebianSettings;
@@ -165,11 +166,14 @@ pub struct OsLayers {
 
 /// The runtime layers of the locked package set: from the layer cache when these exact packages
 /// were laid out before, else downloaded (verified, cached), read and assembled.
+/// With `bytecode`, the standard library's `.pyc` files are in the `os` layer, compiled by the
+/// runtime's interpreter (see [`interpreter`]).
 pub async fn layers(
     request: &OsRequest<'_>,
     lock: &Lock,
     fetcher: &Fetcher,
     epoch: u64,
+    bytecode: bool,
     report: &Reporter,
 ) -> Result<OsLayers> {
     let user = User::default();
@@ -186,7 +190,10 @@ pub async fn layers(
         }
         key
     };
-    let (os_key, iconv_key) = (key("os"), key("iconv"));
+    let (mut os_key, iconv_key) = (key("os"), key("iconv"));
+    if bytecode {
+        os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+    }
     let os_created_by = format!(
         "grocker: os layer, {} on {} Debian packages",
         request.runtime,
@@ -211,6 +218,17 @@ pub async fn layers(
         matches!(&entry.kind, grocker_fs::Kind::File(data)
             if !is_toolchain_runtime(path.as_str()) && grocker_elf::calls_iconv(data))
     });
+    if bytecode {
+        let interpreter = Interpreter::materialize(
+            fetcher.cache(),
+            &interpreter_id(lock),
+            &tree,
+            python_version(request.runtime),
+        )?;
+        let _stage = report.stage("Compiling the standard library's bytecode");
+        let stdlib = format!("usr/lib/python{}", request.runtime.python());
+        tokio::task::block_in_place(|| interpreter.compile(&mut tree, &stdlib))?;
+    }
     let _stage = report.stage("Writing the os layer");
     tokio::task::spawn_blocking(move || {
         let notes = serde_json::json!({ "calls_iconv": os_calls_iconv });
@@ -239,6 +257,47 @@ pub async fn layers(
     })
     .await
     .context("the layer writer stopped unexpectedly")?
+}
+
+/// `3.11` → `(3, 11)`.
+fn python_version(runtime: Runtime) -> (u8, u8) {
+    let (major, minor) = runtime.python().split_once('.').unwrap_or(("3", "0"));
+    (major.parse().unwrap_or(3), minor.parse().unwrap_or(0))
+}
+
+/// What names the runtime's interpreter: its Debian packages.
+fn interpreter_id(lock: &Lock) -> grocker_hash::Sha256 {
+    let mut h = grocker_hash::Hasher::new();
+    h.update(b"interpreter v1\n");
+    for p in &lock.debian {
+        h.update(format!("{} {} {}\n", p.name, p.architecture, p.sha256).as_bytes());
+    }
+    h.finish()
+}
+
+/// The runtime's interpreter, to compile bytecode with: from the cache, else written out from
+/// `tree` (the runtime filesystem, when this build assembled it) or a newly assembled one.
+pub async fn interpreter(
+    request: &OsRequest<'_>,
+    lock: &Lock,
+    tree: Option<&Tree>,
+    fetcher: &Fetcher,
+    report: &Reporter,
+) -> Result<Interpreter> {
+    let id = interpreter_id(lock);
+    let python = python_version(request.runtime);
+    if let Some(found) = Interpreter::existing(fetcher.cache(), &id, python) {
+        return Ok(found);
+    }
+    let assembled;
+    let tree = match tree {
+        Some(tree) => tree,
+        None => {
+            assembled = build_tree(request, lock, fetcher, report).await?;
+            &assembled
+        }
+    };
+    Interpreter::materialize(fetcher.cache(), &id, tree, python)
 }
 
 /// `usr/lib/<triplet>/gconv` and what is below it.

@@ -231,6 +231,8 @@ pub struct BuildSettings {
     pub build_dependencies: bool,
     /// Whether to make the image (`--no-build-image`: dependencies and lock only).
     pub build_image: bool,
+    /// `--compile-bytecode`: `.pyc` files in the image.
+    pub compile_bytecode: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
     pub lock: LockSettings,
@@ -349,6 +351,7 @@ impl BuildSettings {
             push: !args.no_push,
             build_dependencies: !args.no_build_dependencies,
             build_image: !args.no_build_image,
+            compile_bytecode: args.compile_bytecode,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
             lock: lock(args.lock),

@@ -12,6 +12,7 @@ use grocker_wheel::{InstallOptions, Venv, install_wheel};
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
+use crate::bytecode::Interpreter;
 use crate::compile::{self, Compiler};
 use crate::layers::{LayerCache, LayerKey};
 use crate::python::{LocalApp, Release};
@@ -49,6 +50,7 @@ pub async fn layers(
     compiler: Option<&Compiler<'_>>,
     local: Option<&LocalApp>,
     epoch: u64,
+    bytecode: Option<&Interpreter>,
     report: &Reporter,
 ) -> Result<PythonLayers> {
     // Wheels compiled from sdists depend on the builder too.
@@ -77,6 +79,9 @@ pub async fn layers(
             "venv {} {} {} skeleton={with_skeleton}",
             venv.root, venv.interpreter, venv.python_full
         ));
+        if bytecode.is_some() {
+            key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+        }
         for p in &packages {
             key.add(&format!("{} {}", p.filename, p.sha256));
             if compile::is_sdist(&p.filename) {
@@ -99,7 +104,7 @@ pub async fn layers(
                 hit
             }
             None => {
-                let (tree, scripts) = install(
+                let (mut tree, scripts) = install(
                     &packages,
                     local_wheel,
                     venv,
@@ -118,6 +123,12 @@ pub async fn layers(
                 let has_elf = files().any(|data| data.starts_with(b"\x7fELF"));
                 let iconv = files().any(|data| grocker_elf::calls_iconv(data));
                 let notes = json!({ "scripts": scripts, "elf": has_elf, "iconv": iconv });
+                if let Some(interpreter) = bytecode {
+                    let _stage = report.stage(format!("Compiling the {kind} layer's bytecode"));
+                    let site = venv.site_packages();
+                    let site = site.trim_start_matches('/');
+                    tokio::task::block_in_place(|| interpreter.compile(&mut tree, site))?;
+                }
                 let _stage = report.stage(format!("Writing the {kind} layer"));
                 let cache = LayerCache::new(fetcher.cache());
                 let (key, created_by, n) = (key.clone(), created_by.clone(), notes.clone());

@@ -173,7 +173,21 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     }
     let target = python::target(settings.runtime, &lock)?;
     let venv = python::venv(&target);
-    let os = os::layers(&os_request, &lock, &fetcher, settings.epoch, report).await?;
+    let os = os::layers(
+        &os_request,
+        &lock,
+        &fetcher,
+        settings.epoch,
+        settings.compile_bytecode,
+        report,
+    )
+    .await?;
+    let interpreter = match settings.compile_bytecode {
+        true => {
+            Some(os::interpreter(&os_request, &lock, os.tree.as_ref(), &fetcher, report).await?)
+        }
+        false => None,
+    };
     let compiler = compiler(
         &settings,
         &fetcher,
@@ -189,6 +203,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         Some(&compiler),
         local.as_ref(),
         settings.epoch,
+        interpreter.as_ref(),
         report,
     )
     .await?;

@@ -47,7 +47,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
     })
     .await?;
     // A base for anything: glibc's charset modules included.
-    let os = os::layers(&request, &lock, &fetcher, settings.epoch, report).await?;
+    let os = os::layers(&request, &lock, &fetcher, settings.epoch, false, report).await?;
 
     let user = grocker_runtime::User::default();
     let config = ImageConfig {

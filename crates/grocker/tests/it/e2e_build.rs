@@ -280,3 +280,41 @@ fn bad_releases_and_conflicts_are_explained() {
     ]);
     assert!(err.contains("requests") && err.contains("httpie"), "{err}");
 }
+
+#[test]
+fn compile_bytecode_puts_deterministic_pyc_files_in_the_image() {
+    // Two machines, so to speak: two empty caches, the same request.
+    let (s, s2) = (Scratch::new(), Scratch::new());
+    let args = ["-e", "http", "--compile-bytecode"];
+    let name = build_as(&s, "pyc", "httpie==3.2.4", &args);
+    build_as(&s2, "pyc2", "httpie==3.2.4", &args);
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    let other = unpack_archive(&s2.path().join("app.tar"), &s2.path().join("a"));
+    let layer_digests = |img: &OciImage| img.manifest["layers"].to_string();
+    assert_eq!(layer_digests(&image), layer_digests(&other));
+    let files = image.files();
+    for pyc in [
+        "usr/lib/python3.11/__pycache__/os.cpython-311.pyc",
+        "opt/venv/lib/python3.11/site-packages/httpie/__pycache__/__init__.cpython-311.pyc",
+    ] {
+        let file = files.get(pyc).unwrap_or_else(|| panic!("{pyc} missing"));
+        assert_eq!((file.uid, file.mode & 0o777), (0, 0o644), "{pyc}");
+        // PEP 552: flags 0b01, a hash-based pyc Python loads without looking at the source.
+        assert_eq!(&file.data[4..8], &[1, 0, 0, 0], "{pyc}");
+    }
+    if !engine() {
+        return;
+    }
+    load(&s);
+    // The interpreter takes the files as its own: same magic number, and the name they carry.
+    let check = "import importlib.util, httpie\n\
+        data = open(httpie.__cached__, 'rb').read()\n\
+        print(data[:4] == importlib.util.MAGIC_NUMBER, httpie.__spec__.cached)";
+    let out = docker(&["run", "--rm", "--entrypoint", "python3", &name, "-c", check]);
+    assert_eq!(
+        out,
+        "True /opt/venv/lib/python3.11/site-packages/httpie/__pycache__/__init__.cpython-311.pyc"
+    );
+    assert_eq!(docker(&["run", "--rm", &name, "--version"]), "3.2.4");
+    docker(&["rmi", &name]);
+}

@@ -1,0 +1,166 @@
+//! `--compile-bytecode`: the image's `.py` files compiled to `.pyc` by the image's own
+//! interpreter — Debian's `python3.X`, from the runtime's `.deb`s — run on this machine through
+//! the runtime's own dynamic loader. No engine, as for the rest of the image.
+//!
+//! Without bytecode, every start of a container compiles what it imports, since the venv and
+//! `/usr` are read-only to the app's user: `http --version` takes 1.1 s instead of 0.35 s. With
+//! it, images grow (httpie's: 63 → 91 MB).
+//!
+//! The `.pyc` files are PEP 552 "unchecked hash" ones: their bytes depend on the source and the
+//! interpreter only, never on file dates (which a layer sets to `SOURCE_DATE_EPOCH` anyway), and
+//! the interpreter runs with `PYTHONHASHSEED=0`, so the same lock still gives the same image.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use grocker_fetch::Cache;
+use grocker_fs::{Entry, Kind, RelPath, Tree};
+use grocker_hash::Sha256;
+
+/// What the interpreter runs: compile every file under argv[1], naming them as under argv[2].
+const COMPILE: &str = "import compileall, py_compile, sys\n\
+    compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,\n\
+    \x20   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n";
+
+/// The runtime's interpreter, written out under the cache.
+#[derive(Clone, Debug)]
+pub struct Interpreter {
+    root: PathBuf,
+    python: (u8, u8),
+}
+
+impl Interpreter {
+    /// The interpreter of the runtime filesystem `runtime` (named `id`: the same packages give
+    /// the same interpreter), written under the cache the first time.
+    pub fn materialize(
+        cache: &Cache,
+        id: &Sha256,
+        runtime: &Tree,
+        python: (u8, u8),
+    ) -> Result<Interpreter> {
+        let root = cache
+            .root()
+            .join("interpreters")
+            .join(&id.to_string()[..32]);
+        if !root.is_dir() {
+            let parent = root.parent().unwrap_or(Path::new("."));
+            fs_err::create_dir_all(parent)?;
+            let staging = tempfile::Builder::new()
+                .prefix(".interpreter-")
+                .tempdir_in(parent)?;
+            let written = staging.path().join("root");
+            runtime
+                .write_dir(&written)
+                .with_context(|| format!("writing the runtime to {}", written.display()))?;
+            if let Err(e) = fs_err::rename(&written, &root)
+                && !root.is_dir()
+            {
+                return Err(e.into());
+            }
+        }
+        Ok(Interpreter { root, python })
+    }
+
+    /// Where the materialized interpreter for `id` would be, if it exists already.
+    pub fn existing(cache: &Cache, id: &Sha256, python: (u8, u8)) -> Option<Interpreter> {
+        let root = cache
+            .root()
+            .join("interpreters")
+            .join(&id.to_string()[..32]);
+        root.is_dir().then_some(Interpreter { root, python })
+    }
+
+    /// Adds a `__pycache__/*.cpython-3X.pyc` next to every `.py` file of `tree` under `dir` (a
+    /// directory of the image, `usr/lib/python3.11`), as root-owned entries. Files that do not
+    /// compile (Python 2 leftovers, templates) get none, as with pip.
+    pub fn compile(&self, tree: &mut Tree, dir: &str) -> Result<()> {
+        let work = tempfile::Builder::new()
+            .prefix("grocker-bytecode-")
+            .tempdir()?;
+        let src = work.path().join("src");
+        let prefix = format!("{dir}/");
+        let mut sources = Tree::new();
+        for (path, entry) in tree.iter() {
+            if let Some(rel) = path.as_str().strip_prefix(&prefix)
+                && rel.ends_with(".py")
+                && matches!(entry.kind, Kind::File(_))
+            {
+                sources.insert(
+                    RelPath::new(rel)?,
+                    Entry {
+                        uid: 0,
+                        gid: 0,
+                        ..entry.clone()
+                    },
+                )?;
+            }
+        }
+        if sources.is_empty() {
+            return Ok(());
+        }
+        sources.write_dir(&src)?;
+        self.run(&src, &format!("/{dir}"))?;
+        let mut pycs = Vec::new();
+        collect_pycs(&src, &src, &mut pycs)?;
+        pycs.sort();
+        for rel in pycs {
+            let data = fs_err::read(src.join(&rel))?;
+            let path = RelPath::new(&format!("{dir}/{rel}"))?;
+            if let Some(parent) = path.parent() {
+                tree.insert(parent, Entry::dir(0o755))?;
+            }
+            tree.insert(path, Entry::file(data, 0o644))?;
+        }
+        Ok(())
+    }
+
+    fn run(&self, src: &Path, named: &str) -> Result<()> {
+        let (major, minor) = self.python;
+        let libs = self.root.join("usr/lib/x86_64-linux-gnu");
+        let loader = libs.join("ld-linux-x86-64.so.2");
+        let python = self.root.join(format!("usr/bin/python{major}.{minor}"));
+        if !cfg!(all(target_os = "linux", target_arch = "x86_64")) || !loader.is_file() {
+            bail!(
+                "--compile-bytecode runs the image's own Python on this machine, which needs a \
+                 Linux x86-64 host and an amd64 image"
+            );
+        }
+        let out = Command::new(&loader)
+            .arg("--library-path")
+            .arg(&libs)
+            .arg(&python)
+            // No user site-packages; the standard library from the runtime, not the host.
+            .args(["-s", "-c", COMPILE])
+            .arg(src)
+            .arg(named)
+            .env_clear()
+            .env("PYTHONHOME", self.root.join("usr"))
+            .env("PYTHONHASHSEED", "0")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .with_context(|| format!("running {}", python.display()))?;
+        if !out.status.success() {
+            bail!(
+                "the image's Python ({}) failed to compile bytecode: {}",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+fn collect_pycs(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_pycs(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "pyc") {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}
