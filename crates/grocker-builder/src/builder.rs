@@ -199,61 +199,35 @@ impl Builder {
             .tempdir_in(parent)
             .map_err(BuilderError::io(parent))?;
         unpack::set_mode(staging.path(), 0o777)?;
-        let what = "compile the build environment's bytecode".to_string();
-        let spec = RunSpec {
-            image: self.image.clone(),
-            cmd: vec![
-                format!("{ENV_MOUNT}/bin/python"),
-                "-c".into(),
-                COMPILE.into(),
-            ],
-            env: vec![format!("PYTHONPYCACHEPREFIX={PYCACHE_MOUNT}")],
-            working_dir: Some("/tmp".into()),
-            user: Some(self.user.clone()),
-            mounts: vec![
-                self.read_only(venv, ENV_MOUNT)?,
-                Mount {
-                    source: staging.path().to_path_buf(),
-                    target: PYCACHE_MOUNT.into(),
-                    read_only: false,
-                },
-            ],
-            timeout: self.timeout,
-            what: what.clone(),
-        };
-        let outcome = self.engine.run(&spec, &mut |_| {})?;
-        if outcome.exit_code != 0 {
-            return Err(BuilderError::BuildFailed {
-                what,
-                image: self.image.clone(),
-                exit_code: outcome.exit_code,
-                log: outcome.log,
-            });
-        }
+        let cmd = vec![
+            format!("{ENV_MOUNT}/bin/python"),
+            "-c".into(),
+            COMPILE.into(),
+        ];
+        let mounts = vec![
+            self.read_only(venv, ENV_MOUNT)?,
+            Mount {
+                source: staging.path().to_path_buf(),
+                target: PYCACHE_MOUNT.into(),
+                read_only: false,
+            },
+        ];
+        let env = vec![format!("PYTHONPYCACHEPREFIX={PYCACHE_MOUNT}")];
+        let what = "compile the build environment's bytecode";
+        self.run(what, cmd, env, mounts, &mut |_| {})?;
         copy_owned(staging.path(), out)
     }
 
-    fn run_driver(
+    /// Runs `cmd` in the builder as the build user, in `/tmp`; a non-zero exit is an error
+    /// carrying the whole log.
+    fn run(
         &self,
         what: &str,
-        args: &[&str],
+        cmd: Vec<String>,
+        env: Vec<String>,
         mounts: Vec<Mount>,
         log: &mut dyn FnMut(&str),
-    ) -> Result<(Value, RunOutcome), BuilderError> {
-        let mut cmd = vec!["python3".to_string(), "-c".into(), DRIVER.into()];
-        cmd.extend(args.iter().map(|a| a.to_string()));
-        let mut env: Vec<String> = [
-            "HOME=/tmp",
-            "TMPDIR=/tmp",
-            // Bytecode of the standard library and the build requirements, compiled when the
-            // environment was made; a build's own modules are compiled in memory (the mount is
-            // read-only), never next to the sources nor into the wheel.
-            "PYTHONPYCACHEPREFIX=/opt/grocker-build-pycache",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        env.extend(self.env.iter().cloned());
+    ) -> Result<RunOutcome, BuilderError> {
         let spec = RunSpec {
             image: self.image.clone(),
             cmd,
@@ -273,6 +247,28 @@ impl Builder {
                 log: outcome.log,
             });
         }
+        Ok(outcome)
+    }
+
+    fn run_driver(
+        &self,
+        what: &str,
+        args: &[&str],
+        mounts: Vec<Mount>,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(Value, RunOutcome), BuilderError> {
+        let mut cmd = vec!["python3".to_string(), "-c".into(), DRIVER.into()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let mut env = vec![
+            "HOME=/tmp".to_string(),
+            "TMPDIR=/tmp".to_string(),
+            // Bytecode of the standard library and the build requirements, compiled when the
+            // environment was made; a build's own modules are compiled in memory (the mount is
+            // read-only), never next to the sources nor into the wheel.
+            format!("PYTHONPYCACHEPREFIX={PYCACHE_MOUNT}"),
+        ];
+        env.extend(self.env.iter().cloned());
+        let outcome = self.run(what, cmd, env, mounts, log)?;
         let answer = outcome
             .log
             .lines()
