@@ -48,6 +48,17 @@ impl Runtime {
         self.python
     }
 
+    /// Python `(major, minor)` (`(3, 11)`).
+    pub fn python_version(&self) -> (u8, u8) {
+        let parse = |part: Option<&str>| part.and_then(|p| p.parse().ok());
+        let mut parts = self.python.split('.');
+        match (parse(parts.next()), parse(parts.next())) {
+            (Some(major), Some(minor)) => (major, minor),
+            // KNOWN is a constant table; `every_python_version_parses` checks each entry.
+            _ => unreachable!("runtime {} has a malformed Python version", self.python),
+        }
+    }
+
     /// The suite's glibc version, which bounds the `manylinux_2_Y` wheels that run on it.
     pub fn glibc(&self) -> (u32, u32) {
         self.glibc
@@ -116,6 +127,14 @@ impl FromStr for Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_python_version_parses() {
+        for runtime in Runtime::all() {
+            let (major, minor) = runtime.python_version();
+            assert_eq!(format!("{major}.{minor}"), runtime.python());
+        }
+    }
 
     #[test]
     fn parses_known_and_lists_them_on_error() {

@@ -39,10 +39,7 @@ impl Interpreter {
         runtime: &Tree,
         python: (u8, u8),
     ) -> Result<Interpreter> {
-        let root = cache
-            .root()
-            .join("interpreters")
-            .join(&id.to_string()[..32]);
+        let root = Self::dir(cache, id);
         if !root.is_dir() {
             let parent = root.parent().unwrap_or(Path::new("."));
             fs_err::create_dir_all(parent)?;
@@ -64,11 +61,15 @@ impl Interpreter {
 
     /// Where the materialized interpreter for `id` would be, if it exists already.
     pub fn existing(cache: &Cache, id: &Sha256, python: (u8, u8)) -> Option<Interpreter> {
-        let root = cache
+        let root = Self::dir(cache, id);
+        root.is_dir().then_some(Interpreter { root, python })
+    }
+
+    fn dir(cache: &Cache, id: &Sha256) -> PathBuf {
+        cache
             .root()
             .join("interpreters")
-            .join(&id.to_string()[..32]);
-        root.is_dir().then_some(Interpreter { root, python })
+            .join(&id.to_string()[..32])
     }
 
     /// Adds a `__pycache__/*.cpython-3X.pyc` next to every `.py` file of `tree` under `dir` (a
@@ -86,14 +87,8 @@ impl Interpreter {
                 && rel.ends_with(".py")
                 && matches!(entry.kind, Kind::File(_))
             {
-                sources.insert(
-                    RelPath::new(rel)?,
-                    Entry {
-                        uid: 0,
-                        gid: 0,
-                        ..entry.clone()
-                    },
-                )?;
+                // `write_dir` writes files as the calling user whatever the entry says.
+                sources.insert(RelPath::new(rel)?, entry.clone())?;
             }
         }
         if sources.is_empty() {

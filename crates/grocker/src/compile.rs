@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow};
 use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine};
-use grocker_fetch::{Download, Fetcher};
+use grocker_fetch::Fetcher;
 use grocker_hash::Sha256;
 use grocker_lock::{DebianPackage, Lock};
 use grocker_oci::{Compression, DockerEngineSink, Image, ImageConfig, Layer, Sink};
@@ -356,14 +356,7 @@ impl<'a> Compiler<'a> {
                 .context("resolving build requirements")?;
         let downloads = packages
             .iter()
-            .map(|p| {
-                Ok(Download {
-                    url: url::Url::parse(&p.url)?,
-                    sha256: p.sha256,
-                    size: p.size,
-                    label: p.filename.clone(),
-                })
-            })
+            .map(crate::python::download)
             .collect::<Result<Vec<_>>>()?;
         let paths = handle.block_on(self.fetcher.get_all_verified(downloads))?;
         // The bytecode of the builder's standard library is in the environment too.

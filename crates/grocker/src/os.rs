@@ -223,7 +223,7 @@ pub async fn layers(
             fetcher.cache(),
             &interpreter_id(lock),
             &tree,
-            python_version(request.runtime),
+            request.runtime.python_version(),
         )?;
         let _stage = report.stage("Compiling the standard library's bytecode");
         let stdlib = format!("usr/lib/python{}", request.runtime.python());
@@ -259,12 +259,6 @@ pub async fn layers(
     .context("the layer writer stopped unexpectedly")?
 }
 
-/// `3.11` → `(3, 11)`.
-fn python_version(runtime: Runtime) -> (u8, u8) {
-    let (major, minor) = runtime.python().split_once('.').unwrap_or(("3", "0"));
-    (major.parse().unwrap_or(3), minor.parse().unwrap_or(0))
-}
-
 /// What names the runtime's interpreter: its Debian packages.
 fn interpreter_id(lock: &Lock) -> grocker_hash::Sha256 {
     let mut h = grocker_hash::Hasher::new();
@@ -285,7 +279,7 @@ pub async fn interpreter(
     report: &Reporter,
 ) -> Result<Interpreter> {
     let id = interpreter_id(lock);
-    let python = python_version(request.runtime);
+    let python = request.runtime.python_version();
     if let Some(found) = Interpreter::existing(fetcher.cache(), &id, python) {
         return Ok(found);
     }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Result, anyhow, bail};
-use grocker_fetch::{Fetcher, redact_url};
+use anyhow::{Context, Result, anyhow, bail};
+use grocker_fetch::{Download, Fetcher, redact_url};
 use grocker_lock::{Lock, PythonPackage};
 use grocker_pypi::{DistFile, Index, IndexUrls};
 use grocker_resolver::{Provider, ProviderError, ReleaseMetadata};
@@ -138,11 +138,7 @@ impl LocalApp {
 /// The Python target of a runtime, with the interpreter version Debian actually ships (read
 /// from the locked `python3.X` package) so markers like `python_full_version` are exact.
 pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> {
-    let (major, minor) = runtime
-        .python()
-        .split_once('.')
-        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-        .ok_or_else(|| anyhow!("runtime {runtime} has no Python version"))?;
+    let (major, minor) = runtime.python_version();
     let package = format!("python{}", runtime.python());
     let debian_version = lock
         .debian
@@ -164,6 +160,18 @@ pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> 
         python_full,
         glibc: runtime.glibc(),
         arch: grocker_wheel::Arch::X86_64,
+    })
+}
+
+/// The verified download of a pinned file.
+pub fn download(p: &PythonPackage) -> Result<Download> {
+    let url = url::Url::parse(&p.url)
+        .with_context(|| format!("bad URL `{}` for {}", p.url, p.filename))?;
+    Ok(Download {
+        url,
+        sha256: p.sha256,
+        size: p.size,
+        label: p.filename.clone(),
     })
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
-use grocker_fetch::{Download, Fetcher};
+use grocker_fetch::Fetcher;
 use grocker_fs::Tree;
 use grocker_lock::{Lock, PythonPackage};
 use grocker_oci::{Compression, Layer};
@@ -246,17 +246,10 @@ async fn install(
     compiler: Option<&Compiler<'_>>,
     report: &Reporter,
 ) -> Result<(Tree, Vec<String>)> {
-    let mut downloads = Vec::new();
-    for p in packages {
-        let url = url::Url::parse(&p.url)
-            .with_context(|| format!("bad URL for {} in grocker.lock", p.filename))?;
-        downloads.push(Download {
-            url,
-            sha256: p.sha256,
-            size: p.size,
-            label: p.filename.clone(),
-        });
-    }
+    let downloads = packages
+        .iter()
+        .map(|p| crate::python::download(p))
+        .collect::<Result<Vec<_>>>()?;
     let paths = {
         let _stage = report.stage(format!("Fetching {} wheels", downloads.len()));
         fetcher.get_all_verified(downloads).await?
