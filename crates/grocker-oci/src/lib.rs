@@ -49,7 +49,7 @@ pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
 pub use registry::{PushReport, RegistryOptions, RegistrySink};
-pub use sink::{Published, Sink};
+pub use sink::{Published, Sink, Tee};
 
 mod digest;
 mod docker_archive;

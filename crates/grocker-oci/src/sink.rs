@@ -28,6 +28,46 @@ pub struct Published {
     pub location: String,
 }
 
+/// ko's `MultiPublisher`, like tee(1): the image goes to every sink, in order. Sinks agree on
+/// the image's bytes; the digest reported is the last sink's, so a registry after an engine
+/// reports the manifest digest a deployment pulls, not the engine's image ID.
+pub struct Tee {
+    sinks: Vec<Box<dyn Sink>>,
+}
+
+impl Tee {
+    /// Every sink of `sinks`, in order.
+    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+        Self { sinks }
+    }
+}
+
+impl Sink for Tee {
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+        let mut digest = None;
+        let mut locations = Vec::new();
+        for sink in &mut self.sinks {
+            let published = sink.publish(image, name)?;
+            digest = Some(published.digest);
+            locations.push(published.location);
+        }
+        let digest = digest.ok_or_else(|| OciError::InvalidConfig {
+            reason: "no output was chosen".into(),
+        })?;
+        Ok(Published {
+            digest,
+            location: locations.join(" and "),
+        })
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), OciError> {
+        for sink in self.sinks {
+            sink.finish()?;
+        }
+        Ok(())
+    }
+}
+
 /// `org.opencontainers.image.ref.name` (OCI image spec, annotations.md): the tag in a layout.
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The full name containerd, Docker 25+ and Podman read back when loading an OCI archive.

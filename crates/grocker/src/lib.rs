@@ -1,29 +1,19 @@
-//! The grocker command line: parse → settings → command. Everything else lives in the
-//! `grocker-*` library crates (see crates/README.md).
+//! The grocker command line: parse → settings → command. The pipeline is `grocker-build`;
+//! everything else lives in the other `grocker-*` library crates (see crates/README.md).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
+use grocker_build::{Context, Plan, Reporter, Verbosity};
 
-mod bytecode;
 mod cli;
 mod commands;
-mod compile;
-mod layers;
-mod native;
-mod os;
 mod output;
-mod plan;
-mod python;
-mod report;
 mod settings;
-mod venv_layers;
 
 use cli::{Cli, Command};
-use report::{Reporter, Verbosity};
 
 /// Runs grocker with the process's arguments; errors are printed as one line (with their causes).
 pub fn main() -> ExitCode {
@@ -64,43 +54,22 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The fetcher every command shares: grocker's cache, progress bars on a terminal. `refresh`
-/// (`--upgrade`) asks the indexes again instead of reusing what was fetched minutes ago.
-pub(crate) fn fetcher(report: &Reporter, refresh: bool) -> Result<Fetcher> {
-    let progress = if report.bars() {
-        Progress::Bars(report.multi())
-    } else {
-        Progress::Hidden
-    };
-    let mut options = FetchOptions {
-        progress,
-        ..FetchOptions::default()
-    };
-    if refresh {
-        options.index_ttl = std::time::Duration::ZERO;
-    }
-    Ok(Fetcher::new(Cache::from_env()?, options)?)
-}
-
 /// The publish step (ko's): hand the image to the sink, then — only once it is safely there —
-/// write the lock if it changed, and print the result line.
+/// write the lock if the plan changed it, and print the result line.
 pub(crate) fn publish(
     mut sink: Box<dyn grocker_oci::Sink>,
     image: &grocker_oci::Image,
     name: &grocker_oci::ImageName,
-    lock: Option<(&grocker_lock::Lock, &std::path::Path)>,
-    report: &Reporter,
+    plan: &Plan,
+    ctx: &Context,
 ) -> Result<grocker_oci::Published> {
     let published = {
-        let _stage = report.stage("Publishing");
+        let _stage = ctx.report.stage("Publishing");
         let published = sink.publish(image, name)?;
         sink.finish()?;
         published
     };
-    if let Some((lock, path)) = lock {
-        lock.write(path)?;
-        report.note(format!("Wrote {}", path.display()));
-    }
+    plan.write_lock(ctx)?;
     println!("{name} {} {}", image.digest(), published.location);
     Ok(published)
 }

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use grocker_build::Reporter;
 use grocker_oci::{
-    DockerArchiveSink, DockerEngineSink, Image, ImageName, OciLayoutSink, Published,
-    RegistryOptions, RegistrySink, Sink,
+    DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink, RegistryOptions, RegistrySink,
+    Sink,
 };
 
-use crate::report::Reporter;
 use crate::settings::Output;
 
 /// Opens the sink for `output`. With no `-o`, the local engine if one answers, else a
@@ -50,64 +50,6 @@ pub fn open(
             Box::new(RegistrySink::new(registry.clone())?)
         }
     })
-}
-
-/// ko's `MultiPublisher`, like tee(1): the image goes to every sink, in order. The first
-/// sink's result is the one reported, except that a registry's digest (as the registry reports
-/// it) is preferred, since that is what a deployment will pull.
-pub struct Tee {
-    sinks: Vec<(Box<dyn Sink>, bool)>,
-}
-
-impl Tee {
-    pub fn new(first: Box<dyn Sink>) -> Self {
-        Self {
-            sinks: vec![(first, false)],
-        }
-    }
-
-    /// Also push to the image's registry.
-    pub fn push(mut self, registry: &RegistryOptions) -> Result<Self> {
-        self.sinks
-            .push((Box::new(RegistrySink::new(registry.clone())?), true));
-        Ok(self)
-    }
-}
-
-impl Sink for Tee {
-    fn publish(
-        &mut self,
-        image: &Image,
-        name: &ImageName,
-    ) -> Result<Published, grocker_oci::OciError> {
-        let mut first = None;
-        let mut pushed = None;
-        for (sink, is_registry) in &mut self.sinks {
-            let published = sink.publish(image, name)?;
-            if *is_registry {
-                pushed = Some(published);
-            } else if first.is_none() {
-                first = Some(published);
-            }
-        }
-        match (first, pushed) {
-            (Some(first), Some(pushed)) => Ok(Published {
-                digest: pushed.digest,
-                location: format!("{} and {}", first.location, pushed.location),
-            }),
-            (Some(p), None) | (None, Some(p)) => Ok(p),
-            (None, None) => Err(grocker_oci::OciError::InvalidConfig {
-                reason: "no output was chosen".into(),
-            }),
-        }
-    }
-
-    fn finish(self: Box<Self>) -> Result<(), grocker_oci::OciError> {
-        for (sink, _) in self.sinks {
-            sink.finish()?;
-        }
-        Ok(())
-    }
 }
 
 /// `team/app:1.0` → `app-1.0.tar`.

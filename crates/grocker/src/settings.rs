@@ -2,15 +2,18 @@
 //! types, every problem reported once with what to do about it. The only place defaults live.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
+use grocker_build::{
+    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PythonInputs,
+    Release, SourceDateEpoch, default_image_name,
+};
 use grocker_oci::ImageName;
 use grocker_runtime::Runtime;
+use grocker_wheel::Arch;
 use url::Url;
 
 use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, RootArgs};
-use crate::python::Release;
 
 /// Debian's own CDN, which redirects to a nearby mirror.
 const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
@@ -53,39 +56,6 @@ impl std::str::FromStr for Output {
     }
 }
 
-/// Where the Debian archive is and whom to trust.
-#[derive(Clone, Debug)]
-pub struct DebianSettings {
-    pub mirror: Url,
-    pub security_mirror: Url,
-    pub extra_keyrings: Vec<PathBuf>,
-    /// Grocker's `repositories`: extra apt sources, each trusted only with its own key.
-    pub repositories: Vec<ExtraRepository>,
-}
-
-#[derive(Clone, Debug)]
-pub struct ExtraRepository {
-    pub name: String,
-    pub url: Url,
-    pub suite: String,
-    pub components: Vec<String>,
-    /// The armored OpenPGP public key its InRelease must be signed with.
-    pub key: String,
-}
-
-impl ExtraRepository {
-    /// How the lock records it, so that changing it re-resolves.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}: deb {} {} {}",
-            self.name,
-            self.url,
-            self.suite,
-            self.components.join(" ")
-        )
-    }
-}
-
 fn repositories(
     configured: Option<&std::collections::BTreeMap<String, grocker_config::Repository>>,
 ) -> Result<Vec<ExtraRepository>> {
@@ -114,24 +84,13 @@ fn repositories(
     Ok(out)
 }
 
-/// What `grocker.lock` handling the user asked for.
-#[derive(Clone, Debug)]
-pub struct LockSettings {
-    pub path: PathBuf,
-    pub upgrade: bool,
-    pub locked: bool,
-}
-
 /// `grocker root`, validated.
 #[derive(Clone, Debug)]
 pub struct RootSettings {
-    pub runtime: Runtime,
-    pub packages: Vec<String>,
+    pub inputs: Inputs,
     pub output: Option<Output>,
     pub image_name: ImageName,
-    pub lock: LockSettings,
-    pub debian: DebianSettings,
-    pub epoch: u64,
+    pub epoch: SourceDateEpoch,
 }
 
 impl RootSettings {
@@ -148,96 +107,37 @@ impl RootSettings {
         packages.dedup();
         let default_name = format!("grocker-root:{}-{}", runtime.suite(), runtime.python());
         Ok(Self {
-            runtime,
-            packages,
+            inputs: Inputs {
+                runtime,
+                arch: Arch::X86_64,
+                packages,
+                debian: debian(args.debian)?,
+                lock: lock(args.lock),
+                python: None,
+            },
             output: output(&args.output)?,
             image_name: image_name(&args.output, &default_name)?,
-            lock: lock(args.lock),
-            debian: debian(args.debian)?,
-            epoch: source_date_epoch()?,
+            epoch: SourceDateEpoch::from_env()?,
         })
-    }
-}
-
-/// What to package.
-#[derive(Clone, Debug)]
-pub enum AppInput {
-    /// `NAME[EXTRAS]==VERSION` from the index.
-    Release(Box<Release>),
-    /// A project directory (`pyproject.toml` or `setup.py`), built in the builder.
-    Project(PathBuf),
-    /// A wheel file, with extras (`app-1.0-py3-none-any.whl[pg]`).
-    Wheel {
-        path: PathBuf,
-        extras: Vec<grocker_wheel::ExtraName>,
-    },
-}
-
-impl AppInput {
-    fn parse(arg: &str) -> Result<Self> {
-        let (file, extras) = match arg.strip_suffix(']').and_then(|a| a.rsplit_once('[')) {
-            Some((file, extras)) if file.ends_with(".whl") => (file, extras),
-            _ => (arg, ""),
-        };
-        if file.ends_with(".whl") {
-            let path = PathBuf::from(file);
-            if !path.is_file() {
-                bail!("{file}: no such wheel file");
-            }
-            let extras = extras
-                .split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .map(|e| {
-                    grocker_wheel::ExtraName::from_str(e)
-                        .map_err(|err| anyhow::anyhow!("`{e}` is not an extra name: {err}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(AppInput::Wheel { path, extras });
-        }
-        let path = std::path::Path::new(arg);
-        if path.is_dir() {
-            return Ok(AppInput::Project(path.to_path_buf()));
-        }
-        if arg.contains('/') && !arg.contains("==") {
-            bail!("{arg}: no such project directory");
-        }
-        Ok(AppInput::Release(Box::new(arg.parse()?)))
     }
 }
 
 /// `grocker build`, validated: CLI > configuration files > defaults.
 #[derive(Clone, Debug)]
 pub struct BuildSettings {
-    pub input: AppInput,
-    pub runtime: Runtime,
-    /// Debian packages for the os layer (config `dependencies.run`, then `--package`).
-    pub packages: Vec<String>,
-    /// Debian packages for the builder only (config `dependencies.build`).
-    pub build_packages: Vec<String>,
-    pub entrypoint: Option<String>,
-    pub env: Vec<(String, String)>,
-    pub ports: Vec<String>,
-    pub volumes: Vec<String>,
-    pub constraints: Vec<grocker_wheel::Requirement>,
-    pub indexes: grocker_pypi::IndexUrls,
+    /// What the pipeline starts from.
+    pub inputs: Inputs,
     pub output: Option<Output>,
     /// `-n`, or `None` for Grocker's default name (known once the app's version is).
     pub image_name: Option<ImageName>,
     pub image_prefix: Option<String>,
     pub image_base_name: Option<String>,
     pub push: bool,
-    /// Whether the compiler stage may run (`--no-build-dependencies` forbids it).
-    pub build_dependencies: bool,
     /// Whether to make the image (`--no-build-image`: dependencies and lock only).
     pub build_image: bool,
-    /// `--compile-bytecode`: `.pyc` files in the image.
-    pub compile_bytecode: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
-    pub lock: LockSettings,
-    pub debian: DebianSettings,
-    pub epoch: u64,
+    pub epoch: SourceDateEpoch,
 }
 
 impl BuildSettings {
@@ -333,30 +233,38 @@ impl BuildSettings {
             ),
             None => None,
         };
-        Ok(Self {
-            input,
-            runtime,
-            packages,
-            build_packages,
-            entrypoint: args.entrypoint.or(file.entrypoint_name),
-            env,
-            ports,
-            volumes,
+        let python = PythonInputs {
+            app: input,
             constraints,
             indexes,
+            build_packages,
+            compile: !args.no_build_dependencies,
+            bytecode: args.compile_bytecode,
+            image: ImageSettings {
+                entrypoint: args.entrypoint.or(file.entrypoint_name),
+                env,
+                ports,
+                volumes,
+            },
+        };
+        Ok(Self {
+            inputs: Inputs {
+                runtime,
+                arch: Arch::X86_64,
+                packages,
+                debian,
+                lock: lock(args.lock),
+                python: Some(python),
+            },
             output: output(&args.output)?,
             image_name,
             image_prefix,
             image_base_name,
             push: !args.no_push,
-            build_dependencies: !args.no_build_dependencies,
             build_image: !args.no_build_image,
-            compile_bytecode: args.compile_bytecode,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
-            lock: lock(args.lock),
-            debian,
-            epoch: source_date_epoch()?,
+            epoch: SourceDateEpoch::from_env()?,
         })
     }
 }
@@ -384,27 +292,6 @@ fn check_package_name(p: &str) -> Result<()> {
     Ok(())
 }
 
-/// Grocker's default name: `[<prefix>/]<base name, or project[-<extra>…]>:<version>`, with `+`
-/// (local versions) made `-` since tags cannot hold it.
-pub fn default_image_name(release: &Release, prefix: Option<&str>, base: Option<&str>) -> String {
-    let name = match base {
-        Some(base) => base.to_string(),
-        None => {
-            let mut name = release.name.to_string();
-            for extra in &release.extras {
-                name.push('-');
-                name.push_str(extra.as_ref());
-            }
-            name
-        }
-    };
-    let tag = release.version.to_string().replace('+', "-");
-    match prefix.map(|p| p.trim_end_matches('/')) {
-        Some(prefix) if !prefix.is_empty() => format!("{prefix}/{name}:{tag}"),
-        _ => format!("{name}:{tag}"),
-    }
-}
-
 fn output(args: &OutputArgs) -> Result<Option<Output>> {
     args.output.as_deref().map(str::parse).transpose()
 }
@@ -423,7 +310,7 @@ fn lock(args: LockArgs) -> LockSettings {
     }
 }
 
-fn debian(args: DebianArgs) -> Result<DebianSettings> {
+fn debian(args: DebianArgs) -> Result<DebianSources> {
     let url = |flag: &str, value: Option<String>, default: &str| -> Result<Url> {
         let value = value.unwrap_or_else(|| default.to_string());
         let url = Url::parse(value.trim_end_matches('/'))
@@ -433,7 +320,7 @@ fn debian(args: DebianArgs) -> Result<DebianSettings> {
         }
         Ok(url)
     };
-    Ok(DebianSettings {
+    Ok(DebianSources {
         mirror: url("--debian-mirror", args.debian_mirror, DEBIAN_MIRROR)?,
         security_mirror: url(
             "--debian-security-mirror",
@@ -445,40 +332,9 @@ fn debian(args: DebianArgs) -> Result<DebianSettings> {
     })
 }
 
-/// `SOURCE_DATE_EPOCH` (reproducible-builds.org) stamps every file and the image's creation
-/// date. Unset, it is 0, like ko: a build date would make every build a different image.
-fn source_date_epoch() -> Result<u64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().with_context(|| {
-            format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970")
-        }),
-        _ => Ok(0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_names_follow_grocker() {
-        let name = |release: &str, prefix, base| {
-            default_image_name(&release.parse().unwrap(), prefix, base)
-        };
-        assert_eq!(name("httpie==3.2.4", None, None), "httpie:3.2.4");
-        assert_eq!(
-            name("uvicorn[standard,foo]==0.32.1", None, None),
-            "uvicorn-foo-standard:0.32.1"
-        );
-        assert_eq!(
-            name("app==1.0+local.2", Some("registry.example.com/team/"), None),
-            "registry.example.com/team/app:1.0-local.2"
-        );
-        assert_eq!(
-            name("app[x]==2", Some("127.0.0.1:5000/t"), Some("svc")),
-            "127.0.0.1:5000/t/svc:2"
-        );
-    }
 
     #[test]
     fn parses_outputs() {

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 use grocker_fetch::{Download, Fetcher, redact_url};
-use grocker_lock::{Lock, PythonPackage};
+use grocker_lock::{DebianPackage, PythonPackage};
 use grocker_pypi::{DistFile, Index, IndexUrls};
 use grocker_resolver::{Provider, ProviderError, ReleaseMetadata};
 use grocker_wheel::{
@@ -19,69 +19,11 @@ use grocker_wheel::{
 use tokio::runtime::Handle;
 
 use crate::compile::{self, Compiler};
-use crate::report::Reporter;
+use crate::context::Context;
+use crate::release::Release;
 
 /// Where grocker writes the application's virtual environment.
 pub const VENV: &str = "/opt/venv";
-
-/// Grocker's release form: exactly one `NAME[EXTRAS]==VERSION`.
-#[derive(Clone, Debug)]
-pub struct Release {
-    pub name: PackageName,
-    pub extras: Vec<ExtraName>,
-    pub version: Version,
-    pub requirement: Requirement,
-}
-
-impl FromStr for Release {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let usage = || {
-            anyhow!(
-                "`{s}` is not a release: grocker builds one pinned release, written \
-                 NAME==VERSION or NAME[EXTRA,...]==VERSION (e.g. httpie==3.2.4)"
-            )
-        };
-        let requirement =
-            Requirement::from_str(s.trim()).map_err(|e| usage().context(e.to_string()))?;
-        let Some(grocker_wheel::VersionOrUrl::VersionSpecifier(specifiers)) =
-            requirement.version_or_url.as_ref()
-        else {
-            return Err(usage());
-        };
-        let [specifier] = &specifiers[..] else {
-            return Err(usage());
-        };
-        use grocker_wheel::Operator;
-        if !matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
-            return Err(usage());
-        }
-        if !requirement.marker.is_true() {
-            bail!("`{s}`: a release cannot have an environment marker (`;`)");
-        }
-        let mut extras = requirement.extras.clone();
-        extras.sort();
-        extras.dedup();
-        Ok(Self {
-            name: requirement.name.clone(),
-            extras,
-            version: specifier.version().clone(),
-            requirement,
-        })
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.name)?;
-        if !self.extras.is_empty() {
-            let extras: Vec<String> = self.extras.iter().map(ToString::to_string).collect();
-            write!(f, "[{}]", extras.join(","))?;
-        }
-        write!(f, "=={}", self.version)
-    }
-}
 
 /// The application when it comes as a file — a wheel given on the command line, or the wheel the
 /// builder made from a project directory — rather than from the index.
@@ -137,11 +79,14 @@ impl LocalApp {
 
 /// The Python target of a runtime, with the interpreter version Debian actually ships (read
 /// from the locked `python3.X` package) so markers like `python_full_version` are exact.
-pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> {
+pub fn target(
+    runtime: grocker_runtime::Runtime,
+    arch: grocker_wheel::Arch,
+    debian: &[DebianPackage],
+) -> Result<Target> {
     let (major, minor) = runtime.python_version();
     let package = format!("python{}", runtime.python());
-    let debian_version = lock
-        .debian
+    let debian_version = debian
         .iter()
         .find(|p| p.name == package || p.name == format!("{package}-minimal"))
         .map(|p| p.version.as_str())
@@ -159,7 +104,7 @@ pub fn target(runtime: grocker_runtime::Runtime, lock: &Lock) -> Result<Target> 
         python: (major, minor),
         python_full,
         glibc: runtime.glibc(),
-        arch: grocker_wheel::Arch::X86_64,
+        arch,
     })
 }
 
@@ -185,23 +130,32 @@ pub fn venv(target: &Target) -> Venv {
     }
 }
 
-/// Resolves `release` for `target` and picks one file per package: the best wheel, or — with a
-/// compiler — the sdist of a version that has no wheel for the target.
-#[allow(clippy::too_many_arguments)]
+/// What the Python resolution starts from.
+pub struct PythonRequest<'a> {
+    /// The application.
+    pub release: &'a Release,
+    /// pip constraints.
+    pub constraints: &'a [Requirement],
+    /// Where packages come from.
+    pub indexes: &'a IndexUrls,
+    /// The image's Python and platform.
+    pub target: &'a Target,
+    /// The application's own wheel, when it is a local file: never looked up on the index.
+    pub local: Option<&'a LocalApp>,
+}
+
+/// Resolves the release for the target and picks one file per package: the best wheel, or —
+/// with a compiler — the sdist of a version that has no wheel for the target.
 pub async fn resolve(
-    release: &Release,
-    constraints: &[Requirement],
-    indexes: &IndexUrls,
-    target: &Target,
-    fetcher: &Fetcher,
-    compiler: Option<&Compiler<'_>>,
-    local: Option<&LocalApp>,
-    report: &Reporter,
+    request: &PythonRequest<'_>,
+    compiler: Option<&Compiler>,
+    ctx: &Context,
 ) -> Result<Vec<PythonPackage>> {
-    let _stage = report.stage(format!("Resolving {release}"));
-    let request = grocker_resolver::Request {
-        requirements: vec![release.requirement.clone()],
-        constraints: constraints.to_vec(),
+    let _stage = ctx.report.stage(format!("Resolving {}", request.release));
+    let target = request.target;
+    let resolver_request = grocker_resolver::Request {
+        requirements: vec![request.release.requirement.clone()],
+        constraints: request.constraints.to_vec(),
         markers: target.marker_environment(),
         python_version: target.python_full.clone(),
     };
@@ -209,9 +163,10 @@ pub async fn resolve(
     // The resolver is synchronous and its provider blocks on the index; block_in_place lets it
     // borrow the compiler, which spawn_blocking's 'static bound would not.
     tokio::task::block_in_place(|| {
-        let mut provider = IndexProvider::new(fetcher, indexes, target, handle, compiler);
-        provider.local = local;
-        let resolution = grocker_resolver::resolve(&request, &provider)?;
+        let mut provider =
+            IndexProvider::new(&ctx.fetcher, request.indexes, target, handle, compiler);
+        provider.local = request.local;
+        let resolution = grocker_resolver::resolve(&resolver_request, &provider)?;
         provider.pin(&resolution)
     })
 }
@@ -245,7 +200,7 @@ struct IndexProvider<'c> {
     handle: Handle,
     files: Mutex<BTreeMap<PackageName, Arc<Vec<DistFile>>>>,
     fetcher: Fetcher,
-    compiler: Option<&'c Compiler<'c>>,
+    compiler: Option<&'c Compiler>,
     /// The application itself, when it is a local file: never looked up on the index.
     local: Option<&'c LocalApp>,
 }
@@ -262,7 +217,7 @@ impl<'c> IndexProvider<'c> {
         indexes: &IndexUrls,
         target: &Target,
         handle: Handle,
-        compiler: Option<&'c Compiler<'c>>,
+        compiler: Option<&'c Compiler>,
     ) -> Self {
         Self {
             index: Index::new(fetcher.clone(), indexes.clone()),
@@ -281,7 +236,7 @@ impl<'c> IndexProvider<'c> {
     }
 
     fn files(&self, name: &PackageName) -> Result<Arc<Vec<DistFile>>, ProviderError> {
-        if let Some(files) = self.files.lock().ok().and_then(|m| m.get(name).cloned()) {
+        if let Some(files) = crate::compile::lock(&self.files).get(name).cloned() {
             return Ok(files);
         }
         let files = self
@@ -289,9 +244,7 @@ impl<'c> IndexProvider<'c> {
             .block_on(self.index.project(name))
             .map_err(|e| provider_error(name, e))?;
         let files = Arc::new(files);
-        if let Ok(mut map) = self.files.lock() {
-            map.insert(name.clone(), Arc::clone(&files));
-        }
+        crate::compile::lock(&self.files).insert(name.clone(), Arc::clone(&files));
         Ok(files)
     }
 

@@ -9,18 +9,17 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine};
-use grocker_fetch::Fetcher;
 use grocker_hash::Sha256;
-use grocker_lock::{DebianPackage, Lock};
+use grocker_lock::DebianPackage;
 use grocker_oci::{Compression, DockerEngineSink, Image, ImageConfig, Layer, Sink};
 use grocker_wheel::{Requirement, Target};
 use serde_json::json;
 use tokio::runtime::Handle;
 
-use crate::os::{self, OsRequest};
-use crate::report::Reporter;
+use crate::context::Context;
+use crate::debian::{DebianArchive, PinnedDebian};
 
 /// What every builder has besides the runtime: compilers and Python headers, and the
 /// `Essential: yes` tools Debian never lists as dependencies but configure
@@ -53,65 +52,65 @@ fn builder_packages(runtime: grocker_runtime::Runtime, build: &[String]) -> Vec<
 
 /// The builder, assembled on first need: packages resolved (or taken from the lock), image
 /// written and loaded into the engine.
-pub struct Compiler<'a> {
-    pub runtime: grocker_runtime::Runtime,
-    pub build_packages: &'a [String],
-    pub debian: &'a crate::settings::DebianSettings,
-    pub fetcher: &'a Fetcher,
-    pub report: &'a Reporter,
-    pub epoch: u64,
-    pub target: Target,
-    pub indexes: &'a grocker_pypi::IndexUrls,
+pub struct Compiler {
+    archive: Arc<DebianArchive>,
+    build_packages: Vec<String>,
+    indexes: grocker_pypi::IndexUrls,
+    target: Target,
+    ctx: Context,
     /// Whether compiling is allowed (`--no-build-dependencies` says no: only wheels built
     /// earlier, from the cache).
-    pub allowed: bool,
+    allowed: bool,
     /// The builder's locked packages, once resolved.
     locked: Mutex<Option<Vec<DebianPackage>>>,
-    ready: Mutex<Option<Arc<(Builder, String)>>>,
+    ready: tokio::sync::OnceCell<Arc<(Builder, String)>>,
 }
 
-impl<'a> Compiler<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        runtime: grocker_runtime::Runtime,
-        build_packages: &'a [String],
-        debian: &'a crate::settings::DebianSettings,
-        indexes: &'a grocker_pypi::IndexUrls,
-        target: Target,
-        fetcher: &'a Fetcher,
-        epoch: u64,
-        report: &'a Reporter,
-        locked: Vec<DebianPackage>,
-    ) -> Self {
+/// What a [`Compiler`] is made of.
+pub struct CompilerInputs<'a> {
+    /// The runtime's archive, whose index also resolves the builder's packages.
+    pub archive: Arc<DebianArchive>,
+    /// `dependencies.build`.
+    pub build_packages: &'a [String],
+    /// Where build requirements come from.
+    pub indexes: &'a grocker_pypi::IndexUrls,
+    /// The Python the wheels are for.
+    pub target: Target,
+    /// Whether compiling is allowed.
+    pub allowed: bool,
+    /// The builder's packages from the lock, or empty to resolve them on first need.
+    pub locked: Vec<DebianPackage>,
+}
+
+impl Compiler {
+    pub fn new(inputs: CompilerInputs<'_>, ctx: &Context) -> Self {
+        let locked = inputs.locked;
         Self {
-            runtime,
-            build_packages,
-            debian,
-            fetcher,
-            report,
-            epoch,
-            target,
-            indexes,
-            allowed: true,
+            archive: inputs.archive,
+            build_packages: inputs.build_packages.to_vec(),
+            indexes: inputs.indexes.clone(),
+            target: inputs.target,
+            ctx: ctx.clone(),
+            allowed: inputs.allowed,
             locked: Mutex::new((!locked.is_empty()).then_some(locked)),
-            ready: Mutex::new(None),
+            ready: tokio::sync::OnceCell::new(),
         }
     }
 
     /// The builder's packages, for the lock (empty when nothing was compiled).
     pub fn locked_packages(&self) -> Vec<DebianPackage> {
-        self.locked
-            .lock()
-            .ok()
-            .and_then(|l| l.clone())
-            .unwrap_or_default()
+        lock(&self.locked).clone().unwrap_or_default()
     }
 
     /// The builder and its image reference, assembling and loading it the first time.
     async fn builder(&self) -> Result<Arc<(Builder, String)>> {
-        if let Some(ready) = self.ready.lock().ok().and_then(|r| r.clone()) {
-            return Ok(ready);
-        }
+        self.ready
+            .get_or_try_init(|| self.assemble())
+            .await
+            .cloned()
+    }
+
+    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
         let engine = Engine::from_env().map_err(|e| {
             anyhow!(
                 "{e}\nSome packages have only a source distribution; grocker compiles them in an \
@@ -119,35 +118,21 @@ impl<'a> Compiler<'a> {
                  Docker-compatible socket through DOCKER_HOST)"
             )
         })?;
-        let packages = builder_packages(self.runtime, self.build_packages);
-        let request = OsRequest {
-            runtime: self.runtime,
-            architecture: "amd64",
-            packages: &packages,
-            debian: self.debian,
-        };
-        let locked = self.locked.lock().ok().and_then(|l| l.clone());
-        let locked = match locked {
+        let runtime = self.target_runtime();
+        let locked = lock(&self.locked).clone();
+        let packages = match locked {
             Some(l) => l,
             None => {
-                let resolved = os::resolve_packages(&request, self.fetcher, self.report).await?;
-                if let Ok(mut slot) = self.locked.lock() {
-                    *slot = Some(resolved.clone());
-                }
+                let wanted = builder_packages(runtime, &self.build_packages);
+                let resolved = self
+                    .archive
+                    .resolve(&wanted, "the builder's packages", &self.ctx)
+                    .await?;
+                *lock(&self.locked) = Some(resolved.clone());
                 resolved
             }
         };
-        let mut lock = Lock::new(grocker_lock::Request {
-            runtime: self.runtime.to_string(),
-            architecture: "amd64".into(),
-            packages: vec![],
-            application: None,
-            constraints: vec![],
-            indexes: vec![],
-            repositories: vec![],
-            requires: vec![],
-        });
-        lock.debian = locked;
+        let epoch = self.ctx.epoch;
         // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
         // that has the tag has the image, and nothing is assembled.
         let user = grocker_runtime::User::default();
@@ -156,28 +141,34 @@ impl<'a> Compiler<'a> {
             format!(
                 "grocker-builder v2 {} {} epoch={} user={}:{}\n",
                 env!("CARGO_PKG_VERSION"),
-                self.runtime,
-                self.epoch,
+                runtime,
+                epoch.seconds(),
                 user.uid,
                 user.gid
             )
             .as_bytes(),
         );
-        for p in &lock.debian {
+        for p in &packages {
             let line = format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256);
             inputs.update(line.as_bytes());
         }
         let id = inputs.finish().to_string();
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
-            let tree = os::builder_tree(&request, &lock, self.fetcher, self.report).await?;
+            let pinned = PinnedDebian {
+                runtime,
+                sources: self.archive.sources(),
+                packages: &packages,
+            };
+            let tree = pinned.builder_tree(&self.ctx).await?;
             let _stage = self
+                .ctx
                 .report
                 .stage("Loading the builder image into the engine");
             let config = ImageConfig {
                 user: format!("{}:{}", user.uid, user.gid),
                 env: vec![
-                    ("PATH".into(), crate::commands::root::PATH.into()),
+                    ("PATH".into(), crate::image::PATH.into()),
                     ("LANG".into(), "C.UTF-8".into()),
                     ("HOME".into(), "/tmp".into()),
                 ],
@@ -186,14 +177,13 @@ impl<'a> Compiler<'a> {
                     ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
                     ("grocker.role".into(), "builder".into()),
                 ]),
-                created: self.epoch,
-                architecture: "amd64".into(),
+                created: epoch.seconds(),
+                architecture: self.target.arch.oci_name().into(),
                 os: "linux".into(),
                 ..ImageConfig::default()
             };
             // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
             // compressing 400 MB (8 s) would buy nothing.
-            let epoch = self.epoch;
             let name = tag.parse()?;
             tokio::task::spawn_blocking(move || -> Result<()> {
                 let scratch = tempfile::Builder::new()
@@ -203,7 +193,7 @@ impl<'a> Compiler<'a> {
                     scratch.path(),
                     Compression::None,
                     "grocker: builder layer",
-                    |w| tree.write_tar(w, epoch).map(drop),
+                    |w| tree.write_tar(w, epoch.seconds()).map(drop),
                 )?;
                 let image = Image::new(&config, vec![layer], BTreeMap::new())?;
                 let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
@@ -214,11 +204,11 @@ impl<'a> Compiler<'a> {
             .await
             .context("the builder image writer stopped unexpectedly")??;
         }
-        let ready = Arc::new((Builder::new(engine, tag), id));
-        if let Ok(mut slot) = self.ready.lock() {
-            *slot = Some(ready.clone());
-        }
-        Ok(ready)
+        Ok(Arc::new((Builder::new(engine, tag), id)))
+    }
+
+    fn target_runtime(&self) -> grocker_runtime::Runtime {
+        self.archive.runtime()
     }
 
     /// The wheel built from the sdist `file` (already downloaded and verified at `path`), from
@@ -257,7 +247,7 @@ impl<'a> Compiler<'a> {
     ) -> Result<(String, PathBuf)> {
         let ready = handle.block_on(self.builder())?;
         let (builder, builder_id) = (&ready.0, &ready.1);
-        let cache = self.fetcher.cache();
+        let cache = self.ctx.fetcher.cache();
         let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
         if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
             && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
@@ -275,6 +265,7 @@ impl<'a> Compiler<'a> {
             );
         }
         let _stage = self
+            .ctx
             .report
             .stage(format!("Compiling {label} in the builder"));
         let work = tempfile::Builder::new()
@@ -285,7 +276,7 @@ impl<'a> Compiler<'a> {
         let verbose = tracing::enabled!(tracing::Level::INFO);
         let mut on_log = |line: &str| {
             if verbose {
-                self.report.note(format!("  | {line}"));
+                self.ctx.report.note(format!("  | {line}"));
             }
         };
         // What the backend asked for last time it built this source, so that the environment
@@ -351,20 +342,26 @@ impl<'a> Compiler<'a> {
             .chain(&dynamic)
             .map(|r| Requirement::from_str(r).map_err(|e| anyhow!("build requirement `{r}`: {e}")))
             .collect::<Result<Vec<_>>>()?;
-        let packages =
-            crate::python::resolve_wheels(parsed, self.indexes, &self.target, self.fetcher, handle)
-                .context("resolving build requirements")?;
+        let packages = crate::python::resolve_wheels(
+            parsed,
+            &self.indexes,
+            &self.target,
+            &self.ctx.fetcher,
+            handle,
+        )
+        .context("resolving build requirements")?;
         let downloads = packages
             .iter()
             .map(crate::python::download)
             .collect::<Result<Vec<_>>>()?;
-        let paths = handle.block_on(self.fetcher.get_all_verified(downloads))?;
+        let paths = handle.block_on(self.ctx.fetcher.get_all_verified(downloads))?;
         // The bytecode of the builder's standard library is in the environment too.
         let mut id = format!("{builder_id}\n");
         for p in &packages {
             id.push_str(&format!("{} {}\n", p.filename, p.sha256));
         }
         let dir = self
+            .ctx
             .fetcher
             .cache()
             .root()
@@ -449,4 +446,10 @@ pub fn sdist_version(filename: &str) -> Option<grocker_wheel::Version> {
         .or_else(|| filename.strip_suffix(".zip"))?;
     let (_, version) = stem.rsplit_once('-')?;
     grocker_wheel::Version::from_str(version).ok()
+}
+
+/// A poisoned lock means a thread panicked while holding it; the value (a cache of what was
+/// resolved) is still whole, so it is used rather than hidden.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

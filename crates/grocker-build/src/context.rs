@@ -1,0 +1,69 @@
+//! What every stage shares: the verified fetcher and its cache, the reporter, the build date.
+
+use anyhow::{Context as _, Result};
+use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
+
+use crate::report::Reporter;
+
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org): every file's mtime and the image's `created`
+/// date. Unset, it is 0, like ko: a build date would make every build a different image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceDateEpoch(u64);
+
+impl SourceDateEpoch {
+    /// A fixed date, in seconds since 1970.
+    pub fn new(seconds: u64) -> Self {
+        Self(seconds)
+    }
+
+    /// From the `SOURCE_DATE_EPOCH` environment variable, 0 when unset or empty.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Self).with_context(|| {
+                format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970")
+            }),
+            _ => Ok(Self(0)),
+        }
+    }
+
+    /// Seconds since 1970.
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+}
+
+/// One build's shared services, instead of a fetcher, a reporter and a date in every signature.
+#[derive(Clone)]
+pub struct Context {
+    /// HTTP with verification and grocker's content-addressed cache.
+    pub fetcher: Fetcher,
+    /// What the person at the terminal sees.
+    pub report: Reporter,
+    /// The date stamped on every file and on the image.
+    pub epoch: SourceDateEpoch,
+}
+
+impl Context {
+    /// grocker's cache (`GROCKER_CACHE_DIR`), progress bars on a terminal. `refresh`
+    /// (`--upgrade`) asks the indexes again instead of reusing what was fetched minutes ago.
+    pub fn new(report: Reporter, refresh: bool, epoch: SourceDateEpoch) -> Result<Self> {
+        let progress = if report.bars() {
+            Progress::Bars(report.multi())
+        } else {
+            Progress::Hidden
+        };
+        let mut options = FetchOptions {
+            progress,
+            ..FetchOptions::default()
+        };
+        if refresh {
+            options.index_ttl = std::time::Duration::ZERO;
+        }
+        let fetcher = Fetcher::new(Cache::from_env()?, options)?;
+        Ok(Self {
+            fetcher,
+            report,
+            epoch,
+        })
+    }
+}

@@ -1,0 +1,453 @@
+//! The `os` stage: plan the Debian package set (or take it from `grocker.lock`), fetch the
+//! `.deb`s verified, read them, and lay out the runtime filesystem.
+
+//! The `os` stage: the Debian package set resolved against the signed archive (its index read
+//! once per build, whoever asks), the pinned `.deb`s fetched verified, read, and laid out as the
+//! runtime filesystem.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result, bail};
+use grocker_debian::{
+    DebOptions, Keyring, PackageIndex, Source, load_index, read_deb, resolve, status_d_files,
+};
+use grocker_fetch::Download;
+use grocker_fs::Tree;
+use grocker_lock::DebianPackage;
+use grocker_oci::{Compression, Layer};
+use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
+use grocker_wheel::Arch;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::bytecode::Interpreter;
+use crate::context::Context;
+use crate::inputs::DebianSources;
+use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
+
+/// Archive names as the lock records them, so a lock is independent of the mirror used.
+const DEBIAN: &str = "debian";
+const DEBIAN_SECURITY: &str = "debian-security";
+
+impl DebianSources {
+    fn archive_base(&self, archive: &str) -> Result<&Url> {
+        match archive {
+            DEBIAN => Ok(&self.mirror),
+            DEBIAN_SECURITY => Ok(&self.security_mirror),
+            other => match self.repositories.iter().find(|r| r.name == other) {
+                Some(repo) => Ok(&repo.url),
+                None => {
+                    bail!("grocker.lock names an unknown archive `{other}`: run with --upgrade")
+                }
+            },
+        }
+    }
+
+    /// The archive name the lock records for a package fetched from `base`.
+    fn archive_name(&self, base: &Url) -> String {
+        if base == &self.security_mirror {
+            return DEBIAN_SECURITY.to_string();
+        }
+        match self.repositories.iter().find(|r| &r.url == base) {
+            Some(repo) => repo.name.clone(),
+            None => DEBIAN.to_string(),
+        }
+    }
+
+    fn keyring(&self) -> Result<Keyring> {
+        let mut keyring = Keyring::debian()?;
+        for path in &self.extra_keyrings {
+            keyring.extend(Keyring::from_file(path)?);
+        }
+        Ok(keyring)
+    }
+}
+
+/// The Debian archive of one runtime and platform. Its package index is loaded (signature,
+/// hashes) the first time a package set is resolved, and reused for every later one in the
+/// build: the runtime's and the builder's.
+pub struct DebianArchive {
+    runtime: Runtime,
+    arch: Arch,
+    sources: DebianSources,
+    index: OnceCell<PackageIndex>,
+}
+
+impl DebianArchive {
+    pub fn new(runtime: Runtime, arch: Arch, sources: DebianSources) -> Self {
+        Self {
+            runtime,
+            arch,
+            sources,
+            index: OnceCell::new(),
+        }
+    }
+
+    pub fn runtime(&self) -> Runtime {
+        self.runtime
+    }
+
+    pub fn sources(&self) -> &DebianSources {
+        &self.sources
+    }
+
+    async fn index(&self, ctx: &Context) -> Result<&PackageIndex> {
+        self.index.get_or_try_init(|| self.load(ctx)).await
+    }
+
+    async fn load(&self, ctx: &Context) -> Result<PackageIndex> {
+        let arch = self.arch.oci_name();
+        let sources = Source::suite_defaults(
+            self.runtime.suite(),
+            &self.sources.mirror,
+            &self.sources.security_mirror,
+        );
+        let keyring = self.sources.keyring()?;
+        let mut index =
+            load_index(&ctx.fetcher, &sources, &keyring, arch, SystemTime::now()).await?;
+        // Like apt's `signed-by`: each extra repository is trusted with its own key only, so its
+        // key can never vouch for a forged Debian archive (or the other way round).
+        for repo in &self.sources.repositories {
+            let keyring =
+                Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
+            let source = Source {
+                base: repo.url.clone(),
+                suite: repo.suite.clone(),
+                components: repo.components.clone(),
+            };
+            let extra = load_index(&ctx.fetcher, &[source], &keyring, arch, SystemTime::now())
+                .await
+                .with_context(|| format!("loading repository `{}`", repo.name))?;
+            index.merge(extra);
+        }
+        Ok(index)
+    }
+
+    /// The runtime's packages plus `packages`, newest versions first, as the lock pins them.
+    /// `what` names the set in the progress line.
+    pub async fn resolve(
+        &self,
+        packages: &[String],
+        what: &str,
+        ctx: &Context,
+    ) -> Result<Vec<DebianPackage>> {
+        let _stage = ctx
+            .report
+            .stage(format!("Resolving {what} for {}", self.runtime));
+        let index = self.index(ctx).await?;
+        let mut roots = self.runtime.root_packages();
+        roots.extend(packages.iter().cloned());
+        let resolved = resolve(index, &roots, self.arch.oci_name())?;
+        let mut out: Vec<DebianPackage> = resolved
+            .into_iter()
+            .map(|p| DebianPackage {
+                archive: self.sources.archive_name(&p.base_url),
+                name: p.name,
+                version: p.version.to_string(),
+                architecture: p.architecture,
+                path: p.filename,
+                size: p.size,
+                sha256: p.sha256,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Which Debian package ships each shared library (Debian's Contents index, verified like
+    /// `Packages`), to say what to add when a library is missing.
+    pub async fn library_providers(&self, ctx: &Context) -> Result<grocker_debian::ContentsIndex> {
+        let sources = Source::suite_defaults(
+            self.runtime.suite(),
+            &self.sources.mirror,
+            &self.sources.security_mirror,
+        );
+        Ok(grocker_debian::load_contents(
+            &ctx.fetcher,
+            &sources,
+            &self.sources.keyring()?,
+            self.arch.oci_name(),
+            SystemTime::now(),
+        )
+        .await?)
+    }
+}
+
+/// A pinned Debian package set and where to fetch it: what the runtime filesystem (and so the
+/// `os` layer, the builder, the bytecode interpreter) is made from.
+#[derive(Clone, Copy)]
+pub struct PinnedDebian<'a> {
+    pub runtime: Runtime,
+    pub sources: &'a DebianSources,
+    pub packages: &'a [DebianPackage],
+}
+
+/// The runtime's two layers: `os`, and glibc's gconv charset modules (`iconv`, 8 MB) apart,
+/// which an image carries only when something in it calls `iconv_open` (see
+/// [`grocker_elf::calls_iconv`]): Python's own codecs never need them.
+pub struct OsLayers {
+    pub os: Layer,
+    pub iconv: Layer,
+    /// Whether a library of the `os` layer besides glibc calls `iconv_open` (a requested
+    /// package such as libxml2), so that every image on it needs `iconv`.
+    pub os_calls_iconv: bool,
+    /// The `os` layer's filesystem when it had to be assembled (a layer-cache miss), so that
+    /// checks over the image need not assemble it again.
+    pub tree: Option<Tree>,
+}
+
+impl PinnedDebian<'_> {
+    /// The runtime layers: from the layer cache when these exact packages were laid out
+    /// before, else downloaded (verified, cached), read and assembled. With `bytecode`, the
+    /// standard library's `.pyc` files are in the `os` layer, compiled by the runtime's
+    /// interpreter (see [`Self::interpreter`]).
+    pub async fn layers(&self, bytecode: bool, ctx: &Context) -> Result<OsLayers> {
+        let epoch = ctx.epoch;
+        let user = User::default();
+        let key = |kind: LayerKind| {
+            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+            key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
+            // How the two are split, and what the os layer's notes say, are inputs too.
+            key.add("gconv apart; calls_iconv besides libc and libstdc++");
+            for p in self.packages {
+                key.add(&format!(
+                    "{} {} {} {}",
+                    p.name, p.version, p.architecture, p.sha256
+                ));
+            }
+            key
+        };
+        let (mut os_key, iconv_key) = (key(LayerKind::Os), key(LayerKind::Iconv));
+        if bytecode {
+            os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+        }
+        let os_created_by = format!(
+            "grocker: os layer, {} on {} Debian packages",
+            self.runtime,
+            self.packages.len()
+        );
+        let iconv_created_by = "grocker: iconv layer (glibc's gconv modules)".to_string();
+        let cache = LayerCache::new(ctx.fetcher.cache());
+        if let (Some((os, notes)), Some((iconv, _))) = (
+            cache.lookup(&os_key, Compression::Gzip, &os_created_by),
+            cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
+        ) {
+            return Ok(OsLayers {
+                os,
+                iconv,
+                os_calls_iconv: notes.calls_iconv,
+                tree: None,
+            });
+        }
+        let mut tree = self.tree(ctx).await?;
+        let gconv = tree.split_off(|path, _| is_gconv(path.as_str()));
+        let os_calls_iconv = tree.iter().any(|(path, entry)| {
+            matches!(&entry.kind, grocker_fs::Kind::File(data)
+                if !is_toolchain_runtime(path.as_str()) && grocker_elf::calls_iconv(data))
+        });
+        if bytecode {
+            let interpreter = Interpreter::materialize(
+                ctx.fetcher.cache(),
+                &self.interpreter_id(),
+                &tree,
+                self.runtime.python_version(),
+            )?;
+            let _stage = ctx
+                .report
+                .stage("Compiling the standard library's bytecode");
+            let stdlib = format!("usr/lib/python{}", self.runtime.python());
+            tokio::task::block_in_place(|| interpreter.compile(&mut tree, &stdlib))?;
+        }
+        let _stage = ctx.report.stage("Writing the os layer");
+        tokio::task::spawn_blocking(move || {
+            let notes = Notes {
+                calls_iconv: os_calls_iconv,
+                ..Notes::default()
+            };
+            let os = cache.build(
+                &os_key,
+                Compression::Gzip,
+                &os_created_by,
+                &tree,
+                epoch,
+                &notes,
+            )?;
+            let iconv = cache.build(
+                &iconv_key,
+                Compression::Gzip,
+                &iconv_created_by,
+                &gconv,
+                epoch,
+                &Notes::default(),
+            )?;
+            Ok(OsLayers {
+                os,
+                iconv,
+                os_calls_iconv,
+                tree: Some(tree),
+            })
+        })
+        .await
+        .context("the layer writer stopped unexpectedly")?
+    }
+
+    /// What names the runtime's interpreter: its Debian packages.
+    fn interpreter_id(&self) -> grocker_hash::Sha256 {
+        let mut h = grocker_hash::Hasher::new();
+        h.update(b"interpreter v1\n");
+        for p in self.packages {
+            h.update(format!("{} {} {}\n", p.name, p.architecture, p.sha256).as_bytes());
+        }
+        h.finish()
+    }
+
+    /// The runtime's interpreter, to compile bytecode with: from the cache, else written out
+    /// from `tree` (the runtime filesystem, when this build assembled it) or a newly assembled
+    /// one.
+    pub async fn interpreter(&self, tree: Option<&Tree>, ctx: &Context) -> Result<Interpreter> {
+        let id = self.interpreter_id();
+        let python = self.runtime.python_version();
+        if let Some(found) = Interpreter::existing(ctx.fetcher.cache(), &id, python) {
+            return Ok(found);
+        }
+        let assembled;
+        let tree = match tree {
+            Some(tree) => tree,
+            None => {
+                assembled = self.tree(ctx).await?;
+                &assembled
+            }
+        };
+        Interpreter::materialize(ctx.fetcher.cache(), &id, tree, python)
+    }
+
+    /// The builder's filesystem: the packages laid out like a runtime, plus
+    /// [`BUILDER_LINKS`].
+    pub async fn builder_tree(&self, ctx: &Context) -> Result<Tree> {
+        let mut tree = self.tree(ctx).await?;
+        for (link, target) in BUILDER_LINKS {
+            let path = grocker_fs::RelPath::new(link)?;
+            let target_path = path.parent().map(|p| p.join(target)).transpose()?;
+            if tree.get(&path).is_none() && target_path.is_some_and(|t| tree.get(&t).is_some()) {
+                tree.insert(path, grocker_fs::Entry::symlink(*target))?;
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Downloads every `.deb` (verified against its SHA-256, cached), reads them and lays out
+    /// the runtime filesystem.
+    pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
+        let mut downloads = Vec::with_capacity(self.packages.len());
+        for p in self.packages {
+            let base = self.sources.archive_base(&p.archive)?;
+            let url = Url::parse(&format!(
+                "{}/{}",
+                base.as_str().trim_end_matches('/'),
+                p.path
+            ))
+            .with_context(|| format!("bad path `{}` for {} in grocker.lock", p.path, p.name))?;
+            downloads.push(Download {
+                url,
+                sha256: p.sha256,
+                size: Some(p.size),
+                label: format!("{}_{}", p.name, p.version),
+            });
+        }
+        let paths = {
+            let _stage = ctx
+                .report
+                .stage(format!("Fetching {} Debian packages", downloads.len()));
+            ctx.fetcher.get_all_verified(downloads).await?
+        };
+
+        let _stage = ctx.report.stage("Assembling the runtime filesystem");
+        let names: Vec<(String, String)> = self
+            .packages
+            .iter()
+            .map(|p| {
+                let file = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
+                (p.name.clone(), file)
+            })
+            .collect();
+        let user = User::default();
+        tokio::task::spawn_blocking(move || -> Result<Tree> {
+            let packages = read_all(&names, &paths)?;
+            Ok(assemble(packages, &user)?)
+        })
+        .await
+        .context("the package reader stopped unexpectedly")?
+    }
+}
+
+/// `usr/lib/<triplet>/gconv` and what is below it.
+fn is_gconv(path: &str) -> bool {
+    let mut parts = path.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("usr"), Some("lib"), Some(_), Some("gconv"))
+    )
+}
+
+/// glibc, which implements iconv rather than calls it, and GCC's C++ runtime, which calls it
+/// only behind the `std::codecvt` facets for named encodings (`__gnu_cxx::encoding_state`) —
+/// not for what Python extension modules do. Counting them would put the modules in every image.
+fn is_toolchain_runtime(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("libc.so") || name.starts_with("libc-") || name.starts_with("libstdc++.so")
+}
+
+/// Links Debian's maintainer scripts make with update-alternatives, which build systems expect
+/// in a builder (`cc`, `c++`, `awk`, `/bin/sh`); never in a runtime image.
+const BUILDER_LINKS: &[(&str, &str)] = &[
+    ("usr/bin/cc", "gcc"),
+    ("usr/bin/c++", "g++"),
+    ("usr/bin/awk", "mawk"),
+    ("usr/bin/sh", "dash"),
+];
+
+/// Reads the `.deb`s on every core; the result is in input order whatever the scheduling.
+fn read_all(
+    names: &[(String, String)],
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<InstalledPackage>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<InstalledPackage>>> =
+        (0..paths.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= paths.len() {
+                        break;
+                    }
+                    let (name, file) = &names[i];
+                    let result = read_one(name, file, &paths[i]);
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a package reader thread panicked"))))
+        .collect()
+}
+
+/// Reads one `.deb`; errors name it as `package_version_arch.deb`, not by its cache path.
+fn read_one(name: &str, file: &str, path: &Path) -> Result<InstalledPackage> {
+    let reader = std::io::BufReader::new(fs_err::File::open(path)?);
+    let deb = read_deb(reader, file, &DebOptions::default())?;
+    let mut files = deb.files.clone();
+    files.extend(status_d_files(&deb)?);
+    Ok(InstalledPackage {
+        name: name.to_string(),
+        files,
+    })
+}

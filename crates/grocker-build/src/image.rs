@@ -1,0 +1,218 @@
+//! The build stage (DESIGN §1.5–6): a [`Plan`] becomes an [`Image`] — its layers written (or
+//! taken from the layer cache), the native libraries checked, the config assembled. Nothing is
+//! resolved here: every file comes from the plan's pins.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Result, bail};
+use grocker_oci::{Image, ImageConfig, Layer};
+
+use crate::context::Context;
+use crate::inputs::PythonInputs;
+use crate::native::{self, Whole};
+use crate::plan::{Plan, PlannedApp};
+use crate::python::{self, VENV, VenvLayers};
+use crate::release::Release;
+
+/// Debian's default PATH, with sbin for tools images may add.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The image of `plan`.
+pub async fn build(plan: &Plan, ctx: &Context) -> Result<Image> {
+    match (&plan.inputs.python, &plan.app) {
+        (Some(python), Some(app)) => build_app(plan, python, app, ctx).await,
+        _ => build_root(plan, ctx).await,
+    }
+}
+
+/// The runtime image alone: a base for anything, so glibc's charset modules are in.
+async fn build_root(plan: &Plan, ctx: &Context) -> Result<Image> {
+    let os = plan.debian().layers(false, ctx).await?;
+    let config = ImageConfig {
+        entrypoint: vec!["python3".to_string()],
+        env: vec![
+            ("PATH".to_string(), PATH.to_string()),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+        ],
+        ..base_config(plan, ctx, labels(plan))
+    };
+    Ok(Image::new(&config, vec![os.os, os.iconv], BTreeMap::new())?)
+}
+
+async fn build_app(
+    plan: &Plan,
+    python: &PythonInputs,
+    app: &PlannedApp,
+    ctx: &Context,
+) -> Result<Image> {
+    let venv = python::venv(&app.target);
+    let debian = plan.debian();
+    let os = debian.layers(python.bytecode, ctx).await?;
+    let interpreter = match python.bytecode {
+        true => Some(debian.interpreter(os.tree.as_ref(), ctx).await?),
+        false => None,
+    };
+    let venv_layers = VenvLayers {
+        release: &app.release,
+        packages: &plan.lock.python,
+        builder: &plan.lock.builder,
+        venv: &venv,
+        compiler: &app.compiler,
+        local: app.local.as_ref(),
+        bytecode: interpreter.as_ref(),
+    };
+    let py = venv_layers.layers(ctx).await?;
+    let entrypoint = entrypoint(
+        python.image.entrypoint.as_deref(),
+        &app.release,
+        &py.app_scripts,
+        &py.all_scripts,
+    )?;
+    let mut layers: Vec<Layer> = vec![os.os];
+    if os.os_calls_iconv || py.calls_iconv {
+        layers.push(os.iconv);
+    }
+    let mut checked: Vec<(&Layer, bool)> = layers.iter().map(|l| (l, true)).collect();
+    checked.extend(py.layers.iter().zip(py.elf.iter().copied()));
+    let whole = Whole {
+        os: debian,
+        archive: &plan.archive,
+        venv: &venv_layers,
+        layers: checked,
+        os_tree: os.tree,
+        venv_tree: py.tree,
+    };
+    native::check(whole, ctx).await?;
+    layers.extend(py.layers);
+
+    let mut env = vec![
+        ("PATH".to_string(), format!("{VENV}/bin:{PATH}")),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("VIRTUAL_ENV".to_string(), VENV.to_string()),
+        // Logs reach `docker logs` as they are written, not when a buffer fills.
+        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+    ];
+    for (k, v) in &python.image.env {
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let config = ImageConfig {
+        entrypoint: vec![entrypoint],
+        env,
+        exposed_ports: python.image.ports.iter().cloned().collect::<BTreeSet<_>>(),
+        volumes: python
+            .image
+            .volumes
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        ..base_config(plan, ctx, labels(plan))
+    };
+    let release = &app.release;
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            release.name.to_string(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            release.version.to_string(),
+        ),
+    ]);
+    Ok(Image::new(&config, layers, annotations)?)
+}
+
+/// What every image has: the non-root user, its home as working directory, the date, the
+/// platform.
+fn base_config(plan: &Plan, ctx: &Context, labels: BTreeMap<String, String>) -> ImageConfig {
+    let user = grocker_runtime::User::default();
+    ImageConfig {
+        user: format!("{}:{}", user.uid, user.gid),
+        working_dir: user.home(),
+        labels,
+        created: ctx.epoch.seconds(),
+        architecture: plan.inputs.arch.oci_name().to_string(),
+        os: "linux".to_string(),
+        ..ImageConfig::default()
+    }
+}
+
+fn labels(plan: &Plan) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (
+            "grocker.runtime".to_string(),
+            plan.inputs.runtime.to_string(),
+        ),
+        (
+            "grocker.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    if let Some(app) = &plan.app {
+        let release = &app.release;
+        for (key, value) in [
+            ("grocker.app.name", release.name.to_string()),
+            ("grocker.app.version", release.version.to_string()),
+            ("org.opencontainers.image.title", release.name.to_string()),
+            (
+                "org.opencontainers.image.version",
+                release.version.to_string(),
+            ),
+        ] {
+            labels.insert(key.to_string(), value);
+        }
+        let extras: Vec<String> = release.extras.iter().map(ToString::to_string).collect();
+        if !extras.is_empty() {
+            labels.insert("grocker.app.extras".to_string(), extras.join(","));
+        }
+    }
+    labels
+}
+
+/// Grocker's rule: `-e NAME` if given (a console script of the venv, or `python`); else
+/// `grocker-runner` if the app defines it; else the app's only console script; else the one
+/// named like the project; else an error listing the choices.
+fn entrypoint(
+    wanted: Option<&str>,
+    release: &Release,
+    app: &[String],
+    all: &[String],
+) -> Result<String> {
+    let path = |script: &str| format!("{VENV}/bin/{script}");
+    if let Some(wanted) = wanted {
+        if wanted == "python" || wanted == "python3" {
+            return Ok(path("python"));
+        }
+        if all.iter().any(|s| s == wanted) {
+            return Ok(path(wanted));
+        }
+        bail!(
+            "-e {wanted}: no console script of that name in the image; choose `python` or one of: {}",
+            list(all)
+        );
+    }
+    if app.iter().any(|s| s == "grocker-runner") {
+        return Ok(path("grocker-runner"));
+    }
+    if let [only] = app {
+        return Ok(path(only));
+    }
+    let project = release.name.to_string();
+    if let Some(s) = app.iter().find(|s| **s == project) {
+        return Ok(path(s));
+    }
+    bail!(
+        "{} has {} console scripts, so grocker cannot guess what to run: pass -e with one of: {}, or -e python",
+        release,
+        app.len(),
+        list(app)
+    )
+}
+
+fn list(scripts: &[String]) -> String {
+    if scripts.is_empty() {
+        "(none)".to_string()
+    } else {
+        scripts.join(", ")
+    }
+}

@@ -1,0 +1,163 @@
+//! What to package and how, validated: the input of the plan stage (DESIGN §1.1). The command
+//! line and configuration files are turned into these by the binary's settings layer.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Result, anyhow, bail};
+use grocker_runtime::Runtime;
+use grocker_wheel::{Arch, ExtraName, Requirement};
+use url::Url;
+
+use crate::release::Release;
+
+/// What to package.
+#[derive(Clone, Debug)]
+pub enum AppInput {
+    /// `NAME[EXTRAS]==VERSION` from the index.
+    Release(Box<Release>),
+    /// A project directory (`pyproject.toml` or `setup.py`), built in the builder.
+    Project(PathBuf),
+    /// A wheel file, with extras (`app-1.0-py3-none-any.whl[pg]`).
+    Wheel {
+        /// The file.
+        path: PathBuf,
+        /// Extras to install it with.
+        extras: Vec<ExtraName>,
+    },
+}
+
+impl AppInput {
+    /// A wheel file (`FILE.whl`, `FILE.whl[EXTRAS]`), a project directory, or a release.
+    pub fn parse(arg: &str) -> Result<Self> {
+        let (file, extras) = match arg.strip_suffix(']').and_then(|a| a.rsplit_once('[')) {
+            Some((file, extras)) if file.ends_with(".whl") => (file, extras),
+            _ => (arg, ""),
+        };
+        if file.ends_with(".whl") {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                bail!("{file}: no such wheel file");
+            }
+            let extras = extras
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    ExtraName::from_str(e)
+                        .map_err(|err| anyhow!("`{e}` is not an extra name: {err}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(AppInput::Wheel { path, extras });
+        }
+        let path = Path::new(arg);
+        if path.is_dir() {
+            return Ok(AppInput::Project(path.to_path_buf()));
+        }
+        if arg.contains('/') && !arg.contains("==") {
+            bail!("{arg}: no such project directory");
+        }
+        Ok(AppInput::Release(Box::new(arg.parse()?)))
+    }
+}
+
+/// Where the Debian archive is and whom to trust.
+#[derive(Clone, Debug)]
+pub struct DebianSources {
+    /// The main archive (`https://deb.debian.org/debian` by default).
+    pub mirror: Url,
+    /// The security archive.
+    pub security_mirror: Url,
+    /// Keyrings trusted for both, besides Debian's own keys.
+    pub extra_keyrings: Vec<PathBuf>,
+    /// Grocker's `repositories`: extra apt sources, each trusted only with its own key.
+    pub repositories: Vec<ExtraRepository>,
+}
+
+/// An extra apt repository (Grocker's `repositories`).
+#[derive(Clone, Debug)]
+pub struct ExtraRepository {
+    /// Its name in the configuration and in the lock.
+    pub name: String,
+    /// Its root URL.
+    pub url: Url,
+    /// The suite (`bookworm`).
+    pub suite: String,
+    /// The components (`main`).
+    pub components: Vec<String>,
+    /// The armored OpenPGP public key its InRelease must be signed with.
+    pub key: String,
+}
+
+impl ExtraRepository {
+    /// How the lock records it, so that changing it re-resolves.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: deb {} {} {}",
+            self.name,
+            self.url,
+            self.suite,
+            self.components.join(" ")
+        )
+    }
+}
+
+/// What `grocker.lock` handling the user asked for.
+#[derive(Clone, Debug)]
+pub struct LockSettings {
+    /// The lock file.
+    pub path: PathBuf,
+    /// `--upgrade`: resolve again even when the lock matches.
+    pub upgrade: bool,
+    /// `--locked`: fail rather than resolve.
+    pub locked: bool,
+}
+
+/// How the image is configured, beyond its files.
+#[derive(Clone, Debug, Default)]
+pub struct ImageSettings {
+    /// `-e`: a console script of the venv, or `python`.
+    pub entrypoint: Option<String>,
+    /// Environment, in order; later keys win.
+    pub env: Vec<(String, String)>,
+    /// Exposed ports (`8000`, `53/udp`).
+    pub ports: Vec<String>,
+    /// Volume mount points.
+    pub volumes: Vec<String>,
+}
+
+/// The Python side of a build: the application and where its packages come from.
+#[derive(Clone, Debug)]
+pub struct PythonInputs {
+    /// What to package.
+    pub app: AppInput,
+    /// pip constraints applied to the resolution.
+    pub constraints: Vec<Requirement>,
+    /// The package indexes.
+    pub indexes: grocker_pypi::IndexUrls,
+    /// Debian packages for the builder only (config `dependencies.build`).
+    pub build_packages: Vec<String>,
+    /// Whether the compiler stage may run (`--no-build-dependencies` forbids it).
+    pub compile: bool,
+    /// `--compile-bytecode`: `.pyc` files in the image.
+    pub bytecode: bool,
+    /// Entrypoint, environment, ports, volumes.
+    pub image: ImageSettings,
+}
+
+/// Everything the plan stage starts from.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// `SUITE/PYTHON`.
+    pub runtime: Runtime,
+    /// The image's platform.
+    pub arch: Arch,
+    /// Debian packages for the os layer beyond the runtime's own, sorted.
+    pub packages: Vec<String>,
+    /// The Debian archives.
+    pub debian: DebianSources,
+    /// `grocker.lock` handling.
+    pub lock: LockSettings,
+    /// The application; `None` for the runtime image alone (`grocker root`).
+    pub python: Option<PythonInputs>,
+}

@@ -1,0 +1,216 @@
+//! Finished layers, cached by the digest of their inputs (DESIGN §4): a rebuild whose inputs did
+//! not change reuses the compressed blob without reading a single package, so it re-tars
+//! nothing.
+
+use std::fmt;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use grocker_fetch::Cache;
+use grocker_fs::Tree;
+use grocker_hash::Hasher;
+use grocker_oci::{Compression, Descriptor, Digest, Layer};
+use serde::{Deserialize, Serialize};
+
+use crate::context::SourceDateEpoch;
+
+/// Which layer of the image, least to most often changing (DESIGN §1.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// The runtime: Debian packages and the files grocker synthesizes.
+    Os,
+    /// glibc's gconv charset modules, for images that call `iconv_open`.
+    Iconv,
+    /// Third-party wheels, and the venv itself.
+    Deps,
+    /// One very large third-party wheel, alone.
+    OwnDeps(String),
+    /// The application's own wheel.
+    App,
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayerKind::Os => f.write_str("os"),
+            LayerKind::Iconv => f.write_str("iconv"),
+            LayerKind::Deps => f.write_str("deps"),
+            LayerKind::OwnDeps(name) => write!(f, "deps: {name}"),
+            LayerKind::App => f.write_str("app"),
+        }
+    }
+}
+
+/// Facts about a layer's content that later builds need without reading it. A fact missing
+/// from a record (one written before grocker noted it) reads as the cautious answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notes {
+    /// Whether an ELF file of the layer (besides glibc's own) calls `iconv_open`: an `os` fact.
+    #[serde(default = "yes")]
+    pub calls_iconv: bool,
+    /// Console and GUI scripts the layer's wheels install.
+    #[serde(default)]
+    pub scripts: Vec<String>,
+    /// Whether the layer holds an ELF file (see `native::check`).
+    #[serde(default = "yes")]
+    pub elf: bool,
+    /// Whether an ELF file of the layer calls `iconv_open`: a venv fact.
+    #[serde(default = "yes")]
+    pub iconv: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Notes {
+    fn default() -> Self {
+        Self {
+            calls_iconv: true,
+            scripts: Vec::new(),
+            elf: true,
+            iconv: true,
+        }
+    }
+}
+
+/// What the layer cache records under a key.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    #[serde(with = "text")]
+    diff_id: Digest,
+    #[serde(with = "text")]
+    digest: Digest,
+    size: u64,
+    uncompressed_size: u64,
+    #[serde(default, deserialize_with = "notes_or_default")]
+    notes: Notes,
+}
+
+/// Digests as their `sha256:…` text.
+mod text {
+    use grocker_oci::Digest;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(digest: &Digest, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(digest)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Records of the iconv layer hold `null` notes.
+fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::Error> {
+    Ok(Option::<Notes>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
+/// settings that change file contents); the grocker version and the format are always in.
+#[derive(Clone)]
+pub struct LayerKey {
+    hasher: Hasher,
+}
+
+impl LayerKey {
+    pub fn new(kind: &LayerKind, epoch: SourceDateEpoch, compression: Compression) -> Self {
+        let epoch = epoch.seconds();
+        let mut key = Self {
+            hasher: Hasher::new(),
+        };
+        // Any change to how grocker lays files out must change this line's inputs.
+        key.add(&format!(
+            "grocker-layer v2 {} {kind} epoch={epoch} {compression:?}",
+            env!("CARGO_PKG_VERSION")
+        ));
+        key
+    }
+
+    /// One input line (e.g. `libc6 2.36-9+deb12u13 <sha256>`).
+    pub fn add(&mut self, line: &str) {
+        self.hasher.update(line.as_bytes());
+        self.hasher.update(b"\n");
+    }
+
+    fn id(&self) -> String {
+        self.hasher.clone().finish().to_string()
+    }
+}
+
+pub struct LayerCache {
+    cache: Cache,
+}
+
+impl LayerCache {
+    pub fn new(cache: &Cache) -> Self {
+        Self {
+            cache: cache.clone(),
+        }
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        self.cache.root().join("layers")
+    }
+
+    /// The layer a previous build made for `key`, with the notes recorded beside it, if its
+    /// blob is still there with the recorded size (`grocker purge` removes blobs).
+    pub fn lookup(
+        &self,
+        key: &LayerKey,
+        compression: Compression,
+        created_by: &str,
+    ) -> Option<(Layer, Notes)> {
+        let (bytes, _) = self.cache.get_keyed("layers", &key.id())?;
+        let record: Record = match serde_json::from_slice(&bytes) {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::debug!("ignoring an unreadable layer-cache record: {e}");
+                return None;
+            }
+        };
+        let dir = self.dir();
+        let on_disk = fs_err::metadata(dir.join(record.digest.hex())).ok()?.len();
+        if on_disk != record.size {
+            return None;
+        }
+        let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
+        let layer = Layer::from_parts(
+            &dir,
+            record.diff_id,
+            descriptor,
+            record.uncompressed_size,
+            created_by,
+        );
+        Some((layer, record.notes))
+    }
+
+    /// Writes `tree` as a layer and records it under `key` with `notes` (facts about the
+    /// layer's content later builds need without reading it, e.g. console scripts).
+    pub fn build(
+        &self,
+        key: &LayerKey,
+        compression: Compression,
+        created_by: &str,
+        tree: &Tree,
+        epoch: SourceDateEpoch,
+        notes: &Notes,
+    ) -> Result<Layer> {
+        let layer = Layer::build(&self.dir(), compression, created_by, |w: &mut dyn Write| {
+            tree.write_tar(w, epoch.seconds()).map(drop)
+        })?;
+        let record = Record {
+            diff_id: layer.diff_id,
+            digest: layer.digest(),
+            size: layer.descriptor.size,
+            uncompressed_size: layer.uncompressed_size,
+            notes: notes.clone(),
+        };
+        self.cache
+            .put_keyed("layers", &key.id(), &serde_json::to_vec(&record)?)
+            .context("recording the layer in the cache")?;
+        Ok(layer)
+    }
+}

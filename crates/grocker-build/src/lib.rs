@@ -1,0 +1,51 @@
+//! grocker's pipeline (DESIGN §1), with no command line: what to package → one fully pinned
+//! [`Plan`] → an [`Image`](grocker_oci::Image) → sinks.
+//!
+//! The [`Plan`] is the value everything downstream reads: the runtime and platform, every
+//! Debian package and Python distribution pinned with its SHA-256, the application (a release
+//! from an index, a wheel, a project built in the builder), the image settings. `grocker.lock`
+//! is its serialized form: a lock made for the same [`Inputs`] *is* the plan, and nothing is
+//! resolved. [`build`] turns a plan into an image — layers written from verified downloads (or
+//! taken from the layer cache), the native libraries checked — and resolves nothing. Publishing
+//! is the sinks' business (`grocker_oci::Sink`): the image's bytes are computed once and every
+//! sink writes the same ones.
+//!
+//! ```no_run
+//! use grocker_build::{Context, Inputs, Reporter, SourceDateEpoch, Verbosity};
+//! # async fn example(inputs: Inputs) -> anyhow::Result<()> {
+//! let ctx = Context::new(Reporter::new(Verbosity::Quiet), false, SourceDateEpoch::from_env()?)?;
+//! let plan = grocker_build::plan(inputs, &ctx).await?;         // pinned: grocker.lock
+//! let image = grocker_build::build(&plan, &ctx).await?;        // layers, native check, config
+//! let mut sink = grocker_oci::OciLayoutSink::new("./image".as_ref())?;
+//! grocker_oci::Sink::publish(&mut sink, &image, &"app:1.0".parse()?)?;
+//! plan.write_lock(&ctx)?;                                      // only once the image is out
+//! # Ok(()) }
+//! ```
+//!
+//! Stages, in the order bytes flow: [`plan`] (Debian resolution in `debian`, Python resolution
+//! and the compiler stage in `python` and `compile`), then [`build`] (`debian` and `python`
+//! write layers through the layer cache in `layers`; `bytecode` compiles `.pyc` files; `native`
+//! checks the finished image's ELF files).
+
+mod bytecode;
+mod compile;
+mod context;
+mod debian;
+mod image;
+mod inputs;
+mod layers;
+mod native;
+mod plan;
+mod python;
+mod release;
+mod report;
+
+pub use context::{Context, SourceDateEpoch};
+pub use image::{PATH, build};
+pub use inputs::{
+    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PythonInputs,
+};
+pub use plan::{Plan, PlannedApp, plan};
+pub use python::VENV;
+pub use release::{ParseReleaseError, Release, default_image_name};
+pub use report::{Reporter, Stage, Verbosity};

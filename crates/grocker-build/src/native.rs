@@ -1,0 +1,84 @@
+//! The native-library check (DESIGN §1.4): every extension module and vendored library in the
+//! venv must find the libraries it links (`DT_NEEDED`) in the finished image, or the build
+//! fails saying which Debian package to add — instead of the container failing at import time.
+
+use anyhow::{Result, bail};
+use grocker_fs::Tree;
+use grocker_hash::Hasher;
+use grocker_oci::Layer;
+
+use crate::context::Context;
+use crate::debian::{DebianArchive, PinnedDebian};
+use crate::python::VenvLayers;
+
+/// The whole image, as the check sees it.
+pub struct Whole<'a> {
+    /// The runtime's packages, and the archive that says which package ships a library.
+    pub os: PinnedDebian<'a>,
+    pub archive: &'a DebianArchive,
+    pub venv: &'a VenvLayers<'a>,
+    /// Each layer, with whether it holds an ELF file.
+    pub layers: Vec<(&'a Layer, bool)>,
+    /// The runtime filesystem and the venv, when this build already made them (for their
+    /// layers).
+    pub os_tree: Option<Tree>,
+    pub venv_tree: Option<Tree>,
+}
+
+/// Checks the image. The verdict depends only on the layers' ELF files — the loader model skips
+/// any other file — so a passed check is remembered by the digests of the layers that have
+/// some, and a rebuild that changed nothing, or only pure-Python code (an edited project's app
+/// layer), skips it.
+pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
+    let mut key = Hasher::new();
+    key.update(b"native-check v2\n");
+    for (layer, has_elf) in &whole.layers {
+        match has_elf {
+            true => key.update(layer.digest().to_string().as_bytes()),
+            false => key.update(b"no ELF file"),
+        }
+        key.update(b"\n");
+    }
+    let key = key.finish().to_string();
+    let cache = ctx.fetcher.cache();
+    if cache.get_keyed("native-check", &key).is_some() {
+        return Ok(());
+    }
+
+    let _stage = ctx
+        .report
+        .stage("Checking the native libraries of the venv");
+    let mut tree = match whole.os_tree {
+        Some(tree) => tree,
+        None => whole.os.tree(ctx).await?,
+    };
+    let venv = match whole.venv_tree {
+        Some(tree) => tree,
+        None => whole.venv.tree(ctx).await?,
+    };
+    tree.merge(venv)?;
+    let root = whole.venv.venv.root.trim_start_matches('/').to_string();
+    let missing =
+        tokio::task::spawn_blocking(move || grocker_elf::missing_libraries(&tree, &root)).await??;
+    if missing.is_empty() {
+        cache.put_keyed("native-check", &key, b"ok")?;
+        return Ok(());
+    }
+    // The suggestions are a courtesy: a mirror without Contents files still gets the verdict.
+    let providers = match whole.archive.library_providers(ctx).await {
+        Ok(providers) => Some(providers),
+        Err(e) => {
+            tracing::warn!("cannot say which Debian packages ship the missing libraries: {e:#}");
+            None
+        }
+    };
+    bail!(
+        "{}",
+        grocker_elf::missing_message(&missing, &whole.venv.venv.site_packages(), |soname| {
+            providers
+                .as_ref()
+                .map(|p| p.packages_providing(soname))
+                .unwrap_or_default()
+        })
+    )
+}

@@ -1,0 +1,287 @@
+//! The Python stage, installation: the locked wheels fetched verified and installed into the
+//! venv, cut into layers (`deps`, very large wheels alone, `app`), each cached by its inputs.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use grocker_fs::Tree;
+use grocker_lock::{DebianPackage, PythonPackage};
+use grocker_oci::{Compression, Layer};
+use grocker_wheel::{InstallOptions, Venv, install_wheel};
+use tokio::runtime::Handle;
+
+use crate::bytecode::Interpreter;
+use crate::compile::{self, Compiler};
+use crate::context::Context;
+use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
+use crate::python::LocalApp;
+use crate::release::Release;
+
+/// Wheels this large (compressed) get a layer of their own, so that an update of one of them
+/// does not re-upload the others — and the others do not re-upload it.
+const OWN_LAYER_BYTES: u64 = 50_000_000;
+
+/// The venv layers: third-party wheels (the largest in layers of their own), then the app.
+pub struct PythonLayers {
+    pub layers: Vec<Layer>,
+    /// For each layer, whether it holds an ELF file (a layer without one cannot change the
+    /// native-library check's verdict, see `native::check`).
+    pub elf: Vec<bool>,
+    /// Whether an ELF file of these layers calls `iconv_open` (the image then needs the
+    /// runtime's `iconv` layer, see `debian::OsLayers`).
+    pub calls_iconv: bool,
+    /// The whole venv when every layer had to be installed (all layer-cache misses), so that
+    /// checks over the image need not install the wheels again.
+    pub tree: Option<Tree>,
+    /// Console scripts of the app's own wheel.
+    pub app_scripts: Vec<String>,
+    /// Every console script in the venv.
+    pub all_scripts: Vec<String>,
+}
+
+/// One layer to write: which, under which cache key, described how.
+struct LayerSpec<'a> {
+    kind: &'a LayerKind,
+    key: &'a LayerKey,
+    created_by: &'a str,
+    with_skeleton: bool,
+}
+
+/// What the venv is made of: the pinned wheels (and sdists, with the compiler that built them),
+/// the application, and how files are compiled.
+pub struct VenvLayers<'a> {
+    pub release: &'a Release,
+    pub packages: &'a [PythonPackage],
+    /// The builder's packages: wheels compiled from sdists depend on them.
+    pub builder: &'a [DebianPackage],
+    pub venv: &'a Venv,
+    pub compiler: &'a Compiler,
+    pub local: Option<&'a LocalApp>,
+    pub bytecode: Option<&'a Interpreter>,
+}
+
+impl VenvLayers<'_> {
+    /// The layers, each from the layer cache when its inputs were laid out before.
+    pub async fn layers(&self, ctx: &Context) -> Result<PythonLayers> {
+        let epoch = ctx.epoch;
+        let builder_key = {
+            let mut h = grocker_hash::Hasher::new();
+            for p in self.builder {
+                h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
+            }
+            h.finish()
+        };
+        let app_name = self.release.name.to_string();
+        let cache = LayerCache::new(ctx.fetcher.cache());
+        let mut out = PythonLayers {
+            layers: Vec::new(),
+            elf: Vec::new(),
+            calls_iconv: false,
+            tree: Some(Tree::new()),
+            app_scripts: Vec::new(),
+            all_scripts: Vec::new(),
+        };
+        for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
+            // The first (deps) layer also carries the venv itself.
+            let with_skeleton = i == 0;
+            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+            key.add(&format!(
+                "venv {} {} {} skeleton={with_skeleton}",
+                self.venv.root, self.venv.interpreter, self.venv.python_full
+            ));
+            if self.bytecode.is_some() {
+                key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+            }
+            for p in &packages {
+                key.add(&format!("{} {}", p.filename, p.sha256));
+                if compile::is_sdist(&p.filename) {
+                    key.add(&format!("built by {builder_key}"));
+                }
+            }
+            // A local app is installed from its file, in the app layer.
+            let local_wheel = self.local.filter(|_| kind == LayerKind::App);
+            if let Some(app) = local_wheel {
+                key.add(&format!("{} {}", app.filename, app.sha256));
+            }
+            let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+            if local_wheel.is_some() {
+                names.push(&app_name);
+            }
+            let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
+            let (layer, notes) = match cache.lookup(&key, Compression::Gzip, &created_by) {
+                Some(hit) => {
+                    out.tree = None;
+                    hit
+                }
+                None => {
+                    let layer = LayerSpec {
+                        kind: &kind,
+                        key: &key,
+                        created_by: &created_by,
+                        with_skeleton,
+                    };
+                    let (layer, notes, tree) =
+                        self.write(&packages, local_wheel, &layer, ctx).await?;
+                    if let Some(all) = &mut out.tree {
+                        all.merge(tree)?;
+                    }
+                    (layer, notes)
+                }
+            };
+            if kind == LayerKind::App {
+                out.app_scripts = notes.scripts.clone();
+            }
+            out.all_scripts.extend(notes.scripts);
+            out.elf.push(notes.elf);
+            out.calls_iconv |= notes.iconv;
+            out.layers.push(layer);
+        }
+        out.all_scripts.sort();
+        out.all_scripts.dedup();
+        Ok(out)
+    }
+
+    /// Installs one layer's wheels, compiles their bytecode if asked, and writes the layer.
+    async fn write(
+        &self,
+        packages: &[&PythonPackage],
+        local: Option<&LocalApp>,
+        layer: &LayerSpec<'_>,
+        ctx: &Context,
+    ) -> Result<(Layer, Notes, Tree)> {
+        let kind = layer.kind;
+        let (mut tree, scripts) = self
+            .install(packages, local, layer.with_skeleton, ctx)
+            .await?;
+        let files = || {
+            tree.iter().filter_map(|(_, e)| match &e.kind {
+                grocker_fs::Kind::File(data) => Some(data),
+                _ => None,
+            })
+        };
+        let notes = Notes {
+            calls_iconv: false,
+            scripts,
+            elf: files().any(|data| data.starts_with(b"\x7fELF")),
+            iconv: files().any(|data| grocker_elf::calls_iconv(data)),
+        };
+        if let Some(interpreter) = self.bytecode {
+            let _stage = ctx
+                .report
+                .stage(format!("Compiling the {kind} layer's bytecode"));
+            let site = self.venv.site_packages();
+            let site = site.trim_start_matches('/');
+            tokio::task::block_in_place(|| interpreter.compile(&mut tree, site))?;
+        }
+        let _stage = ctx.report.stage(format!("Writing the {kind} layer"));
+        let cache = LayerCache::new(ctx.fetcher.cache());
+        let (key, created_by) = (layer.key.clone(), layer.created_by.to_string());
+        let (n, epoch) = (notes.clone(), ctx.epoch);
+        let (layer, tree) = tokio::task::spawn_blocking(move || {
+            cache
+                .build(&key, Compression::Gzip, &created_by, &tree, epoch, &n)
+                .map(|layer| (layer, tree))
+        })
+        .await
+        .context("the layer writer stopped unexpectedly")??;
+        Ok((layer, notes, tree))
+    }
+
+    /// How the venv is split into layers: `deps` (with the venv itself), one layer per very
+    /// large wheel, then `app`.
+    fn groups(&self) -> Result<Vec<(LayerKind, Vec<&PythonPackage>)>> {
+        let app_name = self.release.name.to_string();
+        let mut groups: Vec<(LayerKind, Vec<&PythonPackage>)> = Vec::new();
+        let mut deps = Vec::new();
+        for p in self.packages {
+            if p.name == app_name {
+                continue;
+            }
+            if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
+                groups.push((LayerKind::OwnDeps(p.name.clone()), vec![p]));
+            } else {
+                deps.push(p);
+            }
+        }
+        groups.insert(0, (LayerKind::Deps, deps));
+        let app: Vec<&PythonPackage> = self
+            .packages
+            .iter()
+            .filter(|p| p.name == app_name)
+            .collect();
+        if app.is_empty() && self.local.is_none() {
+            bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
+        }
+        groups.push((LayerKind::App, app));
+        Ok(groups)
+    }
+
+    /// The whole venv as one tree (for checks over the finished image), installed again from
+    /// the cached wheels.
+    pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
+        let mut all = Tree::new();
+        for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
+            let local_wheel = self.local.filter(|_| kind == LayerKind::App);
+            let (tree, _) = self.install(&packages, local_wheel, i == 0, ctx).await?;
+            all.merge(tree)?;
+        }
+        Ok(all)
+    }
+
+    /// Downloads (verified, cached) and installs `packages` into a fresh tree.
+    async fn install(
+        &self,
+        packages: &[&PythonPackage],
+        local: Option<&LocalApp>,
+        with_skeleton: bool,
+        ctx: &Context,
+    ) -> Result<(Tree, Vec<String>)> {
+        let downloads = packages
+            .iter()
+            .map(|p| crate::python::download(p))
+            .collect::<Result<Vec<_>>>()?;
+        let paths = {
+            let _stage = ctx
+                .report
+                .stage(format!("Fetching {} wheels", downloads.len()));
+            ctx.fetcher.get_all_verified(downloads).await?
+        };
+        // Sdists become the wheels the compiler built for them (from its cache, normally: they
+        // were built during resolution).
+        let mut wheels: Vec<(String, PathBuf)> = Vec::new();
+        for (p, path) in packages.iter().zip(paths) {
+            if compile::is_sdist(&p.filename) {
+                let handle = Handle::current();
+                wheels.push(tokio::task::block_in_place(|| {
+                    self.compiler
+                        .wheel_for(&handle, &p.filename, &p.sha256, &path)
+                })?);
+            } else {
+                wheels.push((p.filename.clone(), path));
+            }
+        }
+        if let Some(app) = local {
+            wheels.push((app.filename.clone(), app.wheel.clone()));
+        }
+        let venv = self.venv.clone();
+        tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {
+            let mut tree = Tree::new();
+            if with_skeleton {
+                for (path, entry) in venv.skeleton() {
+                    tree.insert(path, entry)?;
+                }
+            }
+            let mut scripts = Vec::new();
+            for (file, path) in &wheels {
+                let reader = std::io::BufReader::new(fs_err::File::open(path)?);
+                let installed =
+                    install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;
+                scripts.extend(installed.console_scripts);
+                scripts.extend(installed.gui_scripts);
+            }
+            Ok((tree, scripts))
+        })
+        .await
+        .context("the wheel installer stopped unexpectedly")?
+    }
+}
