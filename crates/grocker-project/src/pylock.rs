@@ -167,10 +167,12 @@ fn locked(at: At<'_>, package: &Package) -> Result<LockedPackage, ProjectError> 
     };
     let mut files = Vec::new();
     for file in package.sdist.iter().chain(&package.wheels) {
-        let filename = match (&file.name, &file.url, &file.path) {
-            (Some(name), _, _) => name.clone(),
-            (None, Some(url), _) => percent_decode(url_filename(url)),
-            (None, None, Some(path)) => url_filename(path).to_string(),
+        // The URL's own name first: `uv export` writes `name` normalized (`markupsafe-...`)
+        // while the index serves `MarkupSafe-...`.
+        let filename = match (&file.url, &file.path, &file.name) {
+            (Some(url), _, _) => percent_decode(url_filename(url)),
+            (None, Some(path), _) => url_filename(path).to_string(),
+            (None, None, Some(name)) => name.clone(),
             (None, None, None) => return Err(at.error("a file without name, url or path")),
         };
         let Some(hex) = file.hashes.get("sha256") else {

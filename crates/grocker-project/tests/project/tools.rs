@@ -1,0 +1,1 @@
+//! Lock files made by the real tools, now.
