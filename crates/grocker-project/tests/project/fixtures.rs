@@ -474,3 +474,41 @@ fn a_directory_without_pyproject_is_an_app() {
     assert_eq!(Project::read(tmp.path()).unwrap().kind(), ProjectKind::App);
     let _ = Target::tags;
 }
+
+#[test]
+fn poetry_1_lock_walks_the_graph_like_poetry_2_selects() {
+    // Poetry 1.8's lock (lock-version 2.0) has no groups or markers per package: the same
+    // project must come out as Poetry 2.5 locked it.
+    let old = fixture("poetry1-tool");
+    let new = fixture("poetry-tool");
+    for ask in [
+        Ask::default(),
+        Ask {
+            groups: &["dev"],
+            ..Ask::default()
+        },
+        Ask {
+            extras: &["net"],
+            ..Ask::default()
+        },
+    ] {
+        let (groups, extras) = (ask.groups, ask.extras);
+        let a = pins(&read(
+            &old,
+            Ask {
+                groups,
+                extras,
+                ..Ask::default()
+            },
+        ));
+        let b = pins(&read(&new, ask));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "groups {groups:?} extras {extras:?}"
+        );
+    }
+    let locked = read(&old, Ask::default());
+    assert_eq!(pins(&locked)["flask"], "2.3.3");
+    assert_eq!(locked.stale, None, "Poetry 1.x's content-hash recomputed");
+}
