@@ -77,6 +77,15 @@ struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
+    /// The project itself (its own dependencies are the walk's first edges).
+    fn project_at(&self) -> At<'a> {
+        At {
+            path: self.path,
+            line: None,
+            package: None,
+        }
+    }
+
     fn at<'p>(&self, package: &'p Package) -> At<'p>
     where
         'a: 'p,
@@ -436,8 +445,18 @@ fn walk(
                 .collect();
             let to = match (fits.as_slice(), from) {
                 ([one], _) => *one,
-                (_, Some(from)) => return Err(cx.at(&wire.packages[from]).error(format!("depends on `{}`, which the lock has {} times for this target: run `poetry lock`", edge.name, fits.len()))),
-                (_, None) => return Err(At { path: cx.path, line: None, package: Some(&edge.name.to_string()) }.error("not in the lock, or there more than once for this target: run `poetry lock`")),
+                (_, from) => {
+                    let message = format!(
+                        "depends on `{}`, which the lock has {} times for this target: run \
+                         `poetry lock`",
+                        edge.name,
+                        fits.len()
+                    );
+                    return Err(match from {
+                        Some(from) => cx.at(&wire.packages[from]).error(message),
+                        None => cx.project_at().error(message),
+                    });
+                }
             };
             reached.insert(to);
             let mut extras: Vec<String> = edge.extras.iter().map(|e| normalize(e)).collect();

@@ -198,7 +198,6 @@ pub(crate) fn read(
     local.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let local: Vec<LocalPackage> = local.into_iter().map(|(_, l)| l).collect();
     let stale = staleness(path, dir, &wire, &graph)?;
-    let _ = project;
     Ok(Locked {
         source,
         packages: sorted(packages),

@@ -472,7 +472,6 @@ fn a_directory_without_pyproject_is_an_app() {
     let tmp = tempfile::tempdir().unwrap();
     fs_err::write(tmp.path().join("manage.py"), "").unwrap();
     assert_eq!(Project::read(tmp.path()).unwrap().kind(), ProjectKind::App);
-    let _ = Target::tags;
 }
 
 #[test]
@@ -511,4 +510,47 @@ fn poetry_1_lock_walks_the_graph_like_poetry_2_selects() {
     let locked = read(&old, Ask::default());
     assert_eq!(pins(&locked)["flask"], "2.3.3");
     assert_eq!(locked.stale, None, "Poetry 1.x's content-hash recomputed");
+}
+
+#[test]
+fn git_and_url_sources_are_one_clear_error() {
+    let tmp = copy("uv-app");
+    let lock = tmp.path().join("uv.lock");
+    edit(
+        &lock,
+        "source = { registry = \"https://pypi.org/simple\" }",
+        "source = { git = \"https://github.com/kjd/idna?tag=v3.7#0123456789abcdef0123456789abcdef01234567\" }",
+    );
+    let err = try_read(tmp.path(), Ask::default()).unwrap_err();
+    assert!(
+        matches!(&err, ProjectError::Unsupported { package, .. } if package == "idna"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not supported yet"), "{err}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    fs_err::write(
+        tmp.path().join("requirements.txt"),
+        "idna @ https://example.org/idna-3.7-py3-none-any.whl\n",
+    )
+    .unwrap();
+    let err = try_read(tmp.path(), Ask::default()).unwrap_err();
+    assert!(
+        matches!(&err, ProjectError::Unsupported { package, .. } if package == "idna"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_lock_for_another_python_is_refused() {
+    let tmp = copy("uv-app");
+    edit(
+        &tmp.path().join("uv.lock"),
+        "requires-python = \">=3.11\"",
+        "requires-python = \">=3.12\"",
+    );
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3.11.2") && err.contains(">=3.12"), "{err}");
 }
