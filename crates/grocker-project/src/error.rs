@@ -11,7 +11,10 @@ pub enum ProjectError {
     Io(#[from] std::io::Error),
 
     /// The file is not valid TOML, or a field has the wrong type.
-    #[error("{}{}: {message}", .path.display(), line_suffix(*.line))]
+    #[error(
+        "{}{}: not valid TOML for this file: {message}",
+        .path.display(), line_suffix(*.line)
+    )]
     Toml {
         /// The file.
         path: PathBuf,

@@ -20,6 +20,11 @@
 //! - [`LockedPackage::best_file`]: the wheel for the target's [`grocker_wheel::Tags`], else the
 //!   sdist.
 //!
+//! Not read yet, each refused with one clear error rather than guessed at: git, direct-URL and
+//! local-archive sources; uv's conflict markers (`[tool.uv] conflicts`) are evaluated with no
+//! extras, so such edges stay out. A `pylock.toml`'s `default-groups` are not applied: as for
+//! every format, dependency groups are out unless [`Selection::groups`] names them.
+//!
 //! ```no_run
 //! use grocker_project::{LockSource, Project, Selection, read_lock};
 //! use grocker_wheel::{Arch, Target};

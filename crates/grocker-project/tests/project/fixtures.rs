@@ -554,3 +554,87 @@ fn a_lock_for_another_python_is_refused() {
         .to_string();
     assert!(err.contains("3.11.2") && err.contains(">=3.12"), "{err}");
 }
+
+/// The message for a copy of `fixture` with `from` replaced by `to` in `file`, the temporary
+/// directory written `DIR`.
+fn message_after_edit(fixture: &str, file: &str, from: &str, to: &str, ask: Ask<'_>) -> String {
+    let tmp = copy(fixture);
+    edit(&tmp.path().join(file), from, to);
+    let err = try_read(tmp.path(), ask).unwrap_err().to_string();
+    let dir = tmp.path().canonicalize().unwrap();
+    err.replace(&dir.display().to_string(), "DIR")
+}
+
+#[test]
+fn error_messages_say_what_where_and_what_to_do() {
+    let ask = Ask::default;
+    assert_eq!(
+        message_after_edit(
+            "uv-package",
+            "uv.lock",
+            "version = \"0.115.0\"",
+            "version = 0.115.0",
+            ask()
+        ),
+        "DIR/uv.lock:38: not valid TOML for this file: invalid float, expected nothing"
+    );
+    assert_eq!(
+        message_after_edit(
+            "uv-package",
+            "uv.lock",
+            "version = \"0.115.0\"",
+            "version = \"zero\"",
+            ask()
+        ),
+        "DIR/uv.lock:37: package `fastapi`: `zero` is not a PEP 440 version: expected version to \
+         start with a number, but no leading ASCII digits were found"
+    );
+    assert_eq!(
+        message_after_edit(
+            "poetry-tool",
+            "poetry.lock",
+            "hash = \"sha256:",
+            "hash = \"md5:",
+            ask()
+        ),
+        "DIR/poetry.lock:4: package `blinker`: hash \
+         `md5:ba0efaa9080b619ff2f3459d1d500c57bddea4a6b424b60a91141db6fd2f08bc` is not a sha256: \
+         grocker verifies every file by its SHA-256; lock again with sha256 hashes"
+    );
+    assert_eq!(
+        message_after_edit(
+            "uv-app",
+            "uv.lock",
+            "source = { registry = \"https://pypi.org/simple\" }",
+            "source = { url = \"https://example.org/idna-3.7.tar.gz\" }",
+            ask()
+        ),
+        "DIR/uv.lock: package `idna` comes from a direct URL (https://example.org/idna-3.7.tar.gz): \
+         not supported yet; publish it to an index (or vendor it as a path dependency inside the \
+         project) and lock again"
+    );
+    assert_eq!(
+        message_after_edit(
+            "uv-workspace",
+            "uv.lock",
+            "",
+            "",
+            Ask {
+                member: Some("x"),
+                ..ask()
+            }
+        ),
+        "DIR/uv.lock: no workspace member `x` in this lock (members: uv-workspace, wlib); pick one of them"
+    );
+    let tmp = copy("uv-package");
+    edit(
+        &tmp.path().join("pyproject.toml"),
+        "\"fastapi==0.115.0\",",
+        "",
+    );
+    assert_eq!(
+        read(tmp.path(), ask()).stale.unwrap().to_string(),
+        "the lock was made with `fastapi ==0.115.0` in the dependencies of `uv-package`, which \
+         pyproject.toml no longer has; run `uv lock`"
+    );
+}
