@@ -47,6 +47,16 @@ impl Context {
     /// grocker's cache (`GROCKER_CACHE_DIR`), progress bars on a terminal. `refresh`
     /// (`--upgrade`) asks the indexes again instead of reusing what was fetched minutes ago.
     pub fn new(report: Reporter, refresh: bool, epoch: SourceDateEpoch) -> Result<Self> {
+        Self::with_cache(Cache::from_env()?, report, refresh, epoch)
+    }
+
+    /// The same, with the cache at hand rather than `GROCKER_CACHE_DIR`'s.
+    pub fn with_cache(
+        cache: Cache,
+        report: Reporter,
+        refresh: bool,
+        epoch: SourceDateEpoch,
+    ) -> Result<Self> {
         let progress = if report.bars() {
             Progress::Bars(report.multi())
         } else {
@@ -59,7 +69,7 @@ impl Context {
         if refresh {
             options.index_ttl = std::time::Duration::ZERO;
         }
-        let fetcher = Fetcher::new(Cache::from_env()?, options)?;
+        let fetcher = Fetcher::new(cache, options)?;
         Ok(Self {
             fetcher,
             report,

@@ -35,12 +35,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use archive::{FakeArchive, runtime_packages};
 pub use deb::DebBuilder;
 pub use key::TestKey;
 pub use repo::{RepoBuilder, RepoLayout, rfc2822};
 pub use server::FileServer;
 pub use tarball::{Compression, RawKind, xz};
 
+mod archive;
 mod deb;
 mod key;
 mod repo;

@@ -173,42 +173,12 @@ impl BuildSettings {
         build_packages.sort();
         build_packages.dedup();
 
-        // Environment: the files' `envs`, then each --env over them.
-        let mut env: Vec<(String, String)> =
-            file.envs.clone().unwrap_or_default().into_iter().collect();
-        for kv in &args.envs {
-            let (k, v) = match kv.split_once('=') {
-                Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
-                _ => bail!("`--env {kv}` must be KEY=VALUE"),
-            };
-            env.retain(|(key, _)| key != &k);
-            env.push((k, v));
-        }
-        let ports = if args.ports.is_empty() {
-            file.ports.clone().unwrap_or_default()
-        } else {
-            args.ports
+        let image = ImageSettings {
+            entrypoint: args.entrypoint.clone().or(file.entrypoint_name.clone()),
+            env: env(&args.envs, file.envs.as_ref())?,
+            ports: ports(args.ports.clone(), file.ports.as_ref())?,
+            volumes: volumes(args.volumes.clone(), file.volumes.as_ref())?,
         };
-        for port in &ports {
-            let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
-            if number.parse::<u16>().map_or(true, |n| n == 0)
-                || !matches!(proto, "tcp" | "udp" | "sctp")
-            {
-                bail!(
-                    "port `{port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
-                );
-            }
-        }
-        let volumes = if args.volumes.is_empty() {
-            file.volumes.clone().unwrap_or_default()
-        } else {
-            args.volumes
-        };
-        for volume in &volumes {
-            if !volume.starts_with('/') {
-                bail!("volume `{volume}` must be an absolute path inside the image, e.g. /data");
-            }
-        }
         let constraints = match args
             .pip_constraint
             .as_ref()
@@ -240,12 +210,7 @@ impl BuildSettings {
             build_packages,
             compile: !args.no_build_dependencies,
             bytecode: args.compile_bytecode,
-            image: ImageSettings {
-                entrypoint: args.entrypoint.or(file.entrypoint_name),
-                env,
-                ports,
-                volumes,
-            },
+            image,
         };
         Ok(Self {
             inputs: Inputs {
@@ -283,6 +248,58 @@ impl BuildSettings {
         name.parse()
             .with_context(|| format!("the default image name `{name}` is not valid: pass -n"))
     }
+}
+
+/// The files' `envs`, then each `--env` over them.
+fn env(
+    args: &[String],
+    file: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = file.cloned().unwrap_or_default().into_iter().collect();
+    for kv in args {
+        let (k, v) = match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
+            _ => bail!("`--env {kv}` must be KEY=VALUE"),
+        };
+        env.retain(|(key, _)| key != &k);
+        env.push((k, v));
+    }
+    Ok(env)
+}
+
+/// `--port`s, else the files' `ports`.
+fn ports(args: Vec<String>, file: Option<&Vec<String>>) -> Result<Vec<String>> {
+    let ports = if args.is_empty() {
+        file.cloned().unwrap_or_default()
+    } else {
+        args
+    };
+    for port in &ports {
+        let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+        if number.parse::<u16>().map_or(true, |n| n == 0)
+            || !matches!(proto, "tcp" | "udp" | "sctp")
+        {
+            bail!(
+                "port `{port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
+            );
+        }
+    }
+    Ok(ports)
+}
+
+/// `--volume`s, else the files' `volumes`.
+fn volumes(args: Vec<String>, file: Option<&Vec<String>>) -> Result<Vec<String>> {
+    let volumes = if args.is_empty() {
+        file.cloned().unwrap_or_default()
+    } else {
+        args
+    };
+    for volume in &volumes {
+        if !volume.starts_with('/') {
+            bail!("volume `{volume}` must be an absolute path inside the image, e.g. /data");
+        }
+    }
+    Ok(volumes)
 }
 
 fn check_package_name(p: &str) -> Result<()> {

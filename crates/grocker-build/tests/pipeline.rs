@@ -1,0 +1,105 @@
+//! Whole builds through the library, hermetic: a signed Debian archive on 127.0.0.1 (the
+//! testkit's miniature runtime), `plan` → `build`, no network and no engine.
+
+use grocker_build::{
+    Context, DebianSources, Inputs, LockSettings, Reporter, SourceDateEpoch, Verbosity,
+};
+use grocker_fetch::Cache;
+use grocker_testkit::FakeArchive;
+
+fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
+    let url = |path: &str| format!("{}/{path}", archive.server.url()).parse().unwrap();
+    Inputs {
+        runtime: Default::default(),
+        arch: grocker_wheel::Arch::X86_64,
+        packages: vec!["libpq5".to_string()],
+        debian: DebianSources {
+            mirror: url("debian"),
+            security_mirror: url("debian-security"),
+            extra_keyrings: vec![archive.keyring.clone()],
+            repositories: vec![],
+        },
+        lock: LockSettings {
+            path: lock.to_path_buf(),
+            upgrade: false,
+            locked: false,
+        },
+        python: None,
+    }
+}
+
+fn context(cache: &std::path::Path) -> Context {
+    let report = Reporter::new(Verbosity::Quiet);
+    Context::with_cache(
+        Cache::at(cache).unwrap(),
+        report,
+        false,
+        SourceDateEpoch::new(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_pins_the_archive_and_its_lock_is_the_plan() {
+    let archive = FakeArchive::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("grocker.lock");
+    let ctx = context(&dir.path().join("cache"));
+
+    let plan = grocker_build::plan(inputs(&archive, &lock), &ctx)
+        .await
+        .unwrap();
+    assert!(plan.lock_changed, "a first plan is new");
+    let libc = plan.lock.debian.iter().find(|p| p.name == "libc6").unwrap();
+    assert_eq!(
+        libc.version, "2.36-9+deb12u1",
+        "newest wins: bookworm-security's"
+    );
+    assert_eq!(libc.archive, "debian-security");
+    assert!(plan.lock.debian.iter().any(|p| p.name == "libpq5"));
+    assert!(
+        !plan
+            .lock
+            .debian
+            .iter()
+            .any(|p| p.name == "perl-base" || p.name == "dpkg"),
+        "script-only packages are not pinned"
+    );
+    let image = grocker_build::build(&plan, &ctx).await.unwrap();
+    plan.write_lock(&ctx).unwrap();
+
+    // With its lock, planning reads nothing from the archive: the lock is the plan.
+    archive.server.clear_requests();
+    let again = grocker_build::plan(inputs(&archive, &lock), &ctx)
+        .await
+        .unwrap();
+    assert!(!again.lock_changed);
+    assert_eq!(again.lock, plan.lock);
+    assert_eq!(archive.server.requests(), Vec::<String>::new());
+
+    // The same lock, another empty cache: the same image, byte for byte.
+    let other = context(&dir.path().join("other-cache"));
+    let rebuilt = grocker_build::build(&again, &other).await.unwrap();
+    assert_eq!(rebuilt.digest(), image.digest());
+    assert_eq!(image.layers().len(), 2, "os and iconv");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn locked_without_a_lock_resolves_nothing_and_says_what_to_do() {
+    let archive = FakeArchive::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("grocker.lock");
+    let mut wanted = inputs(&archive, &lock);
+    wanted.lock.locked = true;
+    let ctx = context(&dir.path().join("cache"));
+    let err = match grocker_build::plan(wanted, &ctx).await {
+        Ok(_) => panic!("--locked without a lock must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("--locked") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert_eq!(archive.server.requests(), Vec::<String>::new());
+    assert!(!lock.exists());
+}
