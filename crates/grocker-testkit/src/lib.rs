@@ -38,12 +38,14 @@
 pub use deb::DebBuilder;
 pub use key::TestKey;
 pub use repo::{RepoBuilder, RepoLayout, rfc2822};
+pub use script::{Exchange, Reply, Request, ScriptedServer};
 pub use server::FileServer;
 pub use tarball::{Compression, RawKind, xz};
 
 mod deb;
 mod key;
 mod repo;
+mod script;
 mod server;
 pub mod tamper;
 mod tarball;
