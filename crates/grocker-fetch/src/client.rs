@@ -8,8 +8,8 @@ use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE};
 use url::Url;
 
+use crate::attempt::{self, AttemptError, with_retries};
 use crate::error::redact_url;
-use crate::retry::{self, AttemptError, with_retries};
 use crate::{Cache, FetchError};
 
 const USER_AGENT: &str = concat!("grocker/", env!("CARGO_PKG_VERSION"));
@@ -116,7 +116,7 @@ impl Fetcher {
             .tls_certs_merge(crate::tls::system_roots_besides_env())
             .build()
             .map_err(|e| FetchError::Client {
-                reason: retry::reason(&e),
+                reason: crate::retry::reason(&e),
             })?;
         Ok(Fetcher {
             client,
@@ -172,7 +172,7 @@ impl Fetcher {
                 let bytes = response
                     .bytes()
                     .await
-                    .map_err(|e| retry::classify(url, e))?;
+                    .map_err(|e| attempt::classify(url, attempt, e))?;
                 Ok(Document {
                     url: final_url,
                     content_type,
@@ -223,7 +223,7 @@ impl Fetcher {
                 let bytes = response
                     .bytes()
                     .await
-                    .map_err(|e| retry::classify(url, e))?;
+                    .map_err(|e| attempt::classify(url, attempt, e))?;
                 Ok(Some(Partial {
                     start,
                     total,
@@ -242,14 +242,17 @@ impl Fetcher {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, AttemptError> {
         tracing::debug!("GET {} (attempt {attempt})", redact_url(url));
-        let response = request.send().await.map_err(|e| retry::classify(url, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| attempt::classify(url, attempt, e))?;
         tracing::debug!(
             "{} answered {} ({:?})",
             redact_url(url),
             response.status(),
             response.version()
         );
-        retry::check_status(url, attempt, &response)?;
+        attempt::check_status(url, attempt, &response)?;
         Ok(response)
     }
 }

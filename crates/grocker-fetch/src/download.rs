@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use url::Url;
 
+use crate::attempt::{self, AttemptError, with_retries};
 use crate::error::redact_url;
-use crate::retry::{self, AttemptError, with_retries};
 use crate::{FetchError, Fetcher, Progress};
 
 /// One file to download and verify.
@@ -189,7 +189,7 @@ impl Fetcher {
             let chunk = match body.next().await {
                 None => break Ok(()),
                 Some(Ok(chunk)) => chunk,
-                Some(Err(e)) => break Err(retry::classify(url, e)),
+                Some(Err(e)) => break Err(attempt::classify(url, attempt, e)),
             };
             hasher.update(&chunk);
             bar.inc(chunk.len() as u64);
@@ -208,9 +208,11 @@ impl Fetcher {
         let received = hasher.len();
         let short = item.size.filter(|&s| received < s);
         let outcome = match (outcome, short) {
-            (Ok(()), Some(expected)) => Err(AttemptError::transient(format!(
-                "the connection closed after {received} of {expected} bytes"
-            ))),
+            (Ok(()), Some(expected)) => Err(attempt::cut_short(
+                url,
+                attempt,
+                format!("the connection closed after {received} of {expected} bytes"),
+            )),
             (outcome, _) => outcome,
         };
         if let Err(e) = outcome {

@@ -12,6 +12,8 @@
 //!   `SSL_CERT_FILE`/`SSL_CERT_DIR`, honours `HTTPS_PROXY`/`NO_PROXY`, sends credentials given in
 //!   the URL (and never prints them: see [`redact_url`]), and retries transient failures with
 //!   exponential backoff.
+//! - [`retry`]: that retry policy, shared with the registry client of `grocker-oci`: which
+//!   failures are transient, the backoff schedule, `Retry-After`, and the TLS cause.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), grocker_fetch::FetchError> {
@@ -39,9 +41,10 @@ pub use download::Download;
 pub use error::{FetchError, redact_url};
 pub use tls::system_roots_besides_env;
 
+mod attempt;
 mod cache;
 mod client;
 mod download;
 mod error;
-mod retry;
+pub mod retry;
 mod tls;

@@ -39,6 +39,7 @@ pub use archive::{FakeArchive, runtime_packages};
 pub use deb::DebBuilder;
 pub use key::TestKey;
 pub use repo::{RepoBuilder, RepoLayout, rfc2822};
+pub use script::{Exchange, Reply, Request, ScriptedServer};
 pub use server::FileServer;
 pub use tarball::{Compression, RawKind, xz};
 
@@ -46,6 +47,7 @@ mod archive;
 mod deb;
 mod key;
 mod repo;
+mod script;
 mod server;
 pub mod tamper;
 mod tarball;

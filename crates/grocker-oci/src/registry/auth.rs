@@ -98,7 +98,7 @@ impl AuthState {
         header: &str,
     ) -> Result<(), Failure> {
         let Some(challenge) = parse_challenge(header) else {
-            return Err(Failure::Fatal(cx.protocol(
+            return Err(Failure::Final(cx.protocol(
                 "authenticate",
                 format!("401 Unauthorized with no usable WWW-Authenticate challenge (`{header}`)"),
             )));
@@ -108,7 +108,7 @@ impl AuthState {
         if challenge == Challenge::Basic
             && !matches!(self.credentials(cx)?, Some(Credentials::Basic { .. }))
         {
-            return Err(Failure::Fatal(self.rejected(cx)?));
+            return Err(Failure::Final(self.rejected(cx)?));
         }
         self.tokens.remove(&(registry.clone(), scopes.join(" ")));
         self.challenges.insert(registry, challenge);
@@ -171,7 +171,7 @@ fn fetch_token(
             cx.insecure,
         );
     if url.scheme() != "https" && !plain_ok && credentials.is_some() {
-        return Err(Failure::Fatal(cx.protocol(
+        return Err(Failure::Final(cx.protocol(
             ACTION,
             format!("refusing to send credentials to the token service {realm} without HTTPS"),
         )));
@@ -218,14 +218,14 @@ fn fetch_token(
     let status = response.status();
     let user = credentials.as_ref().map(Credentials::user);
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Err(Failure::Fatal(rejected(cx, credentials)));
+        return Err(Failure::Final(rejected(cx, credentials)));
     }
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         let error = cx.unexpected(ACTION, response, user);
-        return Err(Failure::Transient { error, wait: None });
+        return Err(Failure::transient(error));
     }
     if !status.is_success() {
-        return Err(Failure::Fatal(cx.unexpected(ACTION, response, user)));
+        return Err(Failure::Final(cx.unexpected(ACTION, response, user)));
     }
     let mut body = Vec::new();
     response
@@ -233,7 +233,7 @@ fn fetch_token(
         .read_to_end(&mut body)
         .map_err(|e| cx.protocol(ACTION, format!("cannot read the answer: {e}")))?;
     token_from_answer(&body)
-        .ok_or_else(|| Failure::Fatal(cx.protocol(ACTION, "the answer has no token".into())))
+        .ok_or_else(|| Failure::Final(cx.protocol(ACTION, "the answer has no token".into())))
 }
 
 /// `repository:team/app` of `repository:team/app:pull,push`.

@@ -8,10 +8,11 @@
 use std::io::Read;
 use std::time::Duration;
 
+use grocker_fetch::retry::{self, ErrorKind, RetryPolicy};
 use reqwest::StatusCode;
 use reqwest::Url;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::Value;
 
 use super::Target;
@@ -23,28 +24,9 @@ use crate::OciError;
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slowest upload rate tolerated before a body request is given up (and retried).
 const MIN_UPLOAD_RATE: u64 = 256 * 1024;
-/// First wait between attempts; doubled each time, capped.
-const BACKOFF: Duration = Duration::from_millis(500);
-const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// Why an attempt failed: worth another try or not.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// A dropped or refused connection, a 5xx, a 429: try again, after `wait` if the registry
-    /// said how long (`Retry-After`).
-    Transient {
-        error: OciError,
-        wait: Option<Duration>,
-    },
-    /// Anything else.
-    Fatal(OciError),
-}
-
-impl From<OciError> for Failure {
-    fn from(error: OciError) -> Self {
-        Failure::Fatal(error)
-    }
-}
+/// Why an attempt failed: worth another try or not (the shared policy of
+/// [`grocker_fetch::retry`]).
+pub(crate) type Failure = retry::Failure<OciError>;
 
 /// What a push reads: the client, where to, and where credentials come from.
 #[derive(Clone, Copy)]
@@ -70,40 +52,25 @@ pub(crate) fn upload_timeout(len: u64) -> Duration {
 
 impl Session<'_> {
     /// Runs `op` until it succeeds, fails for good, or has failed transiently `1 + retries`
-    /// times, waiting 0.5 s, 1 s, 2 s… in between. `op` must be safe to start over: blob uploads
-    /// open a new upload session each time, since a broken one cannot be trusted.
+    /// times, waiting as [`RetryPolicy::delay`] says in between. `op` must be safe to start
+    /// over: blob uploads open a new upload session each time, since a broken one cannot be
+    /// trusted.
     pub(crate) fn retrying<T>(
         &mut self,
         what: &str,
         mut op: impl FnMut(&mut Self) -> Result<T, Failure>,
     ) -> Result<T, OciError> {
-        let mut attempt = 0;
-        loop {
-            match op(self) {
-                Ok(value) => return Ok(value),
-                Err(Failure::Fatal(error)) => return Err(error),
-                Err(Failure::Transient { error, wait }) => {
-                    if attempt >= self.retries {
-                        return Err(error);
-                    }
-                    let delay = wait
-                        .unwrap_or_else(|| BACKOFF.saturating_mul(1 << attempt.min(16)))
-                        .min(MAX_WAIT);
-                    attempt += 1;
-                    tracing::warn!(
-                        "{what}: {error}; retrying in {delay:?} ({attempt}/{})",
-                        self.retries
-                    );
-                    std::thread::sleep(delay);
-                }
-            }
-        }
+        let policy = RetryPolicy {
+            retries: self.retries,
+        };
+        retry::run_blocking(&policy, what, |_| op(self))
     }
 
     /// Sends the request `build` makes, with credentials for `scopes` when it goes to the
     /// registry itself (never to another host a `Location` may point at). After a 401 it gets
     /// fresh credentials (a new token, or the password) and sends a rebuilt request once more.
-    /// 429 and 5xx are transient failures; every other status is the caller's to judge.
+    /// 408, 429 and 5xx are transient failures ([`retry::is_transient_status`]); every other
+    /// status is the caller's to judge.
     pub(crate) fn send(
         &mut self,
         scopes: &[String],
@@ -129,7 +96,7 @@ impl Session<'_> {
             tracing::debug!("{method} {} -> {status}", url.path());
             if status == StatusCode::UNAUTHORIZED {
                 if renewed {
-                    return Err(Failure::Fatal(self.auth.rejected(&cx)?));
+                    return Err(Failure::Final(self.auth.rejected(&cx)?));
                 }
                 let challenge = response
                     .headers()
@@ -140,10 +107,10 @@ impl Session<'_> {
                 renewed = true;
                 continue;
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                let wait = retry_after(&response);
+            if retry::is_transient_status(status) {
+                let retry_after = retry::retry_after(response.headers());
                 let error = self.unexpected(&format!("{method} {}", url.path()), response);
-                return Err(Failure::Transient { error, wait });
+                return Err(Failure::Transient { error, retry_after });
             }
             return Ok(response);
         }
@@ -189,30 +156,25 @@ impl Context<'_> {
         }
     }
 
-    /// A failure to send or to read a reply: transient (the connection), or not (a bad URL).
+    /// A failure to send or to read a reply, sorted by [`retry::classify`]: transient (the
+    /// connection), or not (TLS, a bad URL).
     pub(crate) fn transport(&self, error: &reqwest::Error) -> Failure {
-        if error.is_builder() || error.is_redirect() {
-            return self.fatal("send a request", error);
-        }
-        // A certificate the platform does not trust will not become trusted by trying again.
-        if let Some(tls) = tls_error(error) {
-            return Failure::Fatal(OciError::RegistryTls {
-                registry: self.target.registry.clone(),
-                reason: tls.to_string(),
-            });
-        }
-        Failure::Transient {
-            error: OciError::RegistryUnreachable {
-                registry: self.target.registry.clone(),
-                reason: reason(error),
-            },
-            wait: None,
+        let registry = self.target.registry.clone();
+        match retry::classify(error) {
+            // A certificate the platform does not trust will not become trusted by trying again.
+            ErrorKind::Tls { reason, .. } => {
+                Failure::Final(OciError::RegistryTls { registry, reason })
+            }
+            ErrorKind::Request(_) => self.fatal("send a request", error),
+            ErrorKind::Transport(reason) => {
+                Failure::transient(OciError::RegistryUnreachable { registry, reason })
+            }
         }
     }
 
     pub(crate) fn fatal(&self, action: &str, error: &reqwest::Error) -> Failure {
         let (registry, repository) = self.names();
-        Failure::Fatal(OciError::Registry {
+        Failure::Final(OciError::Registry {
             registry,
             repository,
             action: action.to_string(),
@@ -243,53 +205,10 @@ fn same_origin(url: &Url, base: &Url) -> bool {
         && url.port_or_known_default() == base.port_or_known_default()
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare from registries and is ignored).
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse().ok().map(Duration::from_secs)
-}
-
-/// The rustls error behind a failed connection, if that is what failed.
-fn tls_error(error: &reqwest::Error) -> Option<&rustls::Error> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(e) = next {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        // `io::Error::source` skips the error it wraps: step into it instead.
-        next = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner),
-            None => e.source(),
-        };
-    }
-    None
-}
-
-/// The error and its causes in one line, without the URL (which may carry upload state).
+/// The error's most specific cause in one line, without the URL (which may carry upload
+/// state): [`retry::reason`].
 pub(crate) fn reason(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    let top = if error.is_timeout() {
-        "timed out".to_string()
-    } else if error.is_connect() {
-        "cannot connect".to_string()
-    } else if error.is_body() || error.is_request() {
-        "the connection failed".to_string()
-    } else {
-        "HTTP error".to_string()
-    };
-    parts.push(top);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
+    retry::reason(error)
 }
 
 /// `STATUS: CODE: message; …` from the spec's error body (OCI distribution spec, "Error

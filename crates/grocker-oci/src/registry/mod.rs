@@ -39,8 +39,9 @@ pub struct RegistryOptions {
     /// `host[:port]` of registries that may be reached over plain HTTP, besides the loopback
     /// ones (`localhost`, `127.0.0.0/8`, `::1`), which always may.
     pub insecure_registries: Vec<String>,
-    /// How many times a request that failed transiently (5xx, 429, a dropped connection) is
-    /// tried again, with exponential backoff from 0.5 s.
+    /// How many times a request that failed transiently (408, 429, 5xx, a dropped connection)
+    /// is tried again, waiting as the shared policy says ([`grocker_fetch::retry`]: 0.2 s,
+    /// 0.4 s, 0.8 s… up to 5 s, longer if the registry's `Retry-After` asks).
     pub retries: u32,
     /// Docker's `config.json`; `None` means `$DOCKER_CONFIG/config.json`, else
     /// `~/.docker/config.json`.

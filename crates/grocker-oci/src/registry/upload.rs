@@ -118,7 +118,7 @@ impl Session<'_> {
                     .body(image.manifest_bytes().to_vec()))
             })?;
             if !response.status().is_success() {
-                return Err(Failure::Fatal(s.unexpected(&action, response)));
+                return Err(Failure::Final(s.unexpected(&action, response)));
             }
             Ok(header(response.headers(), "docker-content-digest"))
         })
@@ -131,7 +131,7 @@ impl Session<'_> {
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(Failure::Fatal(
+            _ => Err(Failure::Final(
                 self.unexpected(&format!("check blob {}", blob.digest()), response),
             )),
         }
@@ -158,7 +158,7 @@ impl Session<'_> {
                 );
                 self.session(&action, &response).map(Some)
             }
-            _ => Err(Failure::Fatal(self.unexpected(&action, response))),
+            _ => Err(Failure::Final(self.unexpected(&action, response))),
         }
     }
 
@@ -169,7 +169,7 @@ impl Session<'_> {
         let response = self.send(&[target.push_scope()], |http| Ok(http.post(url.clone())))?;
         let action = "start a blob upload";
         if response.status() != StatusCode::ACCEPTED {
-            return Err(Failure::Fatal(self.unexpected(action, response)));
+            return Err(Failure::Final(self.unexpected(action, response)));
         }
         self.session(action, &response)
     }
@@ -192,7 +192,7 @@ impl Session<'_> {
                 .protocol(action, format!("{} without a Location", response.status()))
         })?;
         response.url().join(&location).map_err(|_| {
-            Failure::Fatal(self.cx.protocol(
+            Failure::Final(self.cx.protocol(
                 action,
                 format!("the upload location `{location}` is not a URL"),
             ))
@@ -238,7 +238,7 @@ impl Session<'_> {
                             &action,
                             format!("the registry holds bytes {range} after sending 0-{end}"),
                         ),
-                        wait: None,
+                        retry_after: None,
                     });
                 }
                 location = self.location(&action, &response)?;
@@ -270,9 +270,9 @@ impl Session<'_> {
         match response.status() {
             StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE => Failure::Transient {
                 error: self.cx.protocol(action, error_message(response)),
-                wait: None,
+                retry_after: None,
             },
-            _ => Failure::Fatal(self.unexpected(action, response)),
+            _ => Failure::Final(self.unexpected(action, response)),
         }
     }
 }

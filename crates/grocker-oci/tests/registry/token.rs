@@ -4,10 +4,9 @@
 //! registry trusts (`rootcertbundle`). Without credentials it hands out a token granting nothing,
 //! as Docker Hub does for anonymous users.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use grocker_testkit::{Reply, Request, ScriptedServer};
 use serde_json::json;
 
 use super::*;
@@ -22,6 +21,7 @@ pub(super) struct TokenServer {
     dir: tempfile::TempDir,
     realm: String,
     pub(super) requests: Arc<Mutex<Vec<TokenRequest>>>,
+    _server: ScriptedServer,
 }
 
 impl TokenServer {
@@ -56,20 +56,18 @@ impl TokenServer {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let realm = format!("http://{}/token", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let user = user.to_string();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                serve(stream, &key, &x5c, &user, &expected, &log);
-            }
+        let server = ScriptedServer::start(move |request| {
+            answer(request, &key, &x5c, &user, &expected, &log)
         });
+        let realm = format!("{}/token", server.url());
         TokenServer {
             dir,
             realm,
             requests,
+            _server: server,
         }
     }
 
@@ -88,65 +86,42 @@ impl TokenServer {
     }
 }
 
-fn serve(
-    stream: TcpStream,
+fn answer(
+    request: &Request,
     key: &Path,
     x5c: &str,
     user: &str,
     expected: &str,
     log: &Mutex<Vec<TokenRequest>>,
-) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let target = line.split(' ').nth(1).unwrap_or("/").to_string();
-    let mut authorization = None;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_string());
-        }
-    }
-    let url = url::Url::parse(&format!("http://token{target}")).unwrap();
+) -> Reply {
+    let url = url::Url::parse(&format!("http://token{}", request.path)).unwrap();
     let scopes: Vec<String> = url
         .query_pairs()
         .filter(|(k, _)| k == "scope")
         .map(|(_, v)| v.into_owned())
         .collect();
-    let (status, body, who) = match authorization.as_deref() {
+    let (status, body, who) = match request.header("authorization") {
         Some(a) if a == expected => {
             let access = scopes.iter().map(|s| access(s)).collect();
-            (
-                "200 OK",
-                json!({ "token": jwt(key, x5c, user, access) }),
-                user,
-            )
+            (200, json!({ "token": jwt(key, x5c, user, access) }), user)
         }
         Some(_) => (
-            "401 Unauthorized",
+            401,
             json!({"details": "incorrect username or password"}),
             "?",
         ),
         None => (
-            "200 OK",
+            200,
             json!({ "access_token": jwt(key, x5c, "", vec![]) }),
             "",
         ),
     };
     log.lock().unwrap().push((who.to_string(), scopes));
-    let body = body.to_string();
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
+    Reply::Full {
+        status,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
 }
 
 /// `repository:team/app:pull,push` as a JWT `access` entry, granting all it asks.
