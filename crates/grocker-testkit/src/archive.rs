@@ -96,6 +96,12 @@ pub fn runtime_packages() -> Vec<DebBuilder> {
     ]
 }
 
+impl Default for FakeArchive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeArchive {
     /// The runtime packages; `libc6` has an older version in `bookworm` and the newest in
     /// `bookworm-security`, as after a security update.
