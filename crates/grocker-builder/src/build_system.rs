@@ -95,7 +95,7 @@ mod tests {
     fn read(pyproject: Option<&str>) -> Result<BuildSystem, BuilderError> {
         let dir = tempfile::tempdir().unwrap();
         if let Some(text) = pyproject {
-            std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
+            fs_err::write(dir.path().join("pyproject.toml"), text).unwrap();
         }
         BuildSystem::read(dir.path())
     }

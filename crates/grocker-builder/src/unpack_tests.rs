@@ -174,7 +174,7 @@ fn unpacks_zip_sdists_and_refuses_hostile_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let zip_of = |name: &str, entries: &[(&str, &[u8])]| {
         let path = tmp.path().join(name);
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let mut zip = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
         for (entry, data) in entries {
             zip.start_file(*entry, zip::write::SimpleFileOptions::default())
                 .unwrap();

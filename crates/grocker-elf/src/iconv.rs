@@ -46,7 +46,7 @@ mod tests {
             ("/usr/lib/x86_64-linux-gnu/libc.so.6", true),
             ("/usr/lib/x86_64-linux-gnu/libz.so.1", false),
         ] {
-            if let Ok(bytes) = std::fs::read(path) {
+            if let Ok(bytes) = fs_err::read(path) {
                 assert_eq!(calls_iconv(&bytes), expected, "{path}");
             }
         }

@@ -20,7 +20,7 @@ fn host_file(tree: &mut Tree, path: &str, host: impl AsRef<Path>) {
 }
 
 fn fs_read(path: impl AsRef<Path>) -> Vec<u8> {
-    std::fs::read(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
+    fs_err::read(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
 }
 
 /// A merged-/usr Debian root with the C library (from this bookworm host) and nothing else.
@@ -73,7 +73,7 @@ fn missing(object: &str, library: &str) -> Missing {
 /// Compiles `source` with `cc` (C), returning the output's bytes.
 fn cc(dir: &Path, source: &str, output: &str, args: &[&str]) -> Vec<u8> {
     let c = dir.join(format!("{output}.c"));
-    std::fs::write(&c, source).unwrap();
+    fs_err::write(&c, source).unwrap();
     let status = Command::new("cc")
         .current_dir(dir)
         .arg("-o")
@@ -298,7 +298,7 @@ async fn manylinux_wheel_with_vendored_libraries() {
         .get_verified(&url.parse().unwrap(), &sha256.parse().unwrap(), None)
         .await
         .unwrap();
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(wheel).unwrap()).unwrap();
     let mut tree = with_zlib(debian_root());
     let mut objects = 0;
     for i in 0..zip.len() {

@@ -16,7 +16,7 @@ impl Tree {
     /// Nothing is written through a link: [`Tree::insert`] refuses any entry below a
     /// non-directory, and `root` is created here, so every path lands inside it.
     pub fn write_dir(&self, root: &Path) -> io::Result<()> {
-        std::fs::create_dir(root)?;
+        fs_err::create_dir(root)?;
         let implicit = Entry::dir(0o755);
         for (path, entry) in self.iter() {
             for ancestor in path.ancestors() {
@@ -39,21 +39,21 @@ impl Tree {
 
 fn write_entry(root: &Path, path: &Path, entry: &Entry) -> io::Result<()> {
     match &entry.kind {
-        Kind::Dir => match std::fs::create_dir(path) {
+        Kind::Dir => match fs_err::create_dir(path) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
             other => other,
         },
         Kind::File(data) => {
-            std::fs::write(path, data)?;
+            fs_err::write(path, data)?;
             set_mode(path, entry.mode)
         }
         Kind::Symlink(target) => symlink(target, path),
-        Kind::Hardlink(target) => std::fs::hard_link(root.join(target.as_str()), path),
+        Kind::Hardlink(target) => fs_err::hard_link(root.join(target.as_str()), path),
     }
 }
 
 fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
 }
 
 #[cfg(test)]
@@ -85,23 +85,20 @@ mod tests {
         let root = dir.path().join("out");
         tree.write_dir(&root).unwrap();
 
-        let tool = std::fs::metadata(root.join("env/bin/tool")).unwrap();
+        let tool = fs_err::metadata(root.join("env/bin/tool")).unwrap();
         assert_eq!(tool.mode() & 0o7777, 0o755);
         assert_eq!(
-            std::fs::read(root.join("env/bin/tool")).unwrap(),
+            fs_err::read(root.join("env/bin/tool")).unwrap(),
             b"#!/bin/sh\n"
         );
         assert_eq!(
-            std::fs::read_link(root.join("env/bin/python")).unwrap(),
+            fs_err::read_link(root.join("env/bin/python")).unwrap(),
             Path::new("/usr/bin/python3.11")
         );
-        let lib = std::fs::metadata(root.join("env/lib")).unwrap();
+        let lib = fs_err::metadata(root.join("env/lib")).unwrap();
         assert_eq!(lib.mode() & 0o7777, 0o555);
-        assert_eq!(
-            std::fs::read(root.join("env/lib/b.py")).unwrap(),
-            b"x = 1\n"
-        );
-        let implicit = std::fs::metadata(root.join("env")).unwrap();
+        assert_eq!(fs_err::read(root.join("env/lib/b.py")).unwrap(), b"x = 1\n");
+        let implicit = fs_err::metadata(root.join("env")).unwrap();
         assert_eq!(implicit.mode() & 0o7777, 0o755);
         // An existing destination is refused rather than written into.
         assert!(tree.write_dir(&root).is_err());

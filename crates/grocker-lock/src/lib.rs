@@ -306,9 +306,9 @@ mod tests {
         lock.write(&path).unwrap();
         lock.debian.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(Lock::read(&path).unwrap(), Some(lock));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        let mode = fs_err::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o644);
     }
 

@@ -237,7 +237,7 @@ mod tests {
         let data = sample(3 * BLOCK + 5);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.gz");
-        std::fs::write(&path, gzip(&data, 2, 1 << 16)).unwrap();
+        fs_err::write(&path, gzip(&data, 2, 1 << 16)).unwrap();
         let out = std::process::Command::new("gzip")
             .arg("-dc")
             .arg(&path)

@@ -459,13 +459,13 @@ fn engine_sink_sends_only_the_layers_the_engine_lacks() {
     publish(&first);
     // The shared bottom layer's blob is gone: loading the second image only works if the sink
     // does not send it — the engine has it, under the same name.
-    std::fs::remove_file(&base.layers()[0].blob).unwrap();
+    fs_err::remove_file(&base.layers()[0].blob).unwrap();
     let published = publish(&second);
     assert_eq!(published.digest, second.config_digest());
     assert_eq!(docker_id(&name), second.config_digest().to_string());
     assert_eq!(docker_run(&name), GREETING);
     // The same image again: nothing to send at all.
-    std::fs::remove_file(&second.layers()[1].blob).unwrap();
+    fs_err::remove_file(&second.layers()[1].blob).unwrap();
     assert_eq!(publish(&second).digest, second.config_digest());
     docker_rmi(&name);
 }

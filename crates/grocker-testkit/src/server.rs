@@ -243,7 +243,7 @@ fn answer(w: &mut TcpStream, state: &State, req: &Request, close: bool) -> std::
         "HEAD" => true,
         _ => return respond(w, 405, &[("Allow", "GET, HEAD")], b"", close),
     };
-    let Some(body) = resolve(&state.root, &req.target).and_then(|p| std::fs::read(p).ok()) else {
+    let Some(body) = resolve(&state.root, &req.target).and_then(|p| fs_err::read(p).ok()) else {
         return respond(w, 404, &[], b"not found\n", close);
     };
     let range = req.header("range").map(|r| parse_range(r, body.len()));

@@ -41,7 +41,7 @@ fn builds_a_pure_python_setuptools_project() {
     assert_eq!(wheel, out.path().join("tiny-0.1-py3-none-any.whl"));
     assert!(wheel_names(&wheel).contains(&"tiny.py".to_string()));
     // Only the wheel is left in out_dir, owned by us; the source was not written to.
-    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    let left: Vec<_> = fs_err::read_dir(out.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(!src.join("tiny.egg-info").exists() && !src.join("build").exists());
     assert!(
@@ -103,7 +103,7 @@ fn compiles_a_c_extension_with_the_legacy_backend() {
 
     // The extension loads in the image's Python: unpack the wheel and import it there.
     let unpacked = scratch();
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&wheel).unwrap()).unwrap();
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
     zip.extract(unpacked.path()).unwrap();
     let spec = RunSpec {
         image: IMAGE.into(),
@@ -152,7 +152,7 @@ fn builds_have_no_network() {
     assert!(log.contains("urlopen failed: <urlopen error"), "{log}");
     assert!(log.contains("Network is unreachable"), "{log}");
     // Nothing but the failed build is left.
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(out.path()).unwrap().count(), 0);
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn builds_black_from_its_sdist_with_hatchling_and_hatch_vcs() {
     );
     assert!(names.contains(&"black-24.10.0.dist-info/METADATA".to_string()));
     // hatch-vcs took the version from PKG-INFO: there is no .git in an sdist.
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&wheel).unwrap()).unwrap();
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
     let mut version = String::new();
     let mut file = zip.by_name("_black_version.py").unwrap();
     std::io::Read::read_to_string(&mut file, &mut version).unwrap();
@@ -316,7 +316,7 @@ fn unreadable_sources_are_refused_before_running() {
     let Some(builder) = builder() else { return };
     let tmp = scratch();
     let src = project(tmp.path(), &[("setup.py", "")]);
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o700)).unwrap();
+    fs_err::set_permissions(&src, std::fs::Permissions::from_mode(0o700)).unwrap();
     let out = scratch();
     let err = build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_err();
     assert!(matches!(err, BuilderError::BadMount { .. }), "{err}");
@@ -364,7 +364,7 @@ fn honours_backend_path_and_dynamic_requirements() {
     let first =
         build(&builder, &src, &[], out.path(), &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(first, Built::NeedsRequirements(vec!["wheel".into()]));
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(out.path()).unwrap().count(), 0);
     // One made with it builds.
     let second = build(&builder, &src, &["wheel"], out.path(), &mut |_| {})
         .unwrap_or_else(|e| panic!("{e}"));

@@ -48,7 +48,7 @@ fn ensure_image(engine: &Engine) {
         return;
     }
     let dir = cache_dir();
-    std::fs::create_dir_all(&dir).unwrap();
+    fs_err::create_dir_all(&dir).unwrap();
     let lock = dir.join("builder-image.lock");
     let mut cmd = Command::new(grocker_bin());
     cmd.args([
@@ -112,7 +112,7 @@ pub fn wheelhouse() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = cache_dir().join("wheelhouse");
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let mut args = vec![
             "download",
             "--only-binary=:all:",
@@ -151,8 +151,8 @@ pub fn project(root: &Path, files: &[(&str, &str)]) -> PathBuf {
     let dir = root.join("project");
     for (name, text) in files {
         let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
     }
     dir
 }
@@ -161,7 +161,7 @@ pub fn project(root: &Path, files: &[(&str, &str)]) -> PathBuf {
 pub fn scratch() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
 
@@ -177,7 +177,7 @@ impl Log {
 
 /// The names in a wheel.
 pub fn wheel_names(wheel: &Path) -> Vec<String> {
-    let zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let zip = zip::ZipArchive::new(fs_err::File::open(wheel).unwrap()).unwrap();
     zip.file_names().map(|n| n.unwrap().into_owned()).collect()
 }
 
@@ -187,7 +187,7 @@ pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
     static DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut made = DIR.lock().unwrap_or_else(|e| e.into_inner());
     let dir = made.get_or_insert_with(|| {
-        let mut wheels: Vec<(String, PathBuf)> = std::fs::read_dir(wheelhouse())
+        let mut wheels: Vec<(String, PathBuf)> = fs_err::read_dir(wheelhouse())
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "whl"))

@@ -1,7 +1,6 @@
 //! `RegistrySink` against a real registry: Debian's `docker-registry` (distribution 2.8) on
 //! 127.0.0.1, read back with skopeo and docker, its own request log checked for what went up.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -71,11 +70,13 @@ impl TestRegistry {
 
     /// (Re)starts the process on the same port and storage; its stderr is appended to the log.
     fn spawn(&mut self) {
-        let log = OpenOptions::new()
+        let log = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log())
-            .unwrap();
+            .unwrap()
+            .into_parts()
+            .0;
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(self.dir.path().join("config.yml"))

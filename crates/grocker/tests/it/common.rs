@@ -126,12 +126,12 @@ fn blob(dir: &Path, digest: &str) -> PathBuf {
 }
 
 fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("parse json")
+    serde_json::from_slice(&fs_err::read(path).expect("read json")).expect("parse json")
 }
 
 /// Files of a gzip-compressed layer, keyed by path without a trailing slash.
 pub fn read_layer(path: &Path) -> BTreeMap<String, FileInfo> {
-    let file = std::fs::File::open(path).expect("open layer");
+    let file = fs_err::File::open(path).expect("open layer");
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut out = BTreeMap::new();
     for entry in archive.entries().expect("tar") {

@@ -267,7 +267,7 @@ fn bad_releases_and_conflicts_are_explained() {
     let err = fail(&["build", "httpie==0.0.42", "-o", "docker-archive:x.tar"]);
     assert!(err.contains("httpie") && err.contains("0.0.42"), "{err}");
 
-    std::fs::write(s.path().join("c.txt"), "requests<2.0\n").unwrap();
+    fs_err::write(s.path().join("c.txt"), "requests<2.0\n").unwrap();
     let err = fail(&[
         "build",
         "httpie==3.2.4",

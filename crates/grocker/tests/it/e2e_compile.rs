@@ -10,7 +10,7 @@ fn grocker_test_project_with_system_dependencies_runs() {
         return;
     }
     let s = Scratch::new();
-    std::fs::write(
+    fs_err::write(
         s.path().join(".grocker.yml"),
         "dependencies:\n  run: [libjpeg62-turbo, zlib1g]\n  build: [libjpeg62-turbo-dev, zlib1g-dev]\n",
     )
@@ -39,7 +39,7 @@ fn grocker_test_project_with_system_dependencies_runs() {
 #[test]
 fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     let s = Scratch::new();
-    std::fs::write(
+    fs_err::write(
         s.path().join(".grocker.yml"),
         "dependencies:\n  run: [libpq5]\n  build: [libpq-dev]\n",
     )
@@ -65,7 +65,7 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
         ),
         true,
     );
-    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     assert!(
         lock.contains("filename = \"psycopg2-2.9.10.tar.gz\""),
         "{lock}"
@@ -106,7 +106,7 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
 
     // Without libpq5 in dependencies.run, the build fails and says what to add.
     let s2 = Scratch::new();
-    std::fs::write(
+    fs_err::write(
         s2.path().join(".grocker.yml"),
         "dependencies:\n  build: [libpq-dev]\n",
     )
@@ -154,8 +154,8 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
         true,
     );
     assert_eq!(
-        std::fs::read(s.path().join("app.tar")).unwrap(),
-        std::fs::read(s.path().join("app2.tar")).unwrap()
+        fs_err::read(s.path().join("app.tar")).unwrap(),
+        fs_err::read(s.path().join("app2.tar")).unwrap()
     );
 }
 
@@ -176,13 +176,13 @@ fn a_local_project_is_built_and_an_edit_changes_only_the_app_layer() {
     }
     let s = Scratch::new();
     let project = s.path().join("hello-app");
-    std::fs::create_dir_all(project.join("hello_app")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(project.join("hello_app")).unwrap();
+    fs_err::write(
         project.join("pyproject.toml"),
         "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"hello-app\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n\n[project.scripts]\nhello-app = \"hello_app:main\"\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         project.join("hello_app/__init__.py"),
         "import six\n\ndef main():\n    print('hello from', six.__name__)\n",
     )
@@ -191,7 +191,7 @@ fn a_local_project_is_built_and_an_edit_changes_only_the_app_layer() {
         real(&s, &["build", "./hello-app", "--no-push", "-o", "oci:one"]),
         true,
     );
-    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     assert!(
         lock.contains("name = \"six\"") && !lock.contains("name = \"hello-app\""),
         "{lock}"
@@ -202,7 +202,7 @@ fn a_local_project_is_built_and_an_edit_changes_only_the_app_layer() {
         "/opt/venv/bin/hello-app"
     );
 
-    std::fs::write(
+    fs_err::write(
         project.join("hello_app/__init__.py"),
         "import six\n\ndef main():\n    print('hello again from', six.__name__)\n",
     )

@@ -26,7 +26,7 @@ impl Registry {
             .unwrap()
             .port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
+        fs_err::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
@@ -37,9 +37,14 @@ impl Registry {
         let log = dir.path().join("registry.log");
         let child = Command::new("docker-registry")
             .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stdout(Stdio::from(
+                fs_err::File::create(&log).unwrap().into_parts().0,
+            ))
             .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("stderr.log")).unwrap(),
+                fs_err::File::create(dir.path().join("stderr.log"))
+                    .unwrap()
+                    .into_parts()
+                    .0,
             ))
             .spawn()
             .expect("docker-registry (Debian package docker-registry; run scripts/setup)");
@@ -65,9 +70,9 @@ impl Registry {
 
     /// Request lines the registry logged so far (it logs to stderr or stdout by version).
     fn requests(&self) -> Vec<String> {
-        let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut text = fs_err::read_to_string(&self.log).unwrap_or_default();
         text.push_str(
-            &std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default(),
+            &fs_err::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default(),
         );
         text.lines()
             .filter(|l| l.contains("/v2/"))
@@ -128,7 +133,7 @@ fn push_uploads_only_what_the_registry_lacks() {
         ),
         true,
     );
-    let result = std::fs::read_to_string(s.path().join("r.yml")).unwrap();
+    let result = fs_err::read_to_string(s.path().join("r.yml")).unwrap();
     let reference = format!("docker://{prefix}/httpie:3.2.3");
     let digest = skopeo_digest(&reference);
     assert!(result.contains(&format!("hash: {digest}")), "{result}");
@@ -228,7 +233,7 @@ fn config_of(dir: &Path) -> serde_json::Value {
 #[test]
 fn grocker_yml_settings_and_cli_precedence() {
     let s = Scratch::new();
-    std::fs::write(
+    fs_err::write(
         s.path().join(".grocker.yml"),
         "runtime: bookworm/3.11\nentrypoint_name: http\nimage_base_name: web\ndocker_image_prefix: registry.example.com/team\nenvs:\n  MODE: prod\n  WORKERS: 4\nports: [8080]\nvolumes: [/data]\n",
     )
@@ -292,7 +297,7 @@ fn grocker_yml_settings_and_cli_precedence() {
         "{env:?}"
     );
 
-    std::fs::write(s.path().join("empty.yml"), "").unwrap();
+    fs_err::write(s.path().join("empty.yml"), "").unwrap();
     let out = run(
         real(
             &s,
@@ -316,7 +321,7 @@ fn grocker_yml_settings_and_cli_precedence() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    std::fs::write(s.path().join("typo.yml"), "entrypoint: http\n").unwrap();
+    fs_err::write(s.path().join("typo.yml"), "entrypoint: http\n").unwrap();
     let out = run(
         real(
             &s,
@@ -351,7 +356,7 @@ fn extra_repositories_are_trusted_with_their_own_key_only() {
         )
     };
     let s = Scratch::new();
-    std::fs::write(s.path().join(".grocker.yml"), config(&key)).unwrap();
+    fs_err::write(s.path().join(".grocker.yml"), config(&key)).unwrap();
     let mut args: Vec<String> = [
         "build",
         "six==1.16.0",
@@ -368,13 +373,13 @@ fn extra_repositories_are_trusted_with_their_own_key_only() {
     run(real(&s, &args), true);
     let image = OciImage::read(&s.path().join("img"));
     assert_eq!(image.files()["usr/bin/extra-tool"].data, b"tool");
-    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     assert!(lock.contains("archive = \"extra\""), "{lock}");
 
     // The Debian archive's key does not vouch for the extra repository, nor the other way round.
     let other = TestKey::generate("not the extra repository's key <x@test.invalid>");
     let s = Scratch::new();
-    std::fs::write(s.path().join(".grocker.yml"), config(&other)).unwrap();
+    fs_err::write(s.path().join(".grocker.yml"), config(&other)).unwrap();
     let out = run(real(&s, &args), false);
     assert!(
         stderr(&out).contains("repository `extra`"),
@@ -393,7 +398,7 @@ fn no_build_image_resolves_and_locks_only() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no image made"));
     assert!(s.path().join("grocker.lock").exists());
-    let entries: Vec<_> = std::fs::read_dir(s.path())
+    let entries: Vec<_> = fs_err::read_dir(s.path())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())

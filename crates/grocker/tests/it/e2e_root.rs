@@ -53,7 +53,7 @@ pub fn unique(name: &str) -> String {
 
 /// Unpacks a docker-archive (which grocker writes as an OCI layout plus manifest.json).
 pub fn unpack_archive(file: &Path, into: &Path) -> OciImage {
-    let mut archive = tar::Archive::new(std::fs::File::open(file).unwrap());
+    let mut archive = tar::Archive::new(fs_err::File::open(file).unwrap());
     archive.unpack(into).unwrap();
     assert!(
         into.join("manifest.json").exists(),
@@ -98,7 +98,7 @@ fn bookworm_root_built_without_engine_loads_and_runs() {
         String::from_utf8(files["etc/ssl/certs/ca-certificates.crt"].data.clone()).unwrap();
     let roots = bundle.matches("BEGIN CERTIFICATE").count();
     assert!(roots > 100, "only {roots} CA certificates");
-    let lock = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     let locked: Vec<&str> = lock
         .lines()
         .filter_map(|l| l.strip_prefix("name = \""))
@@ -182,12 +182,12 @@ fn same_lock_in_empty_caches_gives_identical_manifests_readable_by_skopeo() {
     let b = Scratch::new();
     let c = Scratch::new();
     for s in [&b, &c] {
-        std::fs::copy(a.path().join("grocker.lock"), s.path().join("grocker.lock")).unwrap();
+        fs_err::copy(a.path().join("grocker.lock"), s.path().join("grocker.lock")).unwrap();
         run(s.grocker(&["root", "-o", "oci:img"]), true);
     }
     let read = |s: &Scratch| {
         let img = OciImage::read(&s.path().join("img"));
-        let bytes = std::fs::read(
+        let bytes = fs_err::read(
             s.path()
                 .join("img/blobs/sha256")
                 .join(img.manifest_digest.trim_start_matches("sha256:")),
@@ -240,7 +240,7 @@ fn a_build_killed_at_any_point_completes_when_started_again() {
 
     // The same lock built in one go gives the same image.
     let clean = Scratch::new();
-    std::fs::copy(
+    fs_err::copy(
         s.path().join("grocker.lock"),
         clean.path().join("grocker.lock"),
     )

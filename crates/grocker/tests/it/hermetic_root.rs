@@ -107,7 +107,7 @@ fn builds_a_runtime_with_what_maintainer_scripts_would_have_written() {
     assert_eq!(config["Labels"]["grocker.runtime"], "bookworm/3.11");
 
     // The lock pins every package, relative to its archive.
-    let lock = std::fs::read_to_string(scratch.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(scratch.path().join("grocker.lock")).unwrap();
     assert!(lock.contains("name = \"libc6\""), "{lock}");
     assert!(lock.contains("archive = \"debian-security\""), "{lock}");
     assert!(
@@ -124,7 +124,7 @@ fn same_lock_same_digest_and_no_index_fetch() {
 
     // Another machine: an empty cache, the same lock, the index never consulted.
     let b = Scratch::new();
-    std::fs::copy(a.path().join("grocker.lock"), b.path().join("grocker.lock")).unwrap();
+    fs_err::copy(a.path().join("grocker.lock"), b.path().join("grocker.lock")).unwrap();
     archive.server.clear_requests();
     let second = build_ok(&b, &archive, "img", &[]);
     assert_eq!(first.manifest_digest, second.manifest_digest);
@@ -157,7 +157,7 @@ fn locked_and_upgrade() {
     assert!(err.contains("grocker.lock does not exist"), "{err}");
 
     build_ok(&s, &archive, "img", &[]);
-    let before = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let before = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     // A different request with --locked is refused and the lock is kept.
     let out = run(
         root_cmd(
@@ -173,7 +173,7 @@ fn locked_and_upgrade() {
         stderr(&out)
     );
     assert_eq!(
-        std::fs::read_to_string(s.path().join("grocker.lock")).unwrap(),
+        fs_err::read_to_string(s.path().join("grocker.lock")).unwrap(),
         before
     );
     // Without --locked the lock follows the request: resolved again, from the InRelease fetched
@@ -192,7 +192,7 @@ fn locked_and_upgrade() {
             .files()
             .contains_key("usr/lib/x86_64-linux-gnu/libpq.so.5")
     );
-    let after = std::fs::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let after = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
     assert!(after.contains("name = \"libpq5\""));
     // --upgrade re-resolves even when the request matches.
     archive.server.clear_requests();
@@ -324,27 +324,24 @@ fn hostile_debs_are_refused() {
 fn destination_that_is_not_ours_is_left_alone() {
     let archive = FakeArchive::new();
     let s = Scratch::new();
-    std::fs::create_dir(s.path().join("notes")).unwrap();
-    std::fs::write(s.path().join("notes/todo.txt"), "keep me").unwrap();
+    fs_err::create_dir(s.path().join("notes")).unwrap();
+    fs_err::write(s.path().join("notes/todo.txt"), "keep me").unwrap();
     let out = run(root_cmd(&s, &archive, &["-o", "oci:notes"]), false);
     assert!(stderr(&out).contains("notes"), "{}", stderr(&out));
     assert_eq!(
-        std::fs::read_to_string(s.path().join("notes/todo.txt")).unwrap(),
+        fs_err::read_to_string(s.path().join("notes/todo.txt")).unwrap(),
         "keep me"
     );
-    assert_eq!(
-        std::fs::read_dir(s.path().join("notes")).unwrap().count(),
-        1
-    );
+    assert_eq!(fs_err::read_dir(s.path().join("notes")).unwrap().count(), 1);
 
-    std::fs::write(s.path().join("thesis.tar"), "not an archive").unwrap();
+    fs_err::write(s.path().join("thesis.tar"), "not an archive").unwrap();
     let out = run(
         root_cmd(&s, &archive, &["-o", "docker-archive:thesis.tar"]),
         false,
     );
     assert!(stderr(&out).contains("thesis.tar"), "{}", stderr(&out));
     assert_eq!(
-        std::fs::read_to_string(s.path().join("thesis.tar")).unwrap(),
+        fs_err::read_to_string(s.path().join("thesis.tar")).unwrap(),
         "not an archive"
     );
 }
