@@ -164,9 +164,7 @@ pub(crate) fn read(
                         member.display()
                     )));
                 }
-                let is_package = PyProject::read(&member.join("pyproject.toml"))
-                    .map(|p| p.is_package())
-                    .unwrap_or(true);
+                let is_package = PyProject::member_is_package(&member)?;
                 local.push(LocalPackage {
                     name,
                     path: member,

@@ -101,6 +101,16 @@ impl Project {
 }
 
 impl PyProject {
+    /// Whether the path dependency at `member` is a package to build: a directory with only a
+    /// `setup.py` is one; a `pyproject.toml` that does not parse is an error, not a guess.
+    pub(crate) fn member_is_package(member: &Path) -> Result<bool, ProjectError> {
+        let file = member.join("pyproject.toml");
+        if !file.exists() {
+            return Ok(true);
+        }
+        Ok(PyProject::read(&file)?.is_package())
+    }
+
     /// Reads and checks `pyproject.toml` at `path`.
     pub fn read(path: &Path) -> Result<Self, ProjectError> {
         let text = fs_err::read_to_string(path)?;
