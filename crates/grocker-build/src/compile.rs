@@ -385,53 +385,15 @@ impl Compiler {
 /// What a project's wheel depends on: every file's path, exec bit and content, in path order;
 /// not what builds leave behind (`build/`, `dist/`, `*.egg-info`, bytecode) nor VCS data.
 fn source_tree_hash(dir: &Path) -> Result<Sha256> {
-    use std::os::unix::fs::PermissionsExt;
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
-        for entry in fs_err::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if matches!(
-                name.as_str(),
-                ".git" | ".hg" | "__pycache__" | "build" | "dist" | ".tox" | ".venv" | ".nox"
-            ) || name.ends_with(".egg-info")
-                || name.ends_with(".pyc")
-            {
-                continue;
-            }
-            let path = entry.path();
-            let file_type = entry.file_type()?;
-            if file_type.is_dir() {
-                walk(root, &path, out)?;
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, path));
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files)?;
-    files.sort();
-    let mut hasher = grocker_hash::Hasher::new();
-    for (rel, path) in files {
-        let meta = fs_err::symlink_metadata(&path)?;
-        let content = if meta.file_type().is_symlink() {
-            fs_err::read_link(&path)?
-                .to_string_lossy()
-                .into_owned()
-                .into_bytes()
-        } else {
-            fs_err::read(&path)?
-        };
-        let exec = meta.permissions().mode() & 0o111 != 0;
-        hasher.update(format!("{rel}\0{exec}\0{}\0", content.len()).as_bytes());
-        hasher.update(&content);
-    }
-    Ok(hasher.finish())
+    let keep = |rel: &str, _is_dir: bool| {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        !(matches!(
+            name,
+            ".git" | ".hg" | "__pycache__" | "build" | "dist" | ".tox" | ".venv" | ".nox"
+        ) || name.ends_with(".egg-info")
+            || name.ends_with(".pyc"))
+    };
+    crate::source_tree::hash(&crate::source_tree::walk(dir, &keep)?)
 }
 
 /// Whether a distribution file is a source distribution grocker can build.

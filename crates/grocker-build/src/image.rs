@@ -13,6 +13,7 @@ use crate::native::{self, Whole};
 use crate::plan::{Plan, PlannedApp};
 use crate::python::{self, VENV, VenvLayers};
 use crate::release::Release;
+use crate::source_tree::APP_DIR;
 
 /// Debian's default PATH, with sbin for tools images may add.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -58,16 +59,19 @@ async fn build_app(
         builder: &plan.lock.builder,
         venv: &venv,
         compiler: &app.compiler,
-        local: app.local.as_ref(),
+        local: &app.local,
+        source: app.source.as_ref(),
         bytecode: interpreter.as_ref(),
     };
     let py = venv_layers.layers(ctx).await?;
-    let entrypoint = entrypoint(
-        python.image.entrypoint.as_deref(),
-        &app.release,
-        &py.app_scripts,
-        &py.all_scripts,
-    )?;
+    // An app that is not a package has no console script of its own: Python runs it, with
+    // `--cmd` saying what (`manage.py runserver`, `app/main.py`).
+    let wanted = python
+        .image
+        .entrypoint
+        .as_deref()
+        .or(app.source.as_ref().map(|_| "python"));
+    let entrypoint = entrypoint(wanted, &app.release, &py.app_scripts, &py.all_scripts)?;
     let mut layers: Vec<Layer> = vec![os.os];
     if os.os_calls_iconv || py.calls_iconv {
         layers.push(os.iconv);
@@ -96,8 +100,14 @@ async fn build_app(
         env.retain(|(key, _)| key != k);
         env.push((k.clone(), v.clone()));
     }
+    let base = base_config(plan, ctx, labels(plan));
     let config = ImageConfig {
         entrypoint: vec![entrypoint],
+        cmd: python.image.cmd.clone(),
+        working_dir: match &app.source {
+            Some(_) => APP_DIR.to_string(),
+            None => base.working_dir.clone(),
+        },
         env,
         exposed_ports: python.image.ports.iter().cloned().collect::<BTreeSet<_>>(),
         volumes: python
@@ -106,7 +116,7 @@ async fn build_app(
             .iter()
             .cloned()
             .collect::<BTreeSet<_>>(),
-        ..base_config(plan, ctx, labels(plan))
+        ..base
     };
     let release = &app.release;
     let annotations = BTreeMap::from([

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::{Result, anyhow, bail};
 use grocker_runtime::Runtime;
-use grocker_wheel::{Arch, ExtraName, Requirement};
+use grocker_wheel::{Arch, ExtraName, PackageName, Requirement};
 use url::Url;
 
 use crate::release::Release;
@@ -124,6 +124,25 @@ pub struct ImageSettings {
     pub ports: Vec<String>,
     /// Volume mount points.
     pub volumes: Vec<String>,
+    /// `--cmd`: the image's default arguments (Docker's `CMD`), after the entrypoint.
+    pub cmd: Vec<String>,
+}
+
+/// Which of a project's own locks to read, and what to select from it (`--lock-from`,
+/// `--requirements`, `--member`, `--group`, `--extra`). Only for a project directory.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectLockSettings {
+    /// `--lock-from FILE`: this lock rather than the first of `uv.lock`, `poetry.lock`,
+    /// `pylock.toml`, `requirements.txt`.
+    pub lock_from: Option<PathBuf>,
+    /// `--requirements FILE`, repeatable: pip requirements files, read together.
+    pub requirements: Vec<PathBuf>,
+    /// `--member NAME`: the uv workspace member to package.
+    pub member: Option<PackageName>,
+    /// `--group NAME`: dependency groups to install besides the main dependencies.
+    pub groups: Vec<String>,
+    /// `--extra NAME`: the project's extras to install.
+    pub extras: Vec<ExtraName>,
 }
 
 /// The Python side of a build: the application and where its packages come from.
@@ -143,6 +162,8 @@ pub struct PythonInputs {
     pub bytecode: bool,
     /// Entrypoint, environment, ports, volumes.
     pub image: ImageSettings,
+    /// A project directory's own lock: which, and what of it.
+    pub project: ProjectLockSettings,
 }
 
 /// Everything the plan stage starts from.

@@ -36,16 +36,20 @@ mod inputs;
 mod layers;
 mod native;
 mod plan;
+mod project;
 mod python;
 mod release;
 mod report;
+mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
 pub use image::{PATH, build};
 pub use inputs::{
-    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PythonInputs,
+    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
+    ProjectLockSettings, PythonInputs,
 };
 pub use plan::{Plan, PlannedApp, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, default_image_name};
 pub use report::{Reporter, Stage, Verbosity};
+pub use source_tree::{APP_DIR, SourceTree};

@@ -5,16 +5,19 @@
 
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
-use grocker_lock::{DebianPackage, Lock, Request};
+use anyhow::{Context as _, Result, anyhow, bail};
+use grocker_lock::{DebianPackage, Lock, PythonPackage, Request};
+use grocker_project::{Project, ProjectKind};
 use grocker_wheel::Target;
 
-use crate::compile::{Compiler, CompilerInputs};
+use crate::compile::{self, Compiler, CompilerInputs};
 use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 use crate::inputs::{AppInput, Inputs, LockSettings, PythonInputs};
+use crate::project::TeamLock;
 use crate::python::{self, LocalApp, PythonRequest};
 use crate::release::Release;
+use crate::source_tree::SourceTree;
 
 /// Everything a build needs, fully pinned: the inputs it came from, every `.deb` and wheel with
 /// its hash (the lock), and the application.
@@ -35,8 +38,14 @@ pub struct Plan {
 pub struct PlannedApp {
     /// What it is, by name and version (a local wheel's or project's own).
     pub release: Release,
-    /// Its wheel, when it is a local file rather than on the index.
-    pub local: Option<LocalApp>,
+    /// Whether the version is the app's own; an app that is not a package may have none, and
+    /// its image is then tagged `latest`.
+    pub versioned: bool,
+    /// Its wheels when they are local files rather than on the index: a wheel given, or built
+    /// from the project and its path dependencies (the project's own first).
+    pub local: Vec<LocalApp>,
+    /// The source tree of an app that is not a package, shipped in `/app`.
+    pub source: Option<SourceTree>,
     /// The image's Python and platform.
     pub target: Target,
     /// The builder: it built the sdists and the project, and gives their wheels again.
@@ -122,26 +131,52 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         },
         ctx,
     );
-    let local = local_app(&python.app, &compiler)?;
-    let release = match (&python.app, &local) {
-        (AppInput::Release(release), _) => (**release).clone(),
-        (_, Some(app)) => app.release.clone(),
-        (_, None) => bail!("internal error: a local application without its wheel"),
+    let team = match &python.app {
+        AppInput::Project(dir) => {
+            let project = Project::read(dir)?;
+            let team =
+                crate::project::read(&project, &python.project, &target, inputs.lock.locked, ctx)?;
+            if team.is_none() && project.kind() == ProjectKind::App {
+                bail!(
+                    "{}: this project is not a package (it has no [build-system]) and has no \
+                     lock, so grocker cannot tell what to install: lock it (`uv lock`, `poetry \
+                     lock`, `pip-compile --generate-hashes -o requirements.txt`) or name \
+                     requirements files with --requirements",
+                    project.root.display()
+                );
+            }
+            team.map(|team| (project, team))
+        }
+        _ => None,
     };
-    let wanted = python_request(os_request, python, &release, local.as_ref())?;
+    let app = match &team {
+        Some((project, team)) => locked_app(project, team, &compiler)?,
+        None => resolved_app(&python.app, &compiler)?,
+    };
+    let wanted = python_request(os_request, python, &app, team.as_ref().map(|t| &t.1))?;
     let lock = match reuse(existing.as_ref(), &wanted, &inputs.lock)? {
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(wanted);
             lock.debian = debian;
-            let request = PythonRequest {
-                release: &release,
-                constraints: &python.constraints,
-                indexes: &python.indexes,
-                target: &target,
-                local: local.as_ref(),
+            lock.python = match &team {
+                Some((_, team)) => {
+                    let pins =
+                        crate::project::pins(&team.locked, &python.indexes, &target, ctx).await?;
+                    compile_sdists(&pins, &compiler, ctx).await?;
+                    pins
+                }
+                None => {
+                    let request = PythonRequest {
+                        release: &app.release,
+                        constraints: &python.constraints,
+                        indexes: &python.indexes,
+                        target: &target,
+                        local: app.local.first(),
+                    };
+                    python::resolve(&request, Some(&compiler), ctx).await?
+                }
             };
-            lock.python = python::resolve(&request, Some(&compiler), ctx).await?;
             lock.builder = compiler.locked_packages();
             lock
         }
@@ -152,8 +187,10 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         lock,
         lock_changed,
         app: Some(PlannedApp {
-            release,
-            local,
+            release: app.release,
+            versioned: app.versioned,
+            local: app.local,
+            source: app.source,
             target,
             compiler,
         }),
@@ -213,6 +250,8 @@ fn os_request(inputs: &Inputs) -> Request {
             None => vec![],
         },
         requires: vec![],
+        project_lock: None,
+        selection: vec![],
     }
 }
 
@@ -227,47 +266,167 @@ fn same_os_request(locked: &Request, wanted: &Request) -> bool {
 fn python_request(
     os: Request,
     python: &PythonInputs,
-    release: &Release,
-    local: Option<&LocalApp>,
+    app: &App,
+    team: Option<&TeamLock>,
 ) -> Result<Request> {
     let mut constraints: Vec<String> = python.constraints.iter().map(ToString::to_string).collect();
     constraints.sort();
     let mut indexes = vec![grocker_fetch::redact_url(&python.indexes.index)];
     indexes.extend(python.indexes.extra.iter().map(grocker_fetch::redact_url));
+    let release = &app.release;
     let application = match &python.app {
         AppInput::Release(r) => r.to_string(),
         AppInput::Wheel { path, .. } | AppInput::Project(path) => {
             format!("{release} from {}", path.display())
         }
     };
+    // With a team lock, its hash stands for the requirements: the resolver never sees them.
+    let requires = match (team, app.local.first()) {
+        (None, Some(local)) => local.requires()?,
+        _ => vec![],
+    };
     Ok(Request {
         application: Some(application),
         constraints,
         indexes,
-        requires: match local {
-            Some(app) => app.requires()?,
-            None => vec![],
-        },
+        requires,
+        project_lock: team.map(|t| t.sources.join(", ")),
+        selection: team.map(|t| t.selection.clone()).unwrap_or_default(),
         ..os
     })
 }
 
-/// The application's wheel when it is a local file: given, or built from the project.
-fn local_app(app: &AppInput, compiler: &Compiler) -> Result<Option<LocalApp>> {
-    Ok(match app {
-        AppInput::Release(_) => None,
+/// The application as planning finds it, before the target and compiler join it.
+struct App {
+    release: Release,
+    versioned: bool,
+    local: Vec<LocalApp>,
+    source: Option<SourceTree>,
+}
+
+/// A release, a wheel, or a project without a lock: its wheel (given, or built from the
+/// project) is what the resolver starts from.
+fn resolved_app(input: &AppInput, compiler: &Compiler) -> Result<App> {
+    let local = match input {
+        AppInput::Release(release) => {
+            return Ok(App {
+                release: (**release).clone(),
+                versioned: true,
+                local: Vec::new(),
+                source: None,
+            });
+        }
         AppInput::Wheel { path, extras } => {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            Some(LocalApp::from_wheel(&name, path, extras)?)
+            LocalApp::from_wheel(&name, path, extras)?
         }
-        AppInput::Project(dir) => {
-            let handle = tokio::runtime::Handle::current();
-            let (name, wheel) =
-                tokio::task::block_in_place(|| compiler.wheel_for_project(&handle, dir))?;
-            Some(LocalApp::from_wheel(&name, &wheel, &[])?)
-        }
+        AppInput::Project(dir) => project_wheel(dir, compiler)?,
+    };
+    Ok(App {
+        release: local.release.clone(),
+        versioned: true,
+        local: vec![local],
+        source: None,
     })
+}
+
+/// A project with a team lock: its own packages (the project first, then its path
+/// dependencies) built into wheels, or — when it is not a package — its source tree.
+fn locked_app(project: &Project, team: &TeamLock, compiler: &Compiler) -> Result<App> {
+    let (selected, is_package) = match team.locked.local.first() {
+        Some(local) => (local.path.clone(), local.is_package),
+        None => (project.root.clone(), project.kind() == ProjectKind::Package),
+    };
+    let mut packages = crate::project::local_packages(&team.locked);
+    if is_package && !packages.contains(&selected) {
+        packages.insert(0, selected.clone());
+    }
+    let local = packages
+        .iter()
+        .map(|dir| project_wheel(dir, compiler))
+        .collect::<Result<Vec<_>>>()?;
+    if is_package {
+        let app = local
+            .first()
+            .ok_or_else(|| anyhow!("internal error: a package without its wheel"))?;
+        return Ok(App {
+            release: app.release.clone(),
+            versioned: true,
+            local,
+            source: None,
+        });
+    }
+    let source = SourceTree::read(&selected)?;
+    let (release, versioned) = app_release(&selected)?;
+    Ok(App {
+        release,
+        versioned,
+        local,
+        source: Some(source),
+    })
+}
+
+/// The name and version of an app that is not a package: its `pyproject.toml`'s, else its
+/// directory's name (unversioned).
+fn app_release(dir: &std::path::Path) -> Result<(Release, bool)> {
+    let pyproject = Project::read(dir)?.pyproject;
+    let name = pyproject
+        .as_ref()
+        .and_then(|p| p.name.as_ref())
+        .map(ToString::to_string)
+        .unwrap_or_else(|| {
+            let base = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            let name: String = base
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let name = name.trim_matches('-').to_string();
+            if name.is_empty() {
+                "app".to_string()
+            } else {
+                name
+            }
+        });
+    let version = pyproject.as_ref().and_then(|p| p.version.clone());
+    let versioned = version.is_some();
+    let spec = format!("{name}=={}", version.as_deref().unwrap_or("0"));
+    let release = spec
+        .parse()
+        .with_context(|| format!("{}: cannot name the app `{spec}`", dir.display()))?;
+    Ok((release, versioned))
+}
+
+/// The wheel of the project in `dir`, built in the builder (cached by its source tree).
+fn project_wheel(dir: &std::path::Path, compiler: &Compiler) -> Result<LocalApp> {
+    let handle = tokio::runtime::Handle::current();
+    let (name, wheel) = tokio::task::block_in_place(|| compiler.wheel_for_project(&handle, dir))?;
+    LocalApp::from_wheel(&name, &wheel, &[])
+}
+
+/// Compiles the sdists a team lock pins now, in the plan stage, so that the builder's packages
+/// are pinned in the lock and a compile error comes before any layer is written.
+async fn compile_sdists(pins: &[PythonPackage], compiler: &Compiler, ctx: &Context) -> Result<()> {
+    let sdists: Vec<&PythonPackage> = pins
+        .iter()
+        .filter(|p| compile::is_sdist(&p.filename))
+        .collect();
+    if sdists.is_empty() {
+        return Ok(());
+    }
+    let downloads = sdists
+        .iter()
+        .map(|p| python::download(p))
+        .collect::<Result<Vec<_>>>()?;
+    let paths = ctx.fetcher.get_all_verified(downloads).await?;
+    let handle = tokio::runtime::Handle::current();
+    for (p, path) in sdists.iter().zip(paths) {
+        tokio::task::block_in_place(|| compiler.wheel_for(&handle, &p.filename, &p.sha256, &path))?;
+    }
+    Ok(())
 }

@@ -114,6 +114,32 @@ pub(crate) fn sequence<'v>(
     }
 }
 
+/// `cmd`: a list of arguments, or one string split as a POSIX shell splits it.
+pub(crate) fn cmd(value: &Value, path: &KeyPath) -> Check<Option<Vec<String>>> {
+    const EXPECTED: &str = "a command line (a string, or a list of arguments)";
+    match value {
+        Value::Null => Ok(None),
+        Value::String(line) => match shlex::split(line) {
+            Some(args) => Ok(Some(args)),
+            None => problem(
+                path,
+                ProblemKind::Invalid(format!("`{line}` has an unclosed quote")),
+            ),
+        },
+        Value::Sequence(items) => {
+            let mut args = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(arg) => args.push(arg.clone()),
+                    other => return wrong(&path.index(i), "a string argument", other),
+                }
+            }
+            Ok(Some(args))
+        }
+        other => wrong(path, EXPECTED, other),
+    }
+}
+
 pub(crate) fn volumes(value: &Value, path: &KeyPath) -> Check<Option<Vec<String>>> {
     let Some(items) = sequence(value, path, "a list of absolute paths")? else {
         return Ok(None);

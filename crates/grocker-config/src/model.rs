@@ -38,6 +38,9 @@ pub struct FileConfig {
     pub image_base_name: Option<String>,
     /// The console script the image runs.
     pub entrypoint_name: Option<String>,
+    /// The image's default arguments (Docker's `CMD`), after the entrypoint: a list, or one
+    /// string split as a POSIX shell would (`cmd: "mysite.wsgi -b 0.0.0.0:8000"`).
+    pub cmd: Option<Vec<String>>,
 }
 
 /// Debian packages, Grocker's `dependencies: {run: [...], build: [...]}`.

@@ -11,8 +11,8 @@ use grocker_runtime::Runtime;
 use serde_norway::Value;
 
 use crate::leaves::{
-    Check, boolean, envs, key_of, mapping, packages, ports, problem, public_key, string, volumes,
-    wrong,
+    Check, boolean, cmd, envs, key_of, mapping, packages, ports, problem, public_key, string,
+    volumes, wrong,
 };
 use crate::tree::KeyPath;
 use crate::{Dependencies, FileConfig, Repository, RuntimeOverride};
@@ -31,6 +31,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "docker_image_prefix",
     "image_base_name",
     "entrypoint_name",
+    "cmd",
     "manifest",
 ];
 const DEPENDENCY_KEYS: &[&str] = &["run", "build"];
@@ -107,6 +108,7 @@ impl Walk {
                     let expected = "the name of a console script";
                     cfg.entrypoint_name = string(value, &path, expected)?;
                 }
+                "cmd" => cfg.cmd = cmd(value, &path)?,
                 "manifest" => {
                     boolean(value, &path)?;
                 }

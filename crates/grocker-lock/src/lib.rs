@@ -20,6 +20,8 @@
 //!     indexes: vec![],
 //!     repositories: vec![],
 //!     requires: vec![],
+//!     project_lock: None,
+//!     selection: vec![],
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub const VERSION: u32 = 1;
 
 const HEADER: &str = "# This file is written by grocker. Do not edit it by hand:\n\
-# `grocker root --upgrade` refreshes it to the newest packages.\n";
+# `grocker lock --upgrade` (or `grocker root --upgrade`) refreshes it.\n";
 
 /// What went wrong reading or writing a lock.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,13 @@ pub struct Request {
     /// re-resolves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// The project's own lock its Python packages come from, with its hash
+    /// (`uv.lock sha256:…`): a changed team lock makes this lock stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_lock: Option<String>,
+    /// What was selected of the project's lock (`member=api`, `group=prod`, `extra=pg`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<String>,
 }
 
 /// One pinned `.deb`.
@@ -264,6 +273,8 @@ mod tests {
             indexes: vec!["https://pypi.org/simple".into()],
             repositories: vec![],
             requires: vec![],
+            project_lock: Some("uv.lock sha256:00".into()),
+            selection: vec!["group=prod".into()],
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),

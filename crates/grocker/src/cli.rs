@@ -58,6 +58,14 @@ pub enum Command {
     ///   grocker build "uvicorn[standard]==0.32.1" -e python --port 8000
     ///   grocker build ipython==8.31.0 --pip-constraint constraints.txt -o docker
     ///   grocker build ./my-project -o oci:./image
+    ///   grocker build ./django-site -e gunicorn --cmd "mysite.wsgi -b 0.0.0.0:8000" --port 8000
+    ///   grocker build ./workspace --member api --group prod
+    ///
+    /// A project directory with a lock (uv.lock, poetry.lock, pylock.toml, requirements.txt, or
+    /// --requirements FILE) gets exactly what the lock pins, verified by the lock's hashes: no
+    /// resolution. A project with no build system (uv's `package = false`, a Django site with a
+    /// requirements.txt) ships as a read-only source tree in /app, its working directory, run by
+    /// `python` unless -e says otherwise. grocker.lock goes next to the project.
     #[command(verbatim_doc_comment)]
     Build(Box<BuildArgs>),
 
@@ -75,6 +83,20 @@ pub enum Command {
     ///   grocker root --package libpq5 -o docker
     #[command(verbatim_doc_comment)]
     Root(RootArgs),
+
+    /// Write or refresh grocker.lock without building: the runtime's Debian packages and the
+    /// application's Python packages, every file pinned with its SHA-256.
+    ///
+    /// Takes what `grocker build` takes. For a project directory the lock goes next to the
+    /// project, and its Python part comes from the project's own lock (uv.lock, poetry.lock,
+    /// pylock.toml, requirements files): nothing is resolved, the team's pins are kept.
+    ///
+    /// Examples:
+    ///   grocker lock ./service                 writes ./service/grocker.lock
+    ///   grocker lock httpie==3.2.4 --upgrade   newest Debian packages for that release
+    ///   grocker lock ./service --locked        fails when the lock is missing or out of date
+    #[command(verbatim_doc_comment)]
+    Lock(Box<BuildArgs>),
 
     /// Delete grocker's cache (downloads, built wheels, layers).
     Purge(PurgeArgs),
@@ -120,7 +142,7 @@ pub struct BuildArgs {
     /// What to package: a release NAME==VERSION or NAME[EXTRA,...]==VERSION from the index, a
     /// wheel file (FILE.whl, optionally FILE.whl[EXTRA,...]), or a project directory
     /// (pyproject.toml or setup.py; built in the builder, installed as the app layer).
-    #[arg(value_name = "RELEASE | WHEEL | PROJECT_DIR")]
+    #[arg(value_name = "RELEASE | WHEEL | PROJECT_DIR", default_value = ".")]
     pub release: String,
 
     #[command(flatten)]
@@ -199,6 +221,14 @@ pub struct BuildArgs {
     #[arg(long, overrides_with = "build_image")]
     pub no_build_image: bool,
 
+    /// The image's default arguments (Docker's CMD), after the entrypoint, split as a shell
+    /// would: `-e gunicorn --cmd "mysite.wsgi -b 0.0.0.0:8000"`, `--cmd "manage.py runserver"`.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub cmd: Option<String>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
     /// Put `.pyc` files in the image (the standard library's and the venv's), compiled by the
     /// image's own Python run on this machine (Linux x86-64): containers start faster (httpie:
     /// 0.35 s instead of 1.1 s) and images are larger (httpie: 91 MB instead of 63 MB). Off by
@@ -244,9 +274,37 @@ pub struct LockArgs {
     #[arg(long)]
     pub locked: bool,
 
-    /// Lock file to read and write.
-    #[arg(long, value_name = "FILE", default_value = "grocker.lock")]
-    pub lock_file: PathBuf,
+    /// Lock file to read and write (default: grocker.lock next to a project, else in the
+    /// current directory).
+    #[arg(long, value_name = "FILE")]
+    pub lock_file: Option<PathBuf>,
+}
+
+/// A project's own lock: which file, and what of it goes into the image.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Install from this lock file of the project (uv.lock, poetry.lock, pylock[.NAME].toml, or
+    /// a requirements file) instead of the first of those found.
+    #[arg(long, value_name = "FILE", conflicts_with = "requirements")]
+    pub lock_from: Option<PathBuf>,
+
+    /// Install exactly the pins of these pip requirements files (repeatable): with --hash,
+    /// each file must have one of the hashes; without, each line must be NAME==VERSION.
+    #[arg(long = "requirements", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// The uv workspace member to package (default: the root project).
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+
+    /// Also install this dependency group (PEP 735, Poetry groups; repeatable). Dev groups
+    /// are left out unless named.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+
+    /// Also install this extra of the project (repeatable).
+    #[arg(long = "extra", value_name = "NAME")]
+    pub extras: Vec<String>,
 }
 
 #[derive(Debug, Args)]

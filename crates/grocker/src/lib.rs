@@ -44,6 +44,10 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::build::build(settings, report))
         }
+        Command::Lock(args) => {
+            let settings = settings::BuildSettings::resolve(*args)?;
+            runtime()?.block_on(commands::lock::lock(settings, report))
+        }
         Command::Purge(args) => commands::purge::purge(args.all),
     }
 }

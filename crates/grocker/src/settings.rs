@@ -5,15 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use grocker_build::{
-    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PythonInputs,
-    Release, SourceDateEpoch, default_image_name,
+    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PlannedApp,
+    ProjectLockSettings, PythonInputs, SourceDateEpoch, default_image_name,
 };
 use grocker_oci::ImageName;
 use grocker_runtime::Runtime;
-use grocker_wheel::Arch;
+use grocker_wheel::{Arch, ExtraName, PackageName};
 use url::Url;
 
-use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, RootArgs};
+use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, ProjectArgs, RootArgs};
 
 /// Debian's own CDN, which redirects to a nearby mirror.
 const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
@@ -112,7 +112,7 @@ impl RootSettings {
                 arch: Arch::X86_64,
                 packages,
                 debian: debian(args.debian)?,
-                lock: lock(args.lock),
+                lock: lock(args.lock, None),
                 python: None,
             },
             output: output(&args.output)?,
@@ -173,11 +173,23 @@ impl BuildSettings {
         build_packages.sort();
         build_packages.dedup();
 
+        let cmd = match &args.cmd {
+            Some(line) => shlex::split(line).with_context(|| {
+                format!("--cmd `{line}` has an unclosed quote: close it or escape it")
+            })?,
+            None => file.cmd.clone().unwrap_or_default(),
+        };
         let image = ImageSettings {
             entrypoint: args.entrypoint.clone().or(file.entrypoint_name.clone()),
             env: env(&args.envs, file.envs.as_ref())?,
             ports: ports(args.ports.clone(), file.ports.as_ref())?,
             volumes: volumes(args.volumes.clone(), file.volumes.as_ref())?,
+            cmd,
+        };
+        let project = project_lock(args.project, &input)?;
+        let project_dir = match &input {
+            AppInput::Project(dir) => Some(dir.clone()),
+            _ => None,
         };
         let constraints = match args
             .pip_constraint
@@ -211,6 +223,7 @@ impl BuildSettings {
             compile: !args.no_build_dependencies,
             bytecode: args.compile_bytecode,
             image,
+            project,
         };
         Ok(Self {
             inputs: Inputs {
@@ -218,7 +231,7 @@ impl BuildSettings {
                 arch: Arch::X86_64,
                 packages,
                 debian,
-                lock: lock(args.lock),
+                lock: lock(args.lock, project_dir.as_deref()),
                 python: Some(python),
             },
             output: output(&args.output)?,
@@ -235,16 +248,22 @@ impl BuildSettings {
 }
 
 impl BuildSettings {
-    /// The image's name: `-n`, else Grocker's default for `release`.
-    pub fn image_name_for(&self, release: &Release) -> Result<ImageName> {
+    /// The image's name: `-n`, else Grocker's default for the app (tagged `latest` when it has
+    /// no version of its own).
+    pub fn image_name_for(&self, app: &PlannedApp) -> Result<ImageName> {
         if let Some(name) = &self.image_name {
             return Ok(name.clone());
         }
-        let name = default_image_name(
-            release,
+        let mut name = default_image_name(
+            &app.release,
             self.image_prefix.as_deref(),
             self.image_base_name.as_deref(),
         );
+        if !app.versioned
+            && let Some((repository, _)) = name.rsplit_once(':')
+        {
+            name = format!("{repository}:latest");
+        }
         name.parse()
             .with_context(|| format!("the default image name `{name}` is not valid: pass -n"))
     }
@@ -319,12 +338,57 @@ fn image_name(args: &OutputArgs, default: &str) -> Result<ImageName> {
         .with_context(|| format!("invalid image name `{name}` (-n/--image-name)"))
 }
 
-fn lock(args: LockArgs) -> LockSettings {
+/// `--lock-file`, else `grocker.lock` next to a project, else in the current directory.
+fn lock(args: LockArgs, project: Option<&std::path::Path>) -> LockSettings {
+    let default = match project {
+        Some(dir) => dir.join("grocker.lock"),
+        None => PathBuf::from("grocker.lock"),
+    };
     LockSettings {
-        path: args.lock_file,
+        path: args.lock_file.unwrap_or(default),
         upgrade: args.upgrade,
         locked: args.locked,
     }
+}
+
+/// Which lock of a project, and what of it; these flags mean nothing for a release or a wheel.
+fn project_lock(args: ProjectArgs, input: &AppInput) -> Result<ProjectLockSettings> {
+    if !matches!(input, AppInput::Project(_)) {
+        let given = [
+            ("--lock-from", args.lock_from.is_some()),
+            ("--requirements", !args.requirements.is_empty()),
+            ("--member", args.member.is_some()),
+            ("--group", !args.groups.is_empty()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            bail!(
+                "{flag} applies to a project directory; for a release from an index, name its \
+                 extras in it (NAME[EXTRA]==VERSION) and constrain it with --pip-constraint"
+            );
+        }
+    }
+    let member = args
+        .member
+        .map(|m| {
+            m.parse::<PackageName>()
+                .with_context(|| format!("--member `{m}` is not a package name"))
+        })
+        .transpose()?;
+    let extras = args
+        .extras
+        .iter()
+        .map(|e| {
+            e.parse::<ExtraName>()
+                .with_context(|| format!("--extra `{e}` is not an extra name"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ProjectLockSettings {
+        lock_from: args.lock_from,
+        requirements: args.requirements,
+        member,
+        groups: args.groups,
+        extras,
+    })
 }
 
 fn debian(args: DebianArgs) -> Result<DebianSources> {

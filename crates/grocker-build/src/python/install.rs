@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
 use crate::python::LocalApp;
 use crate::release::Release;
+use crate::source_tree::{APP_DIR, SourceTree};
 
 /// Wheels this large (compressed) get a layer of their own, so that an update of one of them
 /// does not re-upload the others — and the others do not re-upload it.
@@ -39,6 +40,14 @@ pub struct PythonLayers {
     pub all_scripts: Vec<String>,
 }
 
+/// What of the application itself a layer carries: its wheels and source tree go in the app
+/// layer only.
+#[derive(Clone, Copy)]
+struct Own<'a> {
+    wheels: &'a [LocalApp],
+    source: Option<&'a SourceTree>,
+}
+
 /// One layer to write: which, under which cache key, described how.
 struct LayerSpec<'a> {
     kind: &'a LayerKind,
@@ -56,7 +65,10 @@ pub struct VenvLayers<'a> {
     pub builder: &'a [DebianPackage],
     pub venv: &'a Venv,
     pub compiler: &'a Compiler,
-    pub local: Option<&'a LocalApp>,
+    /// The application's own wheels when they are local files (the app layer installs them).
+    pub local: &'a [LocalApp],
+    /// The source tree of an app that is not a package (the app layer carries it in `/app`).
+    pub source: Option<&'a SourceTree>,
     pub bytecode: Option<&'a Interpreter>,
 }
 
@@ -98,13 +110,17 @@ impl VenvLayers<'_> {
                     key.add(&format!("built by {builder_key}"));
                 }
             }
-            // A local app is installed from its file, in the app layer.
-            let local_wheel = self.local.filter(|_| kind == LayerKind::App);
-            if let Some(app) = local_wheel {
+            // The app's own wheels and source tree are in the app layer.
+            let own = self.own(&kind);
+            for app in own.wheels {
                 key.add(&format!("{} {}", app.filename, app.sha256));
             }
+            if let Some(source) = own.source {
+                key.add(&format!("source tree {} in {APP_DIR}", source.sha256));
+            }
             let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
-            if local_wheel.is_some() {
+            names.extend(own.wheels.iter().map(|w| w.release.name.as_ref()));
+            if own.source.is_some() {
                 names.push(&app_name);
             }
             let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
@@ -120,8 +136,7 @@ impl VenvLayers<'_> {
                         created_by: &created_by,
                         with_skeleton,
                     };
-                    let (layer, notes, tree) =
-                        self.write(&packages, local_wheel, &layer, ctx).await?;
+                    let (layer, notes, tree) = self.write(&packages, own, &layer, ctx).await?;
                     if let Some(all) = &mut out.tree {
                         all.merge(tree)?;
                     }
@@ -145,13 +160,13 @@ impl VenvLayers<'_> {
     async fn write(
         &self,
         packages: &[&PythonPackage],
-        local: Option<&LocalApp>,
+        own: Own<'_>,
         layer: &LayerSpec<'_>,
         ctx: &Context,
     ) -> Result<(Layer, Notes, Tree)> {
         let kind = layer.kind;
         let (mut tree, scripts) = self
-            .install(packages, local, layer.with_skeleton, ctx)
+            .install(packages, own, layer.with_skeleton, ctx)
             .await?;
         let files = || {
             tree.iter().filter_map(|(_, e)| match &e.kind {
@@ -187,6 +202,20 @@ impl VenvLayers<'_> {
         Ok((layer, notes, tree))
     }
 
+    /// The application's own files for a layer of `kind`.
+    fn own(&self, kind: &LayerKind) -> Own<'_> {
+        match kind {
+            LayerKind::App => Own {
+                wheels: self.local,
+                source: self.source,
+            },
+            _ => Own {
+                wheels: &[],
+                source: None,
+            },
+        }
+    }
+
     /// How the venv is split into layers: `deps` (with the venv itself), one layer per very
     /// large wheel, then `app`.
     fn groups(&self) -> Result<Vec<(LayerKind, Vec<&PythonPackage>)>> {
@@ -209,7 +238,7 @@ impl VenvLayers<'_> {
             .iter()
             .filter(|p| p.name == app_name)
             .collect();
-        if app.is_empty() && self.local.is_none() {
+        if app.is_empty() && self.local.is_empty() && self.source.is_none() {
             bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
         }
         groups.push((LayerKind::App, app));
@@ -221,8 +250,9 @@ impl VenvLayers<'_> {
     pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
         let mut all = Tree::new();
         for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
-            let local_wheel = self.local.filter(|_| kind == LayerKind::App);
-            let (tree, _) = self.install(&packages, local_wheel, i == 0, ctx).await?;
+            let (tree, _) = self
+                .install(&packages, self.own(&kind), i == 0, ctx)
+                .await?;
             all.merge(tree)?;
         }
         Ok(all)
@@ -232,7 +262,7 @@ impl VenvLayers<'_> {
     async fn install(
         &self,
         packages: &[&PythonPackage],
-        local: Option<&LocalApp>,
+        own: Own<'_>,
         with_skeleton: bool,
         ctx: &Context,
     ) -> Result<(Tree, Vec<String>)> {
@@ -260,9 +290,10 @@ impl VenvLayers<'_> {
                 wheels.push((p.filename.clone(), path));
             }
         }
-        if let Some(app) = local {
+        for app in own.wheels {
             wheels.push((app.filename.clone(), app.wheel.clone()));
         }
+        let source = own.source.map(SourceTree::entries).transpose()?;
         let venv = self.venv.clone();
         tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {
             let mut tree = Tree::new();
@@ -278,6 +309,9 @@ impl VenvLayers<'_> {
                     install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;
                 scripts.extend(installed.console_scripts);
                 scripts.extend(installed.gui_scripts);
+            }
+            if let Some(source) = source {
+                tree.merge(source)?;
             }
             Ok((tree, scripts))
         })

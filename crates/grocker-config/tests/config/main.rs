@@ -302,3 +302,29 @@ fn grockers_own_defaults_spelling_is_accepted() {
     assert_eq!(cfg.pip_constraint, None);
     assert_eq!(cfg.entrypoint_name.as_deref(), Some("grocker-runner"));
 }
+
+#[test]
+fn cmd_is_a_list_or_a_shell_line() {
+    let line = parse_yaml(
+        "cmd: \"mysite.wsgi -b '0.0.0.0:8000' --name \\\"my app\\\"\"\n",
+        Path::new(".grocker.yml"),
+    )
+    .unwrap();
+    assert_eq!(
+        line.cmd,
+        strings(&["mysite.wsgi", "-b", "0.0.0.0:8000", "--name", "my app"])
+    );
+    let list = parse_yaml(
+        "cmd: [manage.py, runserver, \"0.0.0.0:8000\"]\n",
+        Path::new(".grocker.yml"),
+    )
+    .unwrap();
+    assert_eq!(
+        list.cmd,
+        strings(&["manage.py", "runserver", "0.0.0.0:8000"])
+    );
+    let err = parse_yaml("cmd: \"run 'unclosed\"\n", Path::new(".grocker.yml")).unwrap_err();
+    assert!(err.to_string().contains("unclosed quote"), "{err}");
+    let err = parse_yaml("cmd: {a: 1}\n", Path::new(".grocker.yml")).unwrap_err();
+    assert!(err.to_string().contains("a command line"), "{err}");
+}

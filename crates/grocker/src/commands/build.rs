@@ -27,7 +27,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         );
         return Ok(());
     }
-    let name = settings.image_name_for(release)?;
+    let name = settings.image_name_for(app)?;
     // The destination is opened before the image is built: a bad one is reported before the
     // layers are written.
     let sink = sinks(&settings, &name, report)?;

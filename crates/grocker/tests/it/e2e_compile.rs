@@ -191,7 +191,7 @@ fn a_local_project_is_built_and_an_edit_changes_only_the_app_layer() {
         real(&s, &["build", "./hello-app", "--no-push", "-o", "oci:one"]),
         true,
     );
-    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
+    let lock = fs_err::read_to_string(project.join("grocker.lock")).unwrap();
     assert!(
         lock.contains("name = \"six\"") && !lock.contains("name = \"hello-app\""),
         "{lock}"
