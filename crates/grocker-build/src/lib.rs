@@ -22,10 +22,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Stages, in the order bytes flow: [`plan`] (Debian resolution in `debian`, Python resolution
-//! and the compiler stage in `python` and `compile`), then [`build`] (`debian` and `python`
-//! write layers through the layer cache in `layers`; `bytecode` compiles `.pyc` files; `native`
-//! checks the finished image's ELF files).
+//! Stages, in the order bytes flow: [`plan`] (Debian resolution in `debian`; Python resolution
+//! and the compiler stage in `python` and `compile`, or — for a project with its own lock —
+//! that lock's pins taken as they are, in `project`), then [`build`] (`debian` and `python`
+//! write layers through the layer cache in `layers`, an app that is not a package adds its
+//! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
+//! image's ELF files).
 
 mod bytecode;
 mod compile;

@@ -153,7 +153,8 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         Some((project, team)) => locked_app(project, team, &compiler)?,
         None => resolved_app(&python.app, &compiler)?,
     };
-    let wanted = python_request(os_request, python, &app, team.as_ref().map(|t| &t.1))?;
+    let team_lock = team.as_ref().map(|t| &t.1);
+    let wanted = python_request(os_request, python, &app, team_lock, &inputs.lock.path)?;
     let lock = match reuse(existing.as_ref(), &wanted, &inputs.lock)? {
         Some(lock) => lock,
         None => {
@@ -268,6 +269,7 @@ fn python_request(
     python: &PythonInputs,
     app: &App,
     team: Option<&TeamLock>,
+    lock_file: &std::path::Path,
 ) -> Result<Request> {
     let mut constraints: Vec<String> = python.constraints.iter().map(ToString::to_string).collect();
     constraints.sort();
@@ -277,7 +279,7 @@ fn python_request(
     let application = match &python.app {
         AppInput::Release(r) => r.to_string(),
         AppInput::Wheel { path, .. } | AppInput::Project(path) => {
-            format!("{release} from {}", path.display())
+            format!("{release} from {}", shown_from(path, lock_file))
         }
     };
     // With a team lock, its hash stands for the requirements: the resolver never sees them.
@@ -294,6 +296,25 @@ fn python_request(
         selection: team.map(|t| t.selection.clone()).unwrap_or_default(),
         ..os
     })
+}
+
+/// A local input as the lock records it: `.` for the project the lock sits in, so the same
+/// request is recognised from any working directory; else as given.
+fn shown_from(path: &std::path::Path, lock_file: &std::path::Path) -> String {
+    let lock_dir = lock_file.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            d
+        }
+    });
+    match (
+        fs_err::canonicalize(path),
+        lock_dir.map(fs_err::canonicalize),
+    ) {
+        (Ok(a), Some(Ok(b))) if a == b => ".".to_string(),
+        _ => path.display().to_string(),
+    }
 }
 
 /// The application as planning finds it, before the target and compiler join it.

@@ -59,7 +59,8 @@ pub enum FetchError {
     /// stored in the cache.
     #[error(
         "{url} does not match its expected hash (expected sha256 {expected}, got {actual}) — the \
-         mirror or a proxy served different bytes than the index promised; nothing was cached"
+         server sent other bytes than the lock or index names (the file changed, the lock was \
+         edited, or a proxy altered it); nothing was cached"
     )]
     HashMismatch {
         /// The redacted URL.
@@ -72,8 +73,9 @@ pub enum FetchError {
 
     /// The download has the wrong length. Nothing was stored in the cache.
     #[error(
-        "{url} has the wrong size (expected {expected} bytes, got {actual}) — the mirror or a \
-         proxy served different bytes than the index promised; nothing was cached"
+        "{url} has the wrong size (expected {expected} bytes, got {actual}) — the server sent \
+         other bytes than the lock or index names (the file changed, the lock was edited, or a \
+         proxy altered it); nothing was cached"
     )]
     SizeMismatch {
         /// The redacted URL.

@@ -61,23 +61,9 @@ pub fn pins(locked: &Locked) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `name==version` lines of a requirements file (as `uv export`, `poetry export` and
-/// pip-compile write them) whose marker holds for [`target`], names normalized: exports are
-/// universal, so `colorama ; sys_platform == 'win32'` is in them and out of a Linux image.
+/// `name==version` lines of an export whose marker holds for [`target`].
 pub fn requirement_pins(text: &str) -> BTreeMap<String, String> {
-    let env = target().marker_environment();
-    text.lines()
-        .filter(|l| !l.starts_with([' ', '#', '-']) && !l.trim().is_empty())
-        .filter_map(|l| {
-            let spec = l.split(" \\").next()?.split(" --hash").next()?;
-            let requirement: grocker_wheel::Requirement = spec.trim().parse().ok()?;
-            if !requirement.marker.evaluate(&env, &[]) {
-                return None;
-            }
-            let (_, version) = spec.split(';').next()?.split_once("==")?;
-            Some((requirement.name.to_string(), version.trim().to_string()))
-        })
-        .collect()
+    grocker_testkit::pytools::requirement_pins(text, &target().marker_environment())
 }
 
 pub fn kind_of(locked: &Locked) -> LockKind {

@@ -46,6 +46,7 @@ pub use tarball::{Compression, RawKind, xz};
 mod archive;
 mod deb;
 mod key;
+pub mod pytools;
 mod repo;
 mod script;
 mod server;

@@ -2,56 +2,13 @@
 //! these tests fail, not skip, without them), read back and compared with what the tool itself
 //! exports for the same selection.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use grocker_project::{LockKind, Project, ProjectKind};
 
 use super::{Ask, pins, read, requirement_pins};
 
-/// The tools' venv: `$GROCKER_PYTOOLS`, else `~/.cache/grocker-dev/pytools`.
-fn tools() -> PathBuf {
-    let dir = std::env::var_os("GROCKER_PYTOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME");
-            Path::new(&home).join(".cache/grocker-dev/pytools")
-        });
-    for tool in ["uv", "poetry", "pip-compile"] {
-        assert!(
-            dir.join("bin").join(tool).is_file(),
-            "{} has no {tool}: run scripts/setup (or scripts/pytools) to install uv, Poetry and pip-tools",
-            dir.display()
-        );
-    }
-    dir.join("bin")
-}
-
-/// Runs a tool in `dir`; its stdout, or a panic with its stderr.
-fn run(dir: &Path, tool: &str, args: &[&str]) -> String {
-    let bin = tools();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new(bin.join(tool))
-        .args(args)
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("UV_NO_CONFIG", "1")
-        .env("POETRY_VIRTUALENVS_CREATE", "false")
-        .env_remove("VIRTUAL_ENV")
-        .output()
-        .unwrap_or_else(|e| panic!("{tool}: {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use grocker_testkit::pytools::run;
 
 fn edit(path: &Path, from: &str, to: &str) {
     let text = fs_err::read_to_string(path).unwrap();
