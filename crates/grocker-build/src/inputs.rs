@@ -9,13 +9,13 @@ use grocker_runtime::Runtime;
 use grocker_wheel::{Arch, ExtraName, PackageName, Requirement};
 use url::Url;
 
-use crate::release::Release;
+use crate::release::ReleaseSpec;
 
 /// What to package.
 #[derive(Clone, Debug)]
 pub enum AppInput {
-    /// `NAME[EXTRAS]==VERSION` from the index.
-    Release(Box<Release>),
+    /// `NAME[EXTRAS]` with version specifiers or none, from the index.
+    Release(Box<ReleaseSpec>),
     /// A project directory (`pyproject.toml` or `setup.py`), built in the builder.
     Project(PathBuf),
     /// A wheel file, with extras (`app-1.0-py3-none-any.whl[pg]`).
@@ -30,6 +30,10 @@ pub enum AppInput {
 impl AppInput {
     /// A wheel file (`FILE.whl`, `FILE.whl[EXTRAS]`), a project directory, or a release.
     pub fn parse(arg: &str) -> Result<Self> {
+        // `NAME @ URL` is a requirement, whatever its URL ends with: refused as a release.
+        if arg.contains(" @ ") {
+            return Ok(AppInput::Release(Box::new(arg.parse()?)));
+        }
         let (file, extras) = match arg.strip_suffix(']').and_then(|a| a.rsplit_once('[')) {
             Some((file, extras)) if file.ends_with(".whl") => (file, extras),
             _ => (arg, ""),
@@ -54,7 +58,8 @@ impl AppInput {
         if path.is_dir() {
             return Ok(AppInput::Project(path.to_path_buf()));
         }
-        if arg.contains('/') && !arg.contains("==") {
+        if arg.starts_with(['.', '/']) || (arg.contains('/') && !arg.contains(['=', '<', '>', '~']))
+        {
             bail!("{arg}: no such project directory");
         }
         Ok(AppInput::Release(Box::new(arg.parse()?)))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow, bail};
 use grocker_lock::{DebianPackage, Lock, PythonPackage, Request};
 use grocker_project::{Project, ProjectKind};
-use grocker_wheel::Target;
+use grocker_wheel::{Requirement, Target};
 
 use crate::compile::{self, Compiler, CompilerInputs};
 use crate::context::Context;
@@ -16,7 +16,7 @@ use crate::debian::{DebianArchive, PinnedDebian};
 use crate::inputs::{AppInput, Inputs, LockSettings, PythonInputs};
 use crate::project::TeamLock;
 use crate::python::{self, LocalApp, PythonRequest};
-use crate::release::Release;
+use crate::release::{Release, ReleaseSpec};
 use crate::source_tree::SourceTree;
 
 /// Everything a build needs, fully pinned: the inputs it came from, every `.deb` and wheel with
@@ -169,7 +169,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
                 }
                 None => {
                     let request = PythonRequest {
-                        release: &app.release,
+                        requirement: app_requirement(&python.app, &app)?,
                         constraints: &python.constraints,
                         indexes: &python.indexes,
                         target: &target,
@@ -182,13 +182,18 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             lock
         }
     };
+    let release = match (app.release, &python.app) {
+        (Some(release), _) => release,
+        (None, AppInput::Release(spec)) => pinned_release(spec, &lock)?,
+        (None, _) => bail!("internal error: a local application without its release"),
+    };
     let lock_changed = existing.as_ref() != Some(&lock);
     Ok(Plan {
         inputs,
         lock,
         lock_changed,
         app: Some(PlannedApp {
-            release: app.release,
+            release,
             versioned: app.versioned,
             local: app.local,
             source: app.source,
@@ -275,12 +280,12 @@ fn python_request(
     constraints.sort();
     let mut indexes = vec![grocker_fetch::redact_url(&python.indexes.index)];
     indexes.extend(python.indexes.extra.iter().map(grocker_fetch::redact_url));
-    let release = &app.release;
-    let application = match &python.app {
-        AppInput::Release(r) => r.to_string(),
-        AppInput::Wheel { path, .. } | AppInput::Project(path) => {
+    let application = match (&python.app, &app.release) {
+        (AppInput::Release(spec), _) => spec.to_string(),
+        (AppInput::Wheel { path, .. } | AppInput::Project(path), Some(release)) => {
             format!("{release} from {}", shown_from(path, lock_file))
         }
+        (_, None) => bail!("internal error: a local application without its release"),
     };
     // With a team lock, its hash stands for the requirements: the resolver never sees them.
     let requires = match (team, app.local.first()) {
@@ -319,7 +324,8 @@ fn shown_from(path: &std::path::Path, lock_file: &std::path::Path) -> String {
 
 /// The application as planning finds it, before the target and compiler join it.
 struct App {
-    release: Release,
+    /// `None` for a release from the index until the lock pins its version.
+    release: Option<Release>,
     versioned: bool,
     local: Vec<LocalApp>,
     source: Option<SourceTree>,
@@ -329,9 +335,9 @@ struct App {
 /// project) is what the resolver starts from.
 fn resolved_app(input: &AppInput, compiler: &Compiler) -> Result<App> {
     let local = match input {
-        AppInput::Release(release) => {
+        AppInput::Release(_) => {
             return Ok(App {
-                release: (**release).clone(),
+                release: None,
                 versioned: true,
                 local: Vec::new(),
                 source: None,
@@ -347,7 +353,7 @@ fn resolved_app(input: &AppInput, compiler: &Compiler) -> Result<App> {
         AppInput::Project(dir) => project_wheel(dir, compiler)?,
     };
     Ok(App {
-        release: local.release.clone(),
+        release: Some(local.release.clone()),
         versioned: true,
         local: vec![local],
         source: None,
@@ -374,7 +380,7 @@ fn locked_app(project: &Project, team: &TeamLock, compiler: &Compiler) -> Result
             .first()
             .ok_or_else(|| anyhow!("internal error: a package without its wheel"))?;
         return Ok(App {
-            release: app.release.clone(),
+            release: Some(app.release.clone()),
             versioned: true,
             local,
             source: None,
@@ -383,11 +389,34 @@ fn locked_app(project: &Project, team: &TeamLock, compiler: &Compiler) -> Result
     let source = SourceTree::read(&selected)?;
     let (release, versioned) = app_release(&selected)?;
     Ok(App {
-        release,
+        release: Some(release),
         versioned,
         local,
         source: Some(source),
     })
+}
+
+/// What the resolver starts from: the release as asked for, or the local app's own wheel.
+fn app_requirement<'a>(input: &'a AppInput, app: &'a App) -> Result<&'a Requirement> {
+    match (input, &app.release) {
+        (AppInput::Release(spec), _) => Ok(&spec.requirement),
+        (_, Some(release)) => Ok(&release.requirement),
+        (_, None) => bail!("internal error: a local application without its release"),
+    }
+}
+
+/// The release a spec was pinned to: its version in the lock (the newest the specifiers allowed
+/// when the lock was made).
+fn pinned_release(spec: &ReleaseSpec, lock: &Lock) -> Result<Release> {
+    let name = spec.name.to_string();
+    let entry = lock.python.iter().find(|p| p.name == name).ok_or_else(|| {
+        anyhow!("grocker.lock has no entry for {name}, the application: run with --upgrade")
+    })?;
+    let version = entry
+        .version
+        .parse()
+        .with_context(|| format!("grocker.lock: {name}'s version `{}`", entry.version))?;
+    Ok(spec.at(version))
 }
 
 /// The name and version of an app that is not a package: its `pyproject.toml`'s, else its

@@ -21,10 +21,12 @@ pub struct Release {
 /// Why a string is not a release.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseReleaseError {
-    /// Not `NAME==VERSION` (a range, a URL, no version, not a requirement at all).
+    /// Not a release: a URL, or not a requirement at all (and, for a [`Release`], not one
+    /// exact `==` pin).
     #[error(
-        "`{given}` is not a release: grocker builds one pinned release, written NAME==VERSION or \
-         NAME[EXTRA,...]==VERSION (e.g. httpie==3.2.4){}",
+        "`{given}` is not a release: grocker builds a release from an index, written NAME, \
+         NAME==VERSION, NAME[EXTRA,...]==VERSION or with version specifiers (e.g. httpie==3.2.4, \
+         'httpie>=3.2,<3.3'){}",
         reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
     )]
     NotPinned {
@@ -89,6 +91,95 @@ impl fmt::Display for Release {
     }
 }
 
+/// What to package from an index, as typed: a name with its extras and any version specifiers
+/// (`httpie`, `httpie>=3.2,<3.3`, `uvicorn[standard]==0.32.1`) — Grocker's "version specifiers
+/// can be used". The plan pins it to one [`Release`]: the newest version allowed, kept in
+/// `grocker.lock` until `--upgrade`.
+#[derive(Clone, Debug)]
+pub struct ReleaseSpec {
+    /// The project.
+    pub name: PackageName,
+    /// Its extras, sorted, without duplicates.
+    pub extras: Vec<ExtraName>,
+    /// The requirement the resolver starts from.
+    pub requirement: Requirement,
+}
+
+impl FromStr for ReleaseSpec {
+    type Err = ParseReleaseError;
+
+    fn from_str(s: &str) -> Result<Self, ParseReleaseError> {
+        let not_a_release = |reason: Option<String>| ParseReleaseError::NotPinned {
+            given: s.to_string(),
+            reason,
+        };
+        let requirement =
+            Requirement::from_str(s.trim()).map_err(|e| not_a_release(Some(e.to_string())))?;
+        if matches!(requirement.version_or_url, Some(VersionOrUrl::Url(_))) {
+            return Err(not_a_release(Some(
+                "a URL is not a release; download the wheel and build the file".to_string(),
+            )));
+        }
+        if !requirement.marker.is_true() {
+            return Err(ParseReleaseError::Marker {
+                given: s.to_string(),
+            });
+        }
+        let mut extras = requirement.extras.clone();
+        extras.sort();
+        extras.dedup();
+        Ok(Self {
+            name: requirement.name.clone(),
+            extras,
+            requirement,
+        })
+    }
+}
+
+impl ReleaseSpec {
+    /// The version an exact `==` pin names, if that is what was given.
+    pub fn pinned(&self) -> Option<&Version> {
+        match self.requirement.version_or_url.as_ref() {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => match &specifiers[..] {
+                [one] if matches!(one.operator(), Operator::Equal | Operator::ExactEqual) => {
+                    Some(one.version())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The release this spec was pinned to.
+    pub fn at(&self, version: Version) -> Release {
+        Release {
+            name: self.name.clone(),
+            extras: self.extras.clone(),
+            version,
+            requirement: self.requirement.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ReleaseSpec {
+    /// An exact pin is written as its [`Release`] is (`uvicorn[standard]==0.32.1`, the form
+    /// `grocker.lock` has always recorded); anything else with its specifiers.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(version) = self.pinned() {
+            return self.at(version.clone()).fmt(f);
+        }
+        write!(f, "{}", self.name)?;
+        if !self.extras.is_empty() {
+            let extras: Vec<String> = self.extras.iter().map(ToString::to_string).collect();
+            write!(f, "[{}]", extras.join(","))?;
+        }
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &self.requirement.version_or_url {
+            write!(f, "{specifiers}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Grocker's default image name: `[<prefix>/]<base name, or project[-<extra>…]>:<version>`, with
 /// `+` (local versions) made `-` since tags cannot hold it.
 pub fn default_image_name(release: &Release, prefix: Option<&str>, base: Option<&str>) -> String {
@@ -135,6 +226,37 @@ mod tests {
     }
 
     #[test]
+    fn specs_take_names_and_specifiers() {
+        let spec: ReleaseSpec = "httpie".parse().unwrap();
+        assert_eq!(
+            (spec.to_string(), spec.pinned()),
+            ("httpie".to_string(), None)
+        );
+        let spec: ReleaseSpec = "HTTPie >=3.2, <3.3".parse().unwrap();
+        assert_eq!(spec.to_string(), "httpie>=3.2, <3.3");
+        assert_eq!(spec.pinned(), None);
+        let spec: ReleaseSpec = "Uvicorn[standard]==0.32.1".parse().unwrap();
+        assert_eq!(spec.to_string(), "uvicorn[standard]==0.32.1");
+        assert_eq!(
+            spec.pinned().map(ToString::to_string).as_deref(),
+            Some("0.32.1")
+        );
+        let release = spec.at("0.32.1".parse().unwrap());
+        assert_eq!(release.to_string(), "uvicorn[standard]==0.32.1");
+        let err = "httpie @ https://x/y.whl"
+            .parse::<ReleaseSpec>()
+            .unwrap_err();
+        assert!(err.to_string().contains("a URL is not a release"), "{err}");
+        assert!(matches!(
+            "a>1; python_version>'3'"
+                .parse::<ReleaseSpec>()
+                .unwrap_err(),
+            ParseReleaseError::Marker { .. }
+        ));
+        assert!("not a requirement!".parse::<ReleaseSpec>().is_err());
+    }
+
+    #[test]
     fn only_pinned_releases_parse() {
         for bad in [
             "httpie",
@@ -145,6 +267,7 @@ mod tests {
             let err = bad.parse::<Release>().unwrap_err();
             assert!(matches!(err, ParseReleaseError::NotPinned { .. }), "{bad}");
             assert!(err.to_string().contains("NAME==VERSION"), "{err}");
+            assert!(err.to_string().contains("specifiers"), "{err}");
         }
         let err = "a==1; python_version>'3'".parse::<Release>().unwrap_err();
         assert!(matches!(err, ParseReleaseError::Marker { .. }));

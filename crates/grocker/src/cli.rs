@@ -41,8 +41,9 @@ pub enum Command {
     /// Build the image of a Python application: a release from a package index, a wheel, or a
     /// project directory.
     ///
-    /// RELEASE is Grocker's form, one pinned release: NAME==VERSION or NAME[EXTRA,...]==VERSION.
-    /// grocker resolves its whole dependency tree for the image's Python (markers, extras,
+    /// RELEASE is Grocker's form: NAME==VERSION or NAME[EXTRA,...]==VERSION, or with version
+    /// specifiers (`'httpie>=3.2,<3.3'`, or a bare `httpie`): the newest version allowed, kept
+    /// in grocker.lock until --upgrade, names the image. grocker resolves its whole dependency tree for the image's Python (markers, extras,
     /// Requires-Python, yanked files skipped), picks the best wheel of each package for the
     /// runtime (manylinux up to its glibc), and installs them itself into a virtual environment
     /// at /opt/venv — no pip, no Python on this machine. Layers: `os` (the runtime), `deps`
@@ -98,7 +99,13 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Lock(Box<BuildArgs>),
 
-    /// Delete grocker's cache (downloads, built wheels, layers).
+    /// Delete grocker's cache (downloads, built wheels, layers) and the builder images this
+    /// grocker version loaded into the engine (Grocker's intermediate images).
+    ///
+    /// Examples:
+    ///   grocker purge          the cache, and this version's builder images if an engine answers
+    ///   grocker purge -a -f    also every grocker version's images, application images included
+    #[command(verbatim_doc_comment)]
     Purge(PurgeArgs),
 }
 
@@ -116,8 +123,16 @@ pub struct RuntimeArgs {
 
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
-    /// Also remove the images grocker loaded into the local engine (its builder images and
-    /// every image built with `-o docker`), found by their `grocker.version` label.
+    /// Also remove the engine images of every grocker version, not only this one's.
+    #[arg(short = 'a', long)]
+    pub all_versions: bool,
+
+    /// Also remove the application images grocker loaded into the engine (`-o docker`), not
+    /// only its builder images.
+    #[arg(short = 'f', long)]
+    pub including_final_images: bool,
+
+    /// Both of the above: every image grocker put into the engine.
     #[arg(long)]
     pub all: bool,
 }
@@ -177,6 +192,11 @@ pub struct BuildArgs {
     /// Additional package index (repeatable); also PIP_EXTRA_INDEX_URL and pip.conf.
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
+
+    /// Read pip's settings (index-url, extra-index-url) from this pip.conf only, instead of the
+    /// usual ones (/etc/pip.conf, ~/.config/pip/pip.conf, $PIP_CONFIG_FILE), as Grocker did.
+    #[arg(long, value_name = "FILE")]
+    pub pip_conf: Option<PathBuf>,
 
     /// Configuration file, Grocker's format (repeatable; later files win). Without -c,
     /// `.grocker.yml` and `[tool.grocker]` of pyproject.toml in the current directory are read.

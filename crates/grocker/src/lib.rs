@@ -48,7 +48,7 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::lock::lock(settings, report))
         }
-        Command::Purge(args) => commands::purge::purge(args.all),
+        Command::Purge(args) => commands::purge::purge(&args),
     }
 }
 

@@ -154,6 +154,7 @@ impl BuildSettings {
             tracing::debug!("configuration from {}", source.display());
         }
         let file = files.config;
+        let indexes = indexes(&args)?;
         let mut debian = debian(args.debian)?;
         debian.repositories = repositories(file.repositories.as_ref())?;
 
@@ -199,13 +200,6 @@ impl BuildSettings {
             Some(path) => grocker_resolver::parse_constraints_file(path)?,
             None => Vec::new(),
         };
-        let home = dirs::home_dir();
-        let indexes = grocker_pypi::IndexUrls::resolve(
-            args.index_url.as_deref(),
-            &args.extra_index_url,
-            &|k| std::env::var(k).ok(),
-            home.as_deref(),
-        )?;
         let image_prefix = args.image_prefix.or(file.docker_image_prefix);
         let image_base_name = args.image_base_name.or(file.image_base_name);
         let image_name = match &args.output.image_name {
@@ -267,6 +261,27 @@ impl BuildSettings {
         name.parse()
             .with_context(|| format!("the default image name `{name}` is not valid: pass -n"))
     }
+}
+
+/// `--index-url` > `$PIP_INDEX_URL` > pip.conf (`--pip-conf FILE`, else pip's own files).
+fn indexes(args: &BuildArgs) -> Result<grocker_pypi::IndexUrls> {
+    let env = |k: &str| std::env::var(k).ok();
+    let (index, extra) = (args.index_url.as_deref(), &args.extra_index_url);
+    Ok(match &args.pip_conf {
+        Some(file) => {
+            if !file.is_file() {
+                bail!("--pip-conf {}: no such file", file.display());
+            }
+            grocker_pypi::IndexUrls::resolve_with_files(
+                index,
+                extra,
+                &env,
+                std::slice::from_ref(file),
+            )
+            .with_context(|| format!("--pip-conf {}", file.display()))?
+        }
+        None => grocker_pypi::IndexUrls::resolve(index, extra, &env, dirs::home_dir().as_deref())?,
+    })
 }
 
 /// The files' `envs`, then each `--env` over them.

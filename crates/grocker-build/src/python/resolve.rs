@@ -132,8 +132,8 @@ pub fn venv(target: &Target) -> Venv {
 
 /// What the Python resolution starts from.
 pub struct PythonRequest<'a> {
-    /// The application.
-    pub release: &'a Release,
+    /// The application, as the resolver starts from it.
+    pub requirement: &'a Requirement,
     /// pip constraints.
     pub constraints: &'a [Requirement],
     /// Where packages come from.
@@ -151,10 +151,12 @@ pub async fn resolve(
     compiler: Option<&Compiler>,
     ctx: &Context,
 ) -> Result<Vec<PythonPackage>> {
-    let _stage = ctx.report.stage(format!("Resolving {}", request.release));
+    let _stage = ctx
+        .report
+        .stage(format!("Resolving {}", request.requirement));
     let target = request.target;
     let resolver_request = grocker_resolver::Request {
-        requirements: vec![request.release.requirement.clone()],
+        requirements: vec![request.requirement.clone()],
         constraints: request.constraints.to_vec(),
         markers: target.marker_environment(),
         python_version: target.python_full.clone(),

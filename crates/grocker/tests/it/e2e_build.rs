@@ -255,8 +255,16 @@ fn bad_releases_and_conflicts_are_explained() {
         );
         err
     };
-    let err = fail(&["build", "httpie>=3", "-o", "docker-archive:x.tar"]);
-    assert!(err.contains("NAME==VERSION"), "{err}");
+    let err = fail(&[
+        "build",
+        "httpie @ https://example.invalid/httpie-3.2.4-py3-none-any.whl",
+        "-o",
+        "docker-archive:x.tar",
+    ]);
+    assert!(
+        err.contains("NAME==VERSION") && err.contains("a URL"),
+        "{err}"
+    );
     let err = fail(&[
         "build",
         "no-such-project-grocker-xyz==1.0",
@@ -279,6 +287,61 @@ fn bad_releases_and_conflicts_are_explained() {
         "docker-archive:x.tar",
     ]);
     assert!(err.contains("requests") && err.contains("httpie"), "{err}");
+}
+
+/// Grocker's "version specifiers can be used": the newest release allowed, named after the
+/// version chosen, kept by the lock.
+#[test]
+fn version_specifiers_build_the_newest_allowed_release() {
+    let s = Scratch::new();
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie>=3.2,<3.3",
+                "-e",
+                "http",
+                "--no-push",
+                "-o",
+                "docker-archive:app.tar",
+            ],
+        ),
+        true,
+    );
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(line.starts_with("httpie:3.2.4 "), "{line}");
+    let lock = fs_err::read_to_string(s.path().join("grocker.lock")).unwrap();
+    assert!(
+        lock.contains("application = \"httpie>=3.2, <3.3\""),
+        "{lock}"
+    );
+    assert!(lock.contains("version = \"3.2.4\""), "{lock}");
+    // Bare names too; with --locked the lock's pin is reused without asking the index.
+    let out = run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie>=3.2,<3.3",
+                "-e",
+                "http",
+                "--no-push",
+                "--locked",
+                "-o",
+                "oci:o",
+            ],
+        ),
+        true,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("httpie:3.2.4 "));
+    if engine() {
+        docker(&["load", "-i", s.path().join("app.tar").to_str().unwrap()]);
+        assert_eq!(
+            docker(&["run", "--rm", "httpie:3.2.4", "--version"]).trim(),
+            "3.2.4"
+        );
+    }
 }
 
 #[test]

@@ -356,3 +356,28 @@ fn bad_output_spec_is_one_clear_error() {
     let err = stderr(&out);
     assert!(err.contains("docker-archive:FILE"), "{err}");
 }
+
+/// `grocker purge` empties the cache with no engine; Grocker's `-a`/`-f` need one and say so.
+#[test]
+fn purge_takes_grockers_flags_and_needs_an_engine_only_for_them() {
+    let s = Scratch::new();
+    fs_err::create_dir_all(s.cache.join("blobs")).unwrap();
+    fs_err::write(s.cache.join("blobs/x"), vec![0u8; 1000]).unwrap();
+    let mut plain = s.grocker(&["purge"]);
+    plain.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let out = run(plain, true);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Removed"));
+    assert!(!s.cache.join("blobs/x").exists());
+    for flags in [
+        &["-a"][..],
+        &["-f"],
+        &["--all-versions", "--including-final-images"],
+    ] {
+        let mut args = vec!["purge"];
+        args.extend_from_slice(flags);
+        let mut cmd = s.grocker(&args);
+        cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+        let err = stderr(&run(cmd, false));
+        assert!(err.contains("nonexistent"), "{flags:?}: {err}");
+    }
+}
