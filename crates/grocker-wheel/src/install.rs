@@ -271,6 +271,21 @@ fn check_metadata(
         let found = headers::first(&headers, "Name").unwrap_or("nothing");
         return Err(w.invalid(&entry, format!("Name is {found}, not {}", filename.name)));
     }
+    // pip refuses the same ("inconsistent version"), comparing PEP 440 versions, so `1.0` and
+    // `1.0.0` agree. The file name is what the lock pinned and the index served: a METADATA
+    // saying otherwise would put another version's name in the image's dist-info and SBOM.
+    let version = headers::first(&headers, "Version");
+    if version.and_then(|v| Version::from_str(v).ok()).as_ref() != Some(&filename.version) {
+        let found = version.unwrap_or("nothing");
+        return Err(w.invalid(
+            &entry,
+            format!(
+                "Version is {found}, but the file name says {}: inconsistent version, \
+                 the wheel was renamed or built wrongly",
+                filename.version
+            ),
+        ));
+    }
     Ok(())
 }
 
