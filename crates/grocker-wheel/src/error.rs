@@ -106,6 +106,21 @@ pub enum WheelError {
         owner: String,
     },
 
+    /// A wheel none of whose tags the target's interpreter accepts (pip refuses it too).
+    #[error(
+        "{wheel} is not a supported wheel on this platform ({target}): its tags are {tags}; \
+         use a wheel built for this runtime and architecture (or choose the runtime it was \
+         built for with --runtime/--platform)"
+    )]
+    UnsupportedWheel {
+        /// The wheel's file name.
+        wheel: String,
+        /// The target's best tag: `cp311, manylinux_2_36_x86_64`.
+        target: String,
+        /// The wheel's tags: `cp311-cp311-win_amd64`.
+        tags: String,
+    },
+
     /// The venv description is unusable (e.g. a relative root).
     #[error("invalid venv: {reason}")]
     Venv {
