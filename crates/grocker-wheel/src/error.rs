@@ -92,10 +92,12 @@ pub enum WheelError {
         reason: String,
     },
 
-    /// A file the wheel installs is already in the tree, put there by another distribution
-    /// (or by grocker itself).
+    /// A path the wheel installs is a directory for another distribution and a file for this
+    /// one (or the reverse): no install order can give both.
     #[error(
-        "{wheel}: `{path}` is already installed by {owner}: two distributions ship the same file"
+        "{wheel}: `{path}` is already installed by {owner} as a file where this wheel needs a \
+         directory, or as a directory where this wheel has a file: the two distributions cannot \
+         be installed together"
     )]
     Conflict {
         /// The wheel being installed.
@@ -119,6 +121,20 @@ pub enum WheelError {
         target: String,
         /// The wheel's tags: `cp311-cp311-win_amd64`.
         tags: String,
+    },
+
+    /// A file the wheel installs would replace one of grocker's own venv files (DESIGN §5).
+    #[error(
+        "{wheel}: refusing to install `{path}`: it is grocker's own venv file (the \
+         interpreter links `bin/python*`, `pyvenv.cfg`, `lib64`) or outside the venv, which no \
+         wheel may replace (a console script or `.data` file of that name would break the \
+         venv); this wheel cannot go into an image as it is"
+    )]
+    OwnFile {
+        /// The wheel (its file name).
+        wheel: String,
+        /// The path in the image, `/opt/venv/bin/python`.
+        path: String,
     },
 
     /// The venv description is unusable (e.g. a relative root).
