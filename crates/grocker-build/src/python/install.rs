@@ -3,7 +3,8 @@
 //!
 //! Install order, which decides who wins when two distributions ship one file with different
 //! content (the later install, as with pip): the `deps` layer's wheels by name, then the wheels
-//! with a layer of their own by name, then the application. Across layers the same rules are
+//! with a layer of their own by name, then the application's own wheels (in the plan's order:
+//! the project, then its path dependencies). Across layers the same rules are
 //! applied from each layer's [`VenvIndex`], kept in the cache beside the layer, so that a build
 //! from cached layers reaches the verdict a cold one does.
 
