@@ -97,6 +97,11 @@ impl Compiler {
         }
     }
 
+    /// The interpreter and platform the wheels are for.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     /// The builder's packages, for the lock (empty when nothing was compiled).
     pub fn locked_packages(&self) -> Vec<DebianPackage> {
         lock(&self.locked).clone().unwrap_or_default()

@@ -348,6 +348,7 @@ fn resolved_app(input: &AppInput, compiler: &Compiler) -> Result<App> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            compiler.target().tags().check(&name.parse()?)?;
             LocalApp::from_wheel(&name, path, extras)?
         }
         AppInput::Project(dir) => project_wheel(dir, compiler)?,

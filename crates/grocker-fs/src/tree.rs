@@ -177,6 +177,23 @@ impl Tree {
         Ok(())
     }
 
+    /// Moves every entry of `upper` into `self` as an image layer above it would be seen: a
+    /// non-directory replaces the one at its path, directories merge (the first one's metadata
+    /// stays). Callers decide beforehand whether a replacement is allowed; a directory and a
+    /// non-directory at one path, or an entry below a non-directory, stay errors, because a
+    /// layer cannot express them without whiteouts.
+    pub fn overlay(&mut self, upper: Tree) -> Result<(), FsError> {
+        for (path, entry) in upper.entries {
+            match self.entries.get(&path) {
+                Some(lower) if lower.kind != Kind::Dir && entry.kind != Kind::Dir => {
+                    self.entries.insert(path, entry);
+                }
+                _ => self.insert(path, entry)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Removes and returns the entries for which `keep_out` is true, as a tree of their own.
     pub fn split_off(&mut self, mut keep_out: impl FnMut(&RelPath, &Entry) -> bool) -> Tree {
         let (out, kept) = std::mem::take(&mut self.entries)
@@ -184,5 +201,57 @@ impl Tree {
             .partition(|(p, e)| keep_out(p, e));
         self.entries = kept;
         Tree { entries: out }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> RelPath {
+        RelPath::new(p).unwrap()
+    }
+
+    #[test]
+    fn overlay_replaces_files_and_keeps_lower_directories() {
+        let mut lower = Tree::new();
+        lower.insert(path("d"), Entry::dir(0o700)).unwrap();
+        lower
+            .insert(path("d/f"), Entry::file(&b"low"[..], 0o644))
+            .unwrap();
+        let mut upper = Tree::new();
+        upper.insert(path("d"), Entry::dir(0o755)).unwrap();
+        upper
+            .insert(path("d/f"), Entry::file(&b"up"[..], 0o755))
+            .unwrap();
+        upper.insert(path("d/g"), Entry::symlink("f")).unwrap();
+        lower.overlay(upper).unwrap();
+        assert_eq!(lower.get(&path("d")).unwrap().mode, 0o700);
+        assert_eq!(
+            lower.get(&path("d/f")),
+            Some(&Entry::file(&b"up"[..], 0o755))
+        );
+        assert_eq!(lower.get(&path("d/g")), Some(&Entry::symlink("f")));
+    }
+
+    #[test]
+    fn overlay_refuses_a_file_over_a_directory_and_the_reverse() {
+        let mut lower = Tree::new();
+        lower.insert(path("d"), Entry::dir(0o755)).unwrap();
+        lower
+            .insert(path("d/f"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        let mut file_over_dir = Tree::new();
+        file_over_dir
+            .insert(path("d"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        let err = lower.clone().overlay(file_over_dir).unwrap_err();
+        assert!(matches!(err, FsError::Duplicate { .. }), "{err}");
+        let mut below_file = Tree::new();
+        below_file
+            .insert(path("d/f/x"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        let err = lower.overlay(below_file).unwrap_err();
+        assert!(matches!(err, FsError::NotADirectory { .. }), "{err}");
     }
 }

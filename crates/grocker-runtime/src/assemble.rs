@@ -48,10 +48,24 @@ impl User {
 /// reader already moved their entries below `usr/`.
 const MERGED_USR: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
+/// Packages of which an image needs only part: `(package, what is kept)`. The rest (for
+/// `libc-bin`: `ldconfig`, `locale`, `iconv`, `getconf`… — tools, not run-time needs) is left
+/// out; the package's `status.d` record and copyright stay, so scanners still see it, and its
+/// `md5sums` lists only what is there.
+const PARTIAL: &[(&str, &[&str])] = &[
+    // glibc ≥ 2.35 knows C.UTF-8 but does not build it in: `setlocale(LC_ALL, "")` under the
+    // image's `LANG=C.UTF-8` needs the compiled locale Debian ships in libc-bin (distroless
+    // images ship it too).
+    ("libc-bin", &["usr/lib/locale/C.utf8"]),
+];
+
 /// Lays the packages out in one tree (in name order, so the result does not depend on download
 /// order) and adds the files their maintainer scripts would have created.
 pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree, RuntimeError> {
     packages.sort_by(|a, b| a.name.cmp(&b.name));
+    for package in &mut packages {
+        keep_needed_part(package);
+    }
     let mut tree = Tree::new();
     for package in &packages {
         for (path, entry) in &package.files {
@@ -83,11 +97,9 @@ pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree
     put(&mut tree, "tmp", Entry::dir(0o1777))?;
     put(&mut tree, "var/tmp", Entry::dir(0o1777))?;
     put(&mut tree, "root", Entry::dir(0o700))?;
-    put(
-        &mut tree,
-        home,
-        Entry::dir(0o755).owned_by(user.uid, user.gid),
-    )?;
+    // Group 0 and group-writable, as images for OpenShift are: an arbitrary uid (OpenShift's,
+    // `docker run --user 12345`) runs with gid 0 and must be able to write its home.
+    put(&mut tree, home, Entry::dir(0o775).owned_by(user.uid, 0))?;
 
     let bundle = ca_bundle(&tree)?;
     put(
@@ -107,6 +119,39 @@ pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree
         }
     }
     Ok(tree)
+}
+
+/// Drops what [`PARTIAL`] leaves out of `package`, if it is one of them.
+fn keep_needed_part(package: &mut InstalledPackage) {
+    let Some((name, kept)) = PARTIAL.iter().find(|(name, _)| *name == package.name) else {
+        return;
+    };
+    let status = format!("var/lib/dpkg/status.d/{name}");
+    let md5sums = format!("{status}.md5sums");
+    let copyright = format!("usr/share/doc/{name}/copyright");
+    let is_kept = |path: &str| {
+        kept.iter()
+            .any(|k| path == *k || path.starts_with(&format!("{k}/")))
+    };
+    package.files.retain_mut(|(path, entry)| {
+        let path = path.as_str();
+        if path == md5sums {
+            if let Kind::File(data) = &entry.kind {
+                // `<md5>  <path>` lines, paths relative to the root.
+                let lines = String::from_utf8_lossy(data)
+                    .lines()
+                    .filter(|line| line.split_once("  ").is_some_and(|(_, p)| is_kept(p)))
+                    .map(|line| format!("{line}\n"))
+                    .collect::<String>();
+                entry.kind = Kind::File(Bytes::from(lines));
+            }
+            return true;
+        }
+        // The parents of what is kept, so that their modes are the package's.
+        let parent =
+            entry.kind == Kind::Dir && kept.iter().any(|k| k.starts_with(&format!("{path}/")));
+        parent || is_kept(path) || path == status || path == copyright
+    });
 }
 
 /// `update-ca-certificates`' bundle: every certificate Debian ships under
@@ -232,8 +277,9 @@ mod tests {
         assert!(file(&tree, "etc/group").contains("app:x:10001:"));
         let tmp = tree.get(&RelPath::new("tmp").unwrap()).unwrap();
         assert_eq!(tmp.mode, 0o1777);
+        // The user's, and group 0's for arbitrary uids (OpenShift).
         let home = tree.get(&RelPath::new("home/app").unwrap()).unwrap();
-        assert_eq!((home.uid, home.gid), (10001, 10001));
+        assert_eq!((home.uid, home.gid, home.mode), (10001, 0, 0o775));
         assert_eq!(
             tree.get(&RelPath::new("lib64").unwrap()).unwrap().kind,
             Kind::Symlink("usr/lib64".into())
@@ -263,6 +309,72 @@ mod tests {
         ));
         let err = assemble(pkgs, &User::default()).unwrap_err().to_string();
         assert!(err.contains("package evil"), "{err}");
+    }
+
+    #[test]
+    fn only_the_c_utf8_locale_of_libc_bin() {
+        let mut pkgs = sample();
+        let md5sums = "11  usr/bin/locale\n22  usr/lib/locale/C.utf8/LC_CTYPE\n\
+                       33  usr/lib/locale/C.utf8/LC_MESSAGES/SYS_LC_MESSAGES\n";
+        pkgs.push(pkg(
+            "libc-bin",
+            &[
+                ("usr", Entry::dir(0o755)),
+                ("usr/bin", Entry::dir(0o755)),
+                ("usr/bin/locale", Entry::file(&b"\x7fELF"[..], 0o755)),
+                ("usr/sbin/ldconfig", Entry::file(&b"\x7fELF"[..], 0o755)),
+                ("usr/lib", Entry::dir(0o755)),
+                ("usr/lib/locale", Entry::dir(0o755)),
+                ("usr/lib/locale/C.utf8", Entry::dir(0o755)),
+                (
+                    "usr/lib/locale/C.utf8/LC_CTYPE",
+                    Entry::file(&b"ctype"[..], 0o644),
+                ),
+                ("usr/lib/locale/C.utf8/LC_MESSAGES", Entry::dir(0o755)),
+                (
+                    "usr/lib/locale/C.utf8/LC_MESSAGES/SYS_LC_MESSAGES",
+                    Entry::file(&b"msg"[..], 0o644),
+                ),
+                ("usr/lib/locale/C.utf8x", Entry::file(&b"no"[..], 0o644)),
+                (
+                    "usr/share/doc/libc-bin/copyright",
+                    Entry::file(&b"c"[..], 0o644),
+                ),
+                (
+                    "var/lib/dpkg/status.d/libc-bin",
+                    Entry::file(&b"Package: libc-bin\n"[..], 0o644),
+                ),
+                (
+                    "var/lib/dpkg/status.d/libc-bin.md5sums",
+                    Entry::file(md5sums.as_bytes(), 0o644),
+                ),
+            ],
+        ));
+        let tree = assemble(pkgs, &User::default()).unwrap();
+        assert_eq!(file(&tree, "usr/lib/locale/C.utf8/LC_CTYPE"), "ctype");
+        assert_eq!(
+            file(&tree, "usr/lib/locale/C.utf8/LC_MESSAGES/SYS_LC_MESSAGES"),
+            "msg"
+        );
+        assert_eq!(file(&tree, "usr/share/doc/libc-bin/copyright"), "c");
+        assert_eq!(
+            file(&tree, "var/lib/dpkg/status.d/libc-bin.md5sums"),
+            "22  usr/lib/locale/C.utf8/LC_CTYPE\n\
+             33  usr/lib/locale/C.utf8/LC_MESSAGES/SYS_LC_MESSAGES\n"
+        );
+        for gone in [
+            "usr/bin/locale",
+            "usr/sbin/ldconfig",
+            "usr/bin",
+            "usr/lib/locale/C.utf8x",
+        ] {
+            assert!(tree.get(&RelPath::new(gone).unwrap()).is_none(), "{gone}");
+        }
+        // Another package's files are not filtered.
+        assert!(
+            tree.get(&RelPath::new("usr/lib64/ld-linux-x86-64.so.2").unwrap())
+                .is_some()
+        );
     }
 
     #[test]

@@ -79,11 +79,14 @@ impl Runtime {
     /// `/etc/protocols` (socket lookups); `tzdata` the zone files `zoneinfo` reads;
     /// `python3-minimal` the `/usr/bin/python3` link. `libstdc++6`: manylinux wheels (PEP 600)
     /// may link `libstdc++.so.6` and expect the platform to provide it — numpy does.
+    /// `libc-bin`: of it only the C.UTF-8 locale (see `assemble`'s `PARTIAL`), so that
+    /// `setlocale(LC_ALL, "")` works under the image's `LANG=C.UTF-8`.
     pub fn root_packages(&self) -> Vec<String> {
         let py = self.python;
         vec![
             "base-files".to_string(),
             "ca-certificates".to_string(),
+            "libc-bin".to_string(),
             "libstdc++6".to_string(),
             "netbase".to_string(),
             format!("python{py}"),

@@ -41,6 +41,11 @@ pub fn runtime_packages() -> Vec<DebBuilder> {
             .file("usr/share/doc/libc6/copyright", b"glibc copyright", 0o644)
             .file("usr/share/doc/libc6/changelog.Debian.gz", b"noise", 0o644)
             .postinst("#!/bin/sh\nexit 1\n"),
+        // Of libc-bin an image keeps only the C.UTF-8 locale.
+        DebBuilder::new("libc-bin", "2.36-9+deb12u1", "amd64")
+            .depends("libc6 (>> 2.36)")
+            .file("usr/bin/locale", b"\x7fELF locale", 0o755)
+            .file("usr/lib/locale/C.utf8/LC_CTYPE", b"ctype", 0o644),
         DebBuilder::new("python3.11-minimal", "3.11.2-6", "amd64")
             .depends("libc6 (>= 2.34)")
             .file("usr/bin/python3.11", b"\x7fELF python", 0o755),

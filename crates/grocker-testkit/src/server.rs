@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 /// A static file server over HTTP/1.1 on `127.0.0.1:<random port>`, serving a directory.
 ///
-/// GET and HEAD, `Content-Length`, keep-alive, single `Range: bytes=` requests (206), 404 for
-/// anything that is not a file under the root. One thread accepts, one thread per
+/// GET and HEAD, `Content-Length`, keep-alive, single `Range: bytes=` requests (206), a
+/// directory's `index.html` for the directory (so a PEP 503 index is a tree of files), 404 for
+/// anything else that is not a file under the root. One thread accepts, one thread per
 /// connection serves; [`stop`](Self::stop) (or drop) closes the listening socket, so later
 /// connections are refused, and open keep-alive connections are closed before their next
 /// request is answered.
@@ -297,6 +298,9 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
             return None;
         }
         out.push(segment);
+    }
+    if out.is_dir() {
+        out.push("index.html");
     }
     out.is_file().then_some(out)
 }

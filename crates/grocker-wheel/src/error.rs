@@ -92,10 +92,12 @@ pub enum WheelError {
         reason: String,
     },
 
-    /// A file the wheel installs is already in the tree, put there by another distribution
-    /// (or by grocker itself).
+    /// A path the wheel installs is a directory for another distribution and a file for this
+    /// one (or the reverse): no install order can give both.
     #[error(
-        "{wheel}: `{path}` is already installed by {owner}: two distributions ship the same file"
+        "{wheel}: `{path}` is already installed by {owner} as a file where this wheel needs a \
+         directory, or as a directory where this wheel has a file: the two distributions cannot \
+         be installed together"
     )]
     Conflict {
         /// The wheel being installed.
@@ -104,6 +106,35 @@ pub enum WheelError {
         path: String,
         /// Who installed it first (`charset-normalizer 3.4.0`, or a description).
         owner: String,
+    },
+
+    /// A wheel none of whose tags the target's interpreter accepts (pip refuses it too).
+    #[error(
+        "{wheel} is not a supported wheel on this platform ({target}): its tags are {tags}; \
+         use a wheel built for this runtime and architecture (or choose the runtime it was \
+         built for with --runtime/--platform)"
+    )]
+    UnsupportedWheel {
+        /// The wheel's file name.
+        wheel: String,
+        /// The target's best tag: `cp311, manylinux_2_36_x86_64`.
+        target: String,
+        /// The wheel's tags: `cp311-cp311-win_amd64`.
+        tags: String,
+    },
+
+    /// A file the wheel installs would replace one of grocker's own venv files (DESIGN §5).
+    #[error(
+        "{wheel}: refusing to install `{path}`: it is grocker's own venv file (the \
+         interpreter links `bin/python*`, `pyvenv.cfg`, `lib64`) or outside the venv, which no \
+         wheel may replace (a console script or `.data` file of that name would break the \
+         venv); this wheel cannot go into an image as it is"
+    )]
+    OwnFile {
+        /// The wheel (its file name).
+        wheel: String,
+        /// The path in the image, `/opt/venv/bin/python`.
+        path: String,
     },
 
     /// The venv description is unusable (e.g. a relative root).

@@ -11,6 +11,7 @@ use grocker_fs::{Entry, FsError, RelPath, Tree};
 use grocker_hash::Sha256;
 
 use crate::archive::{Member, hostile, read_members};
+use crate::conflict::Replaced;
 use crate::layout::Layout;
 use crate::record::{self, RecordLine};
 use crate::{
@@ -48,14 +49,24 @@ pub struct InstalledWheel {
     pub gui_scripts: Vec<String>,
     /// Number of files written, `RECORD` and `INSTALLER` included.
     pub files: usize,
+    /// The files it wrote, with the hash of their content: all of them, except those already
+    /// there with the same content.
+    pub written: Vec<(RelPath, Sha256)>,
+    /// Files of other distributions it replaced with different content (the later install
+    /// wins, as with pip): the caller warns about them, see [`crate::replaced_warnings`].
+    pub replaced: Vec<Replaced>,
     /// Their total size in bytes.
     pub size: u64,
 }
 
 /// Installs the wheel `wheel`, whose file name is `file_name`, into `venv` inside `tree`, with
 /// root-owned files (0755 when the archive marks them executable, else 0644). Nothing is
-/// written to `tree` unless the whole wheel is valid and clashes with nothing already there.
-/// The result depends only on the wheel's bytes, its name, `venv` and `options`.
+/// written to `tree` unless the whole wheel is valid. A file already in `tree` with the same
+/// content is no conflict; with other content the wheel's replaces it, as pip's later install
+/// does, and is reported in [`InstalledWheel::replaced`]. grocker's own venv files
+/// ([`Venv::is_own`]) and a directory where a file is (or the reverse) are errors. The result
+/// depends only on the wheel's bytes, its name, `venv`, `options` and, for what is replaced,
+/// what `tree` held.
 pub fn install_wheel(
     wheel: impl Read + Seek,
     file_name: &str,
@@ -138,9 +149,16 @@ pub fn install_wheel(
         None,
     )?;
 
-    conflict::check(tree, &staged.tree, venv, &w)?;
+    let dist = format!("{} {}", filename.name, filename.version);
+    let replaced = conflict::check(tree, &staged.tree, venv, &w, &dist)?;
     let (files, size) = (staged.tree.len(), staged.tree.content_size());
-    tree.merge(staged.tree).map_err(|source| WheelError::Fs {
+    let written = staged
+        .files
+        .iter()
+        .filter(|(path, _, _)| tree.get(path) != staged.tree.get(path))
+        .map(|(path, sha256, _)| (path.clone(), *sha256))
+        .collect();
+    tree.overlay(staged.tree).map_err(|source| WheelError::Fs {
         wheel: file_name.to_string(),
         source,
     })?;
@@ -155,6 +173,8 @@ pub fn install_wheel(
         console_scripts: sorted(&scripts.console),
         gui_scripts: sorted(&scripts.gui),
         files,
+        written,
+        replaced,
         size,
     })
 }
@@ -270,6 +290,21 @@ fn check_metadata(
     if name.as_ref() != Some(&filename.name) {
         let found = headers::first(&headers, "Name").unwrap_or("nothing");
         return Err(w.invalid(&entry, format!("Name is {found}, not {}", filename.name)));
+    }
+    // pip refuses the same ("inconsistent version"), comparing PEP 440 versions, so `1.0` and
+    // `1.0.0` agree. The file name is what the lock pinned and the index served: a METADATA
+    // saying otherwise would put another version's name in the image's dist-info and SBOM.
+    let version = headers::first(&headers, "Version");
+    if version.and_then(|v| Version::from_str(v).ok()).as_ref() != Some(&filename.version) {
+        let found = version.unwrap_or("nothing");
+        return Err(w.invalid(
+            &entry,
+            format!(
+                "Version is {found}, but the file name says {}: inconsistent version, \
+                 the wheel was renamed or built wrongly",
+                filename.version
+            ),
+        ));
     }
     Ok(())
 }

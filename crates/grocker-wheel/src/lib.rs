@@ -13,8 +13,11 @@
 //!
 //! In the pipeline (DESIGN §1) it sits between resolution and the image:
 //! fetch → resolve → **install into layers** → image. Wheels are hostile until proven otherwise
-//! (DESIGN §5): absolute or `..` names, links, device files, zip bombs, duplicates, tampered files
-//! and clashes with another distribution are errors naming the wheel and the entry.
+//! (DESIGN §5): absolute or `..` names, links, device files, zip bombs, duplicates, tampered files,
+//! files over grocker's own venv files and directory/file clashes with another distribution are
+//! errors naming the wheel and the entry. Between distributions, byte-identical files are no
+//! conflict and a differing file is replaced by the later install, as pip does, and reported
+//! ([`Replaced`]); a [`VenvIndex`] applies the same rules across layers from cached facts.
 //!
 //! ```no_run
 //! use grocker_fs::Tree;
@@ -41,6 +44,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use conflict::{Replaced, replaced_warnings};
 pub use error::{WheelError, WheelFilenameError};
 pub use filename::{BuildTag, WheelFilename};
 pub use install::{InstallOptions, InstalledWheel, install_wheel};
@@ -54,6 +58,7 @@ pub use pep508_rs::{
 };
 pub use tags::{Arch, TagPriority, Tags, Target};
 pub use venv::Venv;
+pub use venv_index::{VenvIndex, VenvIndexError};
 
 mod archive;
 mod conflict;
@@ -67,3 +72,4 @@ mod metadata;
 mod record;
 mod tags;
 mod venv;
+mod venv_index;

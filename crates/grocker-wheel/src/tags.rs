@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use pep508_rs::{MarkerEnvironmentBuilder, StringVersion};
 
-use crate::{MarkerEnvironment, Version, WheelFilename};
+use crate::{MarkerEnvironment, Version, WheelError, WheelFilename};
 
 /// A CPU architecture grocker builds images for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -226,6 +226,25 @@ impl Tags {
     /// Whether any of the wheel's tags is accepted.
     pub fn is_compatible(&self, wheel: &WheelFilename) -> bool {
         self.priority(wheel).is_some()
+    }
+
+    /// pip's check of a wheel file given by path ("is not a supported wheel on this
+    /// platform"): a wheel chosen from an index is filtered by [`Tags::priority`], but a file
+    /// the user names must be refused, not installed where it cannot run.
+    pub fn check(&self, wheel: &WheelFilename) -> Result<(), WheelError> {
+        if self.is_compatible(wheel) {
+            return Ok(());
+        }
+        let target = match self.ordered.first() {
+            Some((py, _, plat)) => format!("{py}, {plat}"),
+            None => "no tags".to_string(),
+        };
+        let tags = [&wheel.python, &wheel.abi, &wheel.platform].map(|set| set.join("."));
+        Err(WheelError::UnsupportedWheel {
+            wheel: wheel.to_string(),
+            target,
+            tags: tags.join("-"),
+        })
     }
 
     /// The accepted `(python, abi, platform)` tags, best first.

@@ -139,3 +139,37 @@ fn arch_names() {
     assert_eq!("aarch64".parse::<Arch>().unwrap().oci_name(), "arm64");
     assert!("s390x".parse::<Arch>().is_err());
 }
+
+#[test]
+fn check_refuses_a_wheel_for_another_platform_naming_both() {
+    let tags = bookworm(Arch::X86_64).tags();
+    for ok in [
+        "six-1.16.0-py2.py3-none-any.whl",
+        "numpy-2.1.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    ] {
+        tags.check(&ok.parse().unwrap()).unwrap();
+    }
+    let err = tags
+        .check(&"numpy-2.1.3-cp311-cp311-win_amd64.whl".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "numpy-2.1.3-cp311-cp311-win_amd64.whl is not a supported wheel on this platform \
+         (cp311, manylinux_2_36_x86_64): its tags are cp311-cp311-win_amd64; use a wheel built \
+         for this runtime and architecture (or choose the runtime it was built for with \
+         --runtime/--platform)"
+    );
+    let err = tags
+        .check(
+            &"foo-1.0-cp311-cp311-macosx_11_0_arm64.macosx_11_0_universal2.whl"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("its tags are cp311-cp311-macosx_11_0_arm64.macosx_11_0_universal2"),
+        "{err}"
+    );
+}

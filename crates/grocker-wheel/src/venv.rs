@@ -1,6 +1,6 @@
 //! The virtual environment grocker writes itself, without `python -m venv`.
 
-use grocker_fs::{Entry, RelPath};
+use grocker_fs::{Entry, Kind, RelPath};
 
 use crate::{Target, Version, WheelError};
 
@@ -71,6 +71,22 @@ impl Venv {
             return Err(invalid("is not normalized"));
         }
         Ok(path)
+    }
+
+    /// Whether `path` is one of grocker's own venv files — `pyvenv.cfg`, `bin/python`,
+    /// `bin/python3`, `bin/python3.X`, the `lib64` link — or below one, or outside the venv:
+    /// no wheel may write there (DESIGN §5). A console script or `.data` file over
+    /// `bin/python` would break every launcher of the image.
+    pub fn is_own(&self, path: &RelPath) -> bool {
+        let Ok(root) = self.root_path() else {
+            return true;
+        };
+        if !path.starts_with(root.as_str()) {
+            return true;
+        }
+        self.skeleton()
+            .iter()
+            .any(|(own, entry)| entry.kind != Kind::Dir && path.starts_with(own.as_str()))
     }
 
     /// The files `python -m venv --without-pip` would write, as root-owned entries: `pyvenv.cfg`,
@@ -176,6 +192,34 @@ mod tests {
         );
         assert_eq!(get("opt/venv/lib64"), Kind::Symlink("lib".into()));
         assert_eq!(get("opt/venv/lib/python3.11/site-packages"), Kind::Dir);
+    }
+
+    #[test]
+    fn own_files_are_the_skeletons_non_directories() {
+        let v = venv();
+        let own = |p: &str| v.is_own(&RelPath::new(p).unwrap());
+        for path in [
+            "opt/venv/pyvenv.cfg",
+            "opt/venv/bin/python",
+            "opt/venv/bin/python3",
+            "opt/venv/bin/python3.11",
+            "opt/venv/lib64",
+            "opt/venv/lib64/x",
+            "opt/venv/bin/python/x",
+            "etc/passwd",
+            "opt/venvx/a",
+        ] {
+            assert!(own(path), "{path}");
+        }
+        for path in [
+            "opt/venv",
+            "opt/venv/bin",
+            "opt/venv/bin/python3.1",
+            "opt/venv/bin/pythonx",
+            "opt/venv/lib/python3.11/site-packages/pyvenv.cfg",
+        ] {
+            assert!(!own(path), "{path}");
+        }
     }
 
     #[test]

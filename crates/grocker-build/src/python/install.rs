@@ -1,5 +1,12 @@
 //! The Python stage, installation: the locked wheels fetched verified and installed into the
 //! venv, cut into layers (`deps`, very large wheels alone, `app`), each cached by its inputs.
+//!
+//! Install order, which decides who wins when two distributions ship one file with different
+//! content (the later install, as with pip): the `deps` layer's wheels by name, then the wheels
+//! with a layer of their own by name, then the application's own wheels (in the plan's order:
+//! the project, then its path dependencies). Across layers the same rules are
+//! applied from each layer's [`VenvIndex`], kept in the cache beside the layer, so that a build
+//! from cached layers reaches the verdict a cold one does.
 
 use std::path::PathBuf;
 
@@ -7,7 +14,7 @@ use anyhow::{Context as _, Result, bail};
 use grocker_fs::Tree;
 use grocker_lock::{DebianPackage, PythonPackage};
 use grocker_oci::{Compression, Layer};
-use grocker_wheel::{InstallOptions, Venv, install_wheel};
+use grocker_wheel::{InstallOptions, Replaced, Venv, VenvIndex, install_wheel, replaced_warnings};
 use tokio::runtime::Handle;
 
 use crate::bytecode::Interpreter;
@@ -38,6 +45,8 @@ pub struct PythonLayers {
     pub app_scripts: Vec<String>,
     /// Every console script in the venv.
     pub all_scripts: Vec<String>,
+    /// Files a distribution replaced with different content (already warned about).
+    pub replaced: Vec<Replaced>,
 }
 
 /// What of the application itself a layer carries: its wheels and source tree go in the app
@@ -92,7 +101,10 @@ impl VenvLayers<'_> {
             tree: Some(Tree::new()),
             app_scripts: Vec::new(),
             all_scripts: Vec::new(),
+            replaced: Vec::new(),
         };
+        // The layers below the current one, in brief.
+        let mut below = VenvIndex::new();
         for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
             // The first (deps) layer also carries the venv itself.
             let with_skeleton = i == 0;
@@ -124,11 +136,17 @@ impl VenvLayers<'_> {
                 names.push(&app_name);
             }
             let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
-            let (layer, notes) = match cache.lookup(&key, Compression::Gzip, &created_by) {
-                Some(hit) => {
-                    out.tree = None;
-                    hit
-                }
+            // A layer is only reused with its index: without one (a cache from before indexes),
+            // it is written again, which gives the same bytes.
+            let hit =
+                cache
+                    .lookup(&key, Compression::Gzip, &created_by)
+                    .and_then(|(layer, notes)| {
+                        let index = cached_index(ctx, &layer)?;
+                        Some((layer, notes, index))
+                    });
+            let (layer, notes, index, tree) = match hit {
+                Some((layer, notes, index)) => (layer, notes, index, None),
                 None => {
                     let layer = LayerSpec {
                         kind: &kind,
@@ -136,12 +154,19 @@ impl VenvLayers<'_> {
                         created_by: &created_by,
                         with_skeleton,
                     };
-                    let (layer, notes, tree) = self.write(&packages, own, &layer, ctx).await?;
-                    if let Some(all) = &mut out.tree {
-                        all.merge(tree)?;
-                    }
-                    (layer, notes)
+                    let (layer, notes, tree, index) =
+                        self.write(&packages, own, &layer, ctx).await?;
+                    (layer, notes, index, Some(tree))
                 }
+            };
+            out.replaced.extend(index.replaced().iter().cloned());
+            out.replaced.extend(below.overlay(index, self.venv)?);
+            out.tree = match (out.tree.take(), tree) {
+                (Some(mut all), Some(tree)) => {
+                    all.overlay(tree)?;
+                    Some(all)
+                }
+                _ => None,
             };
             if kind == LayerKind::App {
                 out.app_scripts = notes.scripts.clone();
@@ -153,6 +178,9 @@ impl VenvLayers<'_> {
         }
         out.all_scripts.sort();
         out.all_scripts.dedup();
+        for warning in replaced_warnings(&out.replaced) {
+            ctx.report.note(format!("warning: {warning}"));
+        }
         Ok(out)
     }
 
@@ -163,9 +191,9 @@ impl VenvLayers<'_> {
         own: Own<'_>,
         layer: &LayerSpec<'_>,
         ctx: &Context,
-    ) -> Result<(Layer, Notes, Tree)> {
+    ) -> Result<(Layer, Notes, Tree, VenvIndex)> {
         let kind = layer.kind;
-        let (mut tree, scripts) = self
+        let (mut tree, scripts, index) = self
             .install(packages, own, layer.with_skeleton, ctx)
             .await?;
         let files = || {
@@ -199,7 +227,11 @@ impl VenvLayers<'_> {
         })
         .await
         .context("the layer writer stopped unexpectedly")??;
-        Ok((layer, notes, tree))
+        ctx.fetcher
+            .cache()
+            .put_keyed(INDEXES, &layer.digest().hex(), index.to_string().as_bytes())
+            .context("recording the layer's index in the cache")?;
+        Ok((layer, notes, tree, index))
     }
 
     /// The application's own files for a layer of `kind`.
@@ -222,7 +254,10 @@ impl VenvLayers<'_> {
         let app_name = self.release.name.to_string();
         let mut groups: Vec<(LayerKind, Vec<&PythonPackage>)> = Vec::new();
         let mut deps = Vec::new();
-        for p in self.packages {
+        // By name, whatever the lock's order: the install order decides who wins a file.
+        let mut packages: Vec<&PythonPackage> = self.packages.iter().collect();
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        for p in packages {
             if p.name == app_name {
                 continue;
             }
@@ -250,22 +285,25 @@ impl VenvLayers<'_> {
     pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
         let mut all = Tree::new();
         for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
-            let (tree, _) = self
+            let (tree, _, _) = self
                 .install(&packages, self.own(&kind), i == 0, ctx)
                 .await?;
-            all.merge(tree)?;
+            // As the image shows them: an upper layer's file hides a lower one's (`layers`
+            // checked that this is allowed).
+            all.overlay(tree)?;
         }
         Ok(all)
     }
 
-    /// Downloads (verified, cached) and installs `packages` into a fresh tree.
+    /// Downloads (verified, cached) and installs `packages` into a fresh tree, and says what
+    /// it holds in an index.
     async fn install(
         &self,
         packages: &[&PythonPackage],
         own: Own<'_>,
         with_skeleton: bool,
         ctx: &Context,
-    ) -> Result<(Tree, Vec<String>)> {
+    ) -> Result<(Tree, Vec<String>, VenvIndex)> {
         let downloads = packages
             .iter()
             .map(|p| crate::python::download(p))
@@ -295,27 +333,50 @@ impl VenvLayers<'_> {
         }
         let source = own.source.map(SourceTree::entries).transpose()?;
         let venv = self.venv.clone();
-        tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>)> {
+        tokio::task::spawn_blocking(move || -> Result<(Tree, Vec<String>, VenvIndex)> {
             let mut tree = Tree::new();
+            let mut index = VenvIndex::new();
             if with_skeleton {
                 for (path, entry) in venv.skeleton() {
                     tree.insert(path, entry)?;
                 }
+                index.add_skeleton(&venv);
             }
             let mut scripts = Vec::new();
             for (file, path) in &wheels {
                 let reader = std::io::BufReader::new(fs_err::File::open(path)?);
                 let installed =
                     install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;
+                index.add_wheel(&tree, file, &installed);
                 scripts.extend(installed.console_scripts);
                 scripts.extend(installed.gui_scripts);
             }
+            // The source tree (in /app, outside the venv: no wheel can write there) is not in
+            // the index.
             if let Some(source) = source {
                 tree.merge(source)?;
             }
-            Ok((tree, scripts))
+            Ok((tree, scripts, index))
         })
         .await
         .context("the wheel installer stopped unexpectedly")?
+    }
+}
+
+/// Where the layer cache's neighbour keeps each venv layer's [`VenvIndex`], by layer digest.
+const INDEXES: &str = "venv-index";
+
+/// The index recorded for `layer`, if there is a readable one.
+fn cached_index(ctx: &Context, layer: &Layer) -> Option<VenvIndex> {
+    let (bytes, _) = ctx
+        .fetcher
+        .cache()
+        .get_keyed(INDEXES, &layer.digest().hex())?;
+    match String::from_utf8_lossy(&bytes).parse() {
+        Ok(index) => Some(index),
+        Err(e) => {
+            tracing::debug!("ignoring the venv index of {}: {e}", layer.digest());
+            None
+        }
     }
 }

@@ -267,6 +267,32 @@ fn broken_metadata() {
         &["version 1.0"],
     );
 
+    // METADATA's Version must be the file name's (pip: "inconsistent version"); `.dist-info`
+    // is renamed too, so only METADATA disagrees.
+    let mut metadata_version = WheelBuilder::new("broken-1.0");
+    metadata_version.files[0].1 = b"Metadata-Version: 2.1\nName: broken\nVersion: 6.6\n".to_vec();
+    refused(
+        &metadata_version.file_name(),
+        &metadata_version.build(),
+        &[
+            "METADATA",
+            "Version is 6.6",
+            "says 1.0",
+            "inconsistent version",
+        ],
+    );
+    let mut no_version = WheelBuilder::new("broken-1.0");
+    no_version.files[0].1 = b"Metadata-Version: 2.1\nName: broken\n".to_vec();
+    refused(
+        &no_version.file_name(),
+        &no_version.build(),
+        &["METADATA", "Version is nothing"],
+    );
+    // PEP 440 equality, as pip compares: `1.0.0` is `1.0`.
+    let mut padded = WheelBuilder::new("broken-1.0");
+    padded.files[0].1 = b"Metadata-Version: 2.1\nName: broken\nVersion: 1.0.0\n".to_vec();
+    install(&padded.file_name(), &padded.build()).unwrap();
+
     let mut future = WheelBuilder::new("broken-1.0");
     future.files[1].1 = b"Wheel-Version: 2.0\n".to_vec();
     refused(

@@ -210,10 +210,97 @@ fn deterministic_and_into_a_venv_skeleton() {
     );
 }
 
+/// Issue #12 item 1: every `nvidia-*` wheel ships the same empty namespace `__init__.py`; pip
+/// installs them all, and so must grocker.
 #[test]
-fn two_distributions_with_one_file_conflict() {
+fn byte_identical_files_of_two_distributions_are_no_conflict() {
+    let init = "nvidia/__init__.py";
+    let a = WheelBuilder::new("nvidia_cublas_cu12-12.4.5.8").file(init, b"");
+    let b = WheelBuilder::new("nvidia_cudnn_cu12-9.1.0.70")
+        .file(init, b"")
+        .file("nvidia/cudnn/__init__.py", b"");
+    let mut tree = Tree::new();
+    install_into(&mut tree, &a.file_name(), &a.build()).unwrap();
+    let installed = install_into(&mut tree, &b.file_name(), &b.build()).unwrap();
+    assert_eq!(installed.replaced, vec![]);
+    let path = format!("{SITE}/nvidia/__init__.py");
+    assert_eq!(file(&tree, &path), (&b""[..], 0o644));
+    assert!(
+        !installed.written.iter().any(|(p, _)| p.as_str() == path),
+        "an identical file is not written again"
+    );
+    // Both RECORDs list it, as pip's do.
+    for dist_info in ["nvidia_cublas_cu12-12.4.5.8", "nvidia_cudnn_cu12-9.1.0.70"] {
+        let (record, _) = file(&tree, &format!("{SITE}/{dist_info}.dist-info/RECORD"));
+        let record = String::from_utf8_lossy(record);
+        assert!(
+            record.lines().any(|l| l.starts_with("nvidia/__init__.py,")),
+            "{record}"
+        );
+    }
+    // The same wheel twice changes nothing either.
+    let before = tree.clone();
+    let again = install_into(&mut tree, &a.file_name(), &a.build()).unwrap();
+    assert_eq!((again.replaced, again.written), (vec![], vec![]));
+    assert_eq!(tree, before);
+}
+
+/// A file with other content, or a console script two distributions declare differently:
+/// the later install wins, as with pip, and is reported for one warning naming both.
+#[test]
+fn a_differing_file_is_replaced_by_the_later_install_and_reported() {
+    let a = WheelBuilder::new("alpha-1.0")
+        .file("common/util.py", b"a\n")
+        .file(
+            "alpha-1.0.dist-info/entry_points.txt",
+            b"[console_scripts]\ntool = alpha:main\n",
+        );
+    let b = WheelBuilder::new("beta-2.0")
+        .file("common/util.py", b"b\n")
+        .file(
+            "beta-2.0.dist-info/entry_points.txt",
+            b"[console_scripts]\ntool = beta:main\n",
+        );
+    let mut tree = Tree::new();
+    install_into(&mut tree, &a.file_name(), &a.build()).unwrap();
+    let installed = install_into(&mut tree, &b.file_name(), &b.build()).unwrap();
+    assert_eq!(file(&tree, &format!("{SITE}/common/util.py")).0, b"b\n");
+    let (tool, _) = file(&tree, "opt/venv/bin/tool");
+    assert!(String::from_utf8_lossy(tool).contains("from beta import main"));
+    let replaced: Vec<(&str, &str, &str)> = installed
+        .replaced
+        .iter()
+        .map(|r| (r.path.as_str(), r.previous.as_str(), r.by.as_str()))
+        .collect();
+    assert_eq!(
+        replaced,
+        vec![
+            ("/opt/venv/bin/tool", "alpha 1.0", "beta 2.0"),
+            (
+                "/opt/venv/lib/python3.11/site-packages/common/util.py",
+                "alpha 1.0",
+                "beta 2.0"
+            ),
+        ]
+    );
+    let warnings = grocker_wheel::replaced_warnings(&installed.replaced);
+    assert_eq!(warnings.len(), 1, "one warning per pair: {warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "beta 2.0 and alpha 1.0 both install `/opt/venv/bin/tool`, \
+             `/opt/venv/lib/python3.11/site-packages/common/util.py` with different content: \
+             beta 2.0's files kept"
+        ),
+        "{}",
+        warnings[0]
+    );
+}
+
+/// A path that is a directory for one distribution and a file for the other: no order helps.
+#[test]
+fn a_file_where_another_distribution_has_a_directory_is_an_error() {
     let a = WheelBuilder::new("alpha-1.0").file("common/util.py", b"a\n");
-    let b = WheelBuilder::new("beta-2.0").file("common/util.py", b"b\n");
+    let b = WheelBuilder::new("beta-2.0").file("common", b"b\n");
     let mut tree = Tree::new();
     install_into(&mut tree, &a.file_name(), &a.build()).unwrap();
     let before = tree.clone();
@@ -224,17 +311,53 @@ fn two_distributions_with_one_file_conflict() {
     assert!(message.contains("common/util.py"), "{message}");
     assert!(message.contains("alpha 1.0"), "{message}");
     assert_eq!(tree, before, "nothing half-written");
+}
 
-    // The same wheel twice, and a file where the skeleton has a symlink.
-    let err = install_into(&mut tree, &a.file_name(), &a.build()).unwrap_err();
-    assert!(err.to_string().contains("alpha 1.0"), "{err}");
-    let mut tree = Tree::new();
-    for (path, entry) in venv().skeleton() {
-        tree.insert(path, entry).unwrap();
+/// Issue #13 item 1: no wheel may replace grocker's own venv files — with the venv skeleton
+/// in the tree or not (the app layer is installed into a tree of its own).
+#[test]
+fn grockers_own_venv_files_are_never_replaced() {
+    let cases = [
+        (
+            WheelBuilder::new("evil-1.0").file(
+                "evil-1.0.dist-info/entry_points.txt",
+                b"[console_scripts]\npython = evil:main\n",
+            ),
+            "opt/venv/bin/python",
+        ),
+        (
+            WheelBuilder::new("evil-1.0").file("evil-1.0.data/scripts/python3.11", b"#!python\n"),
+            "opt/venv/bin/python3.11",
+        ),
+        (
+            WheelBuilder::new("evil-1.0").file("evil-1.0.data/data/pyvenv.cfg", b"home = /tmp\n"),
+            "opt/venv/pyvenv.cfg",
+        ),
+        (
+            WheelBuilder::new("evil-1.0").file("evil-1.0.data/data/lib64/x.py", b""),
+            "opt/venv/lib64",
+        ),
+    ];
+    for (wheel, path) in cases {
+        for with_skeleton in [false, true] {
+            let mut tree = Tree::new();
+            if with_skeleton {
+                for (p, entry) in venv().skeleton() {
+                    tree.insert(p, entry).unwrap();
+                }
+            }
+            let before = tree.clone();
+            let err = install_into(&mut tree, &wheel.file_name(), &wheel.build()).unwrap_err();
+            assert!(
+                matches!(&err, WheelError::OwnFile { path: p, .. } if p.starts_with(&format!("/{path}"))),
+                "{path}: {err:?}"
+            );
+            let message = err.to_string();
+            assert!(message.contains("evil-1.0-py3-none-any.whl"), "{message}");
+            assert!(message.contains(path), "{message}");
+            assert_eq!(tree, before, "nothing half-written");
+        }
     }
-    let c = WheelBuilder::new("gamma-1.0").file("gamma-1.0.data/data/lib64/x", b"");
-    let err = install_into(&mut tree, &c.file_name(), &c.build()).unwrap_err();
-    assert!(matches!(err, WheelError::Conflict { .. }), "{err:?}");
 }
 
 #[test]

@@ -146,6 +146,28 @@ fn bookworm_root_built_without_engine_loads_and_runs() {
         "import zoneinfo; print(zoneinfo.ZoneInfo('Europe/Paris'))",
     ]);
     assert_eq!(tz, "Europe/Paris");
+    // Issue #12 item 3: the image sets LANG=C.UTF-8, so the locale must exist.
+    let locale = docker(&[
+        "run",
+        "--rm",
+        &name,
+        "-c",
+        "import locale, os; print(os.environ['LANG'], locale.setlocale(locale.LC_ALL, ''), \
+         locale.getpreferredencoding())",
+    ]);
+    assert_eq!(locale, "C.UTF-8 C.UTF-8 UTF-8");
+    // Issue #13 item 8: an arbitrary uid (OpenShift's) runs with gid 0 and writes the home,
+    // which is also the working directory.
+    let home = docker(&[
+        "run",
+        "--rm",
+        "--user",
+        "12345:0",
+        &name,
+        "-c",
+        "import os; open('x', 'w').write('ok'); print(os.getuid(), os.getcwd(), open('x').read())",
+    ]);
+    assert_eq!(home, "12345 /home/app ok");
     docker(&["rmi", &name]);
 }
 
@@ -168,8 +190,10 @@ fn trixie_root_loads_into_the_engine_and_runs_python_3_13() {
         "--rm",
         &name,
         "-c",
-        "import sys, ssl; ssl.create_default_context(); print('%d.%d' % sys.version_info[:2])",
+        "import sys, ssl, locale; ssl.create_default_context(); \
+         locale.setlocale(locale.LC_ALL, ''); print('%d.%d' % sys.version_info[:2])",
     ]);
+    // setlocale under LANG=C.UTF-8 works on trixie too (libc-bin's C.utf8).
     assert_eq!(out, "3.13");
     docker(&["rmi", &name]);
 }

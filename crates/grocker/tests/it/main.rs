@@ -8,4 +8,5 @@ mod e2e_compile;
 mod e2e_locks;
 mod e2e_push;
 mod e2e_root;
+mod hermetic_build;
 mod hermetic_root;
