@@ -9,7 +9,7 @@ use grocker_oci::{Image, ImageConfig, Layer};
 
 use crate::context::Context;
 use crate::inputs::PythonInputs;
-use crate::native::{self, Whole};
+use crate::native::{self, MissingPackages, Whole};
 use crate::plan::{Plan, PlannedApp};
 use crate::python::{self, VENV, VenvLayers};
 use crate::release::Release;
@@ -17,6 +17,36 @@ use crate::source_tree::APP_DIR;
 
 /// Debian's default PATH, with sbin for tools images may add.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// [`build`], and when the image lacks libraries that Debian packages of the suite ship (one
+/// each), those packages join the `os` layer — planned again with them, recorded in the lock as
+/// added — and the image is built again, once; each addition is said in one line. Unless
+/// `inputs.auto_packages` is off, when the missing libraries stay an error naming the packages.
+pub async fn build_adding_packages(plan: Plan, ctx: &Context) -> Result<(Plan, Image)> {
+    let missing = match build(&plan, ctx).await {
+        Ok(image) => return Ok((plan, image)),
+        Err(e) => match e.downcast::<MissingPackages>() {
+            Ok(missing) if plan.inputs.auto_packages => missing,
+            Ok(missing) => {
+                return Err(anyhow::anyhow!(
+                    "{missing}\n(--no-auto-packages: grocker does not add them itself)"
+                ));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let mut inputs = plan.inputs;
+    for (package, why) in &missing.packages {
+        ctx.report.note(format!(
+            "Adding Debian package {package}: {}",
+            why.join("; ")
+        ));
+        inputs.added_packages.push(package.clone());
+    }
+    let plan = crate::plan(inputs, ctx).await?;
+    let image = build(&plan, ctx).await?;
+    Ok((plan, image))
+}
 
 /// The image of `plan`.
 pub async fn build(plan: &Plan, ctx: &Context) -> Result<Image> {

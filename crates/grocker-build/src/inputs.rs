@@ -186,4 +186,10 @@ pub struct Inputs {
     pub lock: LockSettings,
     /// The application; `None` for the runtime image alone (`grocker root`).
     pub python: Option<PythonInputs>,
+    /// Whether a library the image lacks may be brought by adding the one Debian package that
+    /// ships it (`--no-auto-packages` forbids it; see [`crate::build_adding_packages`]).
+    pub auto_packages: bool,
+    /// Debian packages added that way, on top of [`Inputs::packages`]; recorded in the lock
+    /// apart from the request.
+    pub added_packages: Vec<String>,
 }

@@ -45,7 +45,7 @@ mod report;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
-pub use image::{PATH, build};
+pub use image::{PATH, build, build_adding_packages};
 pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs,

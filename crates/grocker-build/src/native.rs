@@ -2,6 +2,8 @@
 //! venv must find the libraries it links (`DT_NEEDED`) in the finished image, or the build
 //! fails saying which Debian package to add — instead of the container failing at import time.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Result, bail};
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
@@ -72,13 +74,46 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
             None
         }
     };
-    bail!(
-        "{}",
-        grocker_elf::missing_message(&missing, &whole.venv.venv.site_packages(), |soname| {
-            providers
-                .as_ref()
-                .map(|p| p.packages_providing(soname))
-                .unwrap_or_default()
-        })
-    )
+    let provided = |soname: &str| {
+        providers
+            .as_ref()
+            .map(|p| p.packages_providing(soname))
+            .unwrap_or_default()
+    };
+    let site_packages = whole.venv.venv.site_packages();
+    let message = grocker_elf::missing_message(&missing, &site_packages, provided);
+    // Each library shipped by exactly one package of the suite: the build can add them. One
+    // with several candidates (or none) is the user's call.
+    let mut packages: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for one in &missing {
+        match provided(&one.library).as_slice() {
+            [package] => {
+                let why =
+                    grocker_elf::missing_message(std::slice::from_ref(one), &site_packages, |_| {
+                        Vec::new()
+                    });
+                let why = why.split(", which").next().unwrap_or(&why).to_string();
+                packages.entry(package.clone()).or_default().push(why);
+            }
+            _ => bail!("{message}"),
+        }
+    }
+    Err(MissingPackages { packages, message }.into())
 }
+
+/// The image lacks libraries that one Debian package each would bring.
+#[derive(Debug)]
+pub struct MissingPackages {
+    /// Each package, with why (`numba/omppool.so needs libgomp.so.1`).
+    pub packages: BTreeMap<String, Vec<String>>,
+    /// The whole verdict, as the error says it.
+    message: String,
+}
+
+impl std::fmt::Display for MissingPackages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MissingPackages {}

@@ -107,17 +107,22 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     // The Debian side comes first: a local app is known (name, version, requirements) only from
     // its wheel, and a project's wheel comes out of the builder, which needs the runtime. A lock
     // made for the same runtime and packages pins it, whatever the Python side asks.
-    let same_os = existing
-        .as_ref()
-        .filter(|l| !inputs.lock.upgrade && same_os_request(&l.request, &os_request));
+    // Packages added for missing libraries stay added, even on --upgrade: the image needs them.
+    let added = added_packages(&inputs, existing.as_ref(), &os_request);
+    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let same_os = existing.as_ref().filter(|l| {
+        !inputs.lock.upgrade && same_os_request(&l.request, &os_request) && has_added(l)
+    });
     let (debian, builder): (Vec<DebianPackage>, Vec<DebianPackage>) = match same_os {
         Some(l) => (l.debian.clone(), l.builder.clone()),
-        None => (
-            archive
-                .resolve(&inputs.packages, "Debian packages", ctx)
-                .await?,
-            Vec::new(),
-        ),
+        None => {
+            let mut packages = inputs.packages.clone();
+            packages.extend(added.iter().cloned());
+            packages.sort();
+            packages.dedup();
+            let resolved = archive.resolve(&packages, "Debian packages", ctx).await?;
+            (resolved, Vec::new())
+        }
     };
     let target = python::target(inputs.runtime, inputs.arch, &debian)?;
     let compiler = Compiler::new(
@@ -155,11 +160,13 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     };
     let team_lock = team.as_ref().map(|t| &t.1);
     let wanted = python_request(os_request, python, &app, team_lock, &inputs.lock.path)?;
-    let lock = match reuse(existing.as_ref(), &wanted, &inputs.lock)? {
+    let reusable = existing.as_ref().filter(has_added);
+    let lock = match reuse(reusable, &wanted, &inputs.lock)? {
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(wanted);
             lock.debian = debian;
+            lock.added_packages = added.clone();
             lock.python = match &team {
                 Some((_, team)) => {
                     let pins =
@@ -259,6 +266,19 @@ fn os_request(inputs: &Inputs) -> Request {
         project_lock: None,
         selection: vec![],
     }
+}
+
+/// The Debian packages grocker added for missing libraries: this build's, and those of a lock
+/// made for the same runtime and packages.
+fn added_packages(inputs: &Inputs, existing: Option<&Lock>, os_request: &Request) -> Vec<String> {
+    let mut added = inputs.added_packages.clone();
+    if let Some(lock) = existing.filter(|l| same_os_request(&l.request, os_request)) {
+        added.extend(lock.added_packages.iter().cloned());
+    }
+    added.retain(|p| !inputs.packages.contains(p));
+    added.sort();
+    added.dedup();
+    added
 }
 
 fn same_os_request(locked: &Request, wanted: &Request) -> bool {

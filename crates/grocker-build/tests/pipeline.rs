@@ -25,6 +25,8 @@ fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
             locked: false,
         },
         python: None,
+        auto_packages: false,
+        added_packages: Vec::new(),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct FileConfig {
     /// The image's default arguments (Docker's `CMD`), after the entrypoint: a list, or one
     /// string split as a POSIX shell would (`cmd: "mysite.wsgi -b 0.0.0.0:8000"`).
     pub cmd: Option<Vec<String>>,
+    /// Whether grocker adds the Debian package that ships a library the image lacks (default
+    /// true; `--no-auto-packages` says false).
+    pub auto_packages: Option<bool>,
 }
 
 /// Debian packages, Grocker's `dependencies: {run: [...], build: [...]}`.

@@ -32,6 +32,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "image_base_name",
     "entrypoint_name",
     "cmd",
+    "auto_packages",
     "manifest",
 ];
 const DEPENDENCY_KEYS: &[&str] = &["run", "build"];
@@ -109,6 +110,7 @@ impl Walk {
                     cfg.entrypoint_name = string(value, &path, expected)?;
                 }
                 "cmd" => cfg.cmd = cmd(value, &path)?,
+                "auto_packages" => cfg.auto_packages = boolean(value, &path)?,
                 "manifest" => {
                     boolean(value, &path)?;
                 }

@@ -162,6 +162,10 @@ pub struct Lock {
     /// The Debian packages of the builder (the compiler stage), when something was compiled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builder: Vec<DebianPackage>,
+    /// Debian packages grocker added to the `os` layer because a library in the image needs
+    /// what they ship (not asked for: the request does not list them), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_packages: Vec<String>,
 }
 
 impl Lock {
@@ -173,6 +177,7 @@ impl Lock {
             debian: Vec::new(),
             python: Vec::new(),
             builder: Vec::new(),
+            added_packages: Vec::new(),
         }
     }
 
@@ -181,6 +186,7 @@ impl Lock {
         let mut sorted = self.clone();
         sorted.request.packages.sort();
         sorted.request.constraints.sort();
+        sorted.added_packages.sort();
         sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.python.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.builder.sort_by(|a, b| a.name.cmp(&b.name));

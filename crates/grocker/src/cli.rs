@@ -249,6 +249,12 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
 
+    /// Do not add Debian packages for libraries the image lacks: fail, naming them. By default
+    /// a library that one package of the suite ships (numba's libgomp.so.1 → libgomp1) is
+    /// added to the os layer and the lock, and said so.
+    #[arg(long)]
+    pub no_auto_packages: bool,
+
     /// Put `.pyc` files in the image (the standard library's and the venv's), compiled by the
     /// image's own Python run on this machine (Linux x86-64): containers start faster (httpie:
     /// 0.35 s instead of 1.1 s) and images are larger (httpie: 91 MB instead of 63 MB). Off by

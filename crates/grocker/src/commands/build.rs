@@ -31,7 +31,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // The destination is opened before the image is built: a bad one is reported before the
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
-    let image = grocker_build::build(&plan, &ctx).await?;
+    let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
     let published = crate::publish(sink, &image, &name, &plan, &ctx)?;
     if let Some(path) = &settings.result_file {
         write_result(path, &settings, &plan, &name, &published.digest.to_string())?;

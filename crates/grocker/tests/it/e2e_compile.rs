@@ -104,7 +104,8 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     assert_eq!(out, "2.9.10");
     docker(&["rmi", &name]);
 
-    // Without libpq5 in dependencies.run, the build fails and says what to add.
+    // Without libpq5 in dependencies.run: with --no-auto-packages the build fails and says what
+    // to add; by default grocker adds it, says so, and locks it.
     let s2 = Scratch::new();
     fs_err::write(
         s2.path().join(".grocker.yml"),
@@ -120,6 +121,7 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
                 "-e",
                 "python",
                 "--no-push",
+                "--no-auto-packages",
                 "-o",
                 "oci:img",
             ],
@@ -129,11 +131,50 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     assert!(
         stderr(&out).contains(
             "psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so needs libpq.so.5, which is not in the image: add libpq5 to dependencies.run"
-        ),
+        ) && stderr(&out).contains("--no-auto-packages"),
         "{}",
         stderr(&out)
     );
     assert!(!s2.path().join("img").exists());
+    let auto = |s: &Scratch| {
+        let args = [
+            "build",
+            "psycopg2==2.9.10",
+            "-e",
+            "python",
+            "--no-push",
+            "-o",
+            "docker-archive:auto.tar",
+            "-n",
+            &name,
+        ];
+        stderr(&run(real(s, &args), true))
+    };
+    let err = auto(&s2);
+    assert!(
+        err.contains("Adding Debian package libpq5: psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so needs libpq.so.5"),
+        "{err}"
+    );
+    let lock = fs_err::read_to_string(s2.path().join("grocker.lock")).unwrap();
+    assert!(
+        lock.contains("added_packages = [\"libpq5\"]") && lock.contains("name = \"libpq5\""),
+        "{lock}"
+    );
+    let again = auto(&s2);
+    assert!(
+        !again.contains("Adding"),
+        "the lock keeps the added package: {again}"
+    );
+    docker(&["load", "-i", s2.path().join("auto.tar").to_str().unwrap()]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        &name,
+        "-c",
+        "import psycopg2; print(psycopg2.__version__.split()[0])",
+    ]);
+    assert_eq!(out, "2.9.10");
+    docker(&["rmi", &name]);
 
     // Built once: a rebuild takes the wheel from the cache (same sdist, same builder).
     run(
