@@ -119,17 +119,28 @@ async fn build_app(
     native::check(whole, ctx).await?;
     layers.extend(py.layers);
 
-    let mut env = vec![
+    let env = vec![
         ("PATH".to_string(), format!("{VENV}/bin:{PATH}")),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("VIRTUAL_ENV".to_string(), VENV.to_string()),
         // Logs reach `docker logs` as they are written, not when a buffer fills.
         ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
     ];
+    // A user's variable moves to the end, replacing a default of the same name; positions in a
+    // map keep this linear for configurations with very many variables.
+    let mut slots: Vec<Option<(String, String)>> = env.into_iter().map(Some).collect();
+    let mut position: std::collections::HashMap<String, usize> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, kv)| Some((kv.as_ref()?.0.clone(), i)))
+        .collect();
     for (k, v) in &python.image.env {
-        env.retain(|(key, _)| key != k);
-        env.push((k.clone(), v.clone()));
+        if let Some(i) = position.insert(k.clone(), slots.len()) {
+            slots[i] = None;
+        }
+        slots.push(Some((k.clone(), v.clone())));
     }
+    let env: Vec<(String, String)> = slots.into_iter().flatten().collect();
     let base = base_config(plan, ctx, labels(plan));
     let config = ImageConfig {
         entrypoint: vec![entrypoint],

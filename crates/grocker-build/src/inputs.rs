@@ -133,6 +133,54 @@ pub struct ImageSettings {
     pub cmd: Vec<String>,
 }
 
+impl ImageSettings {
+    /// Refuses what an OCI runtime would refuse when the container starts (Docker: "invalid
+    /// environment variable"), so the build fails instead of the `docker run`: environment
+    /// names must be non-empty without `=` or NUL, values without NUL; volumes absolute, with no
+    /// `.`/`..` component, no NUL or line break; arguments without NUL.
+    pub fn check(&self) -> Result<()> {
+        for (key, value) in &self.env {
+            if key.is_empty() || key.contains(['=', '\0']) {
+                bail!(
+                    "environment variable name `{}` is not valid: it must be non-empty, without \
+                     `=` or NUL",
+                    key.escape_debug()
+                );
+            }
+            if value.contains('\0') {
+                bail!(
+                    "the value of environment variable {key} holds a NUL byte, which no process \
+                     environment can carry; remove it"
+                );
+            }
+        }
+        for volume in &self.volumes {
+            let shown = volume.escape_debug();
+            if !volume.starts_with('/') {
+                bail!("volume `{shown}` must be an absolute path inside the image, e.g. /data");
+            }
+            if volume.contains(['\0', '\n', '\r']) {
+                bail!("volume `{shown}` holds a NUL byte or a line break; remove it");
+            }
+            if volume.split('/').any(|part| part == "." || part == "..") {
+                bail!("volume `{shown}` has a `.` or `..` component: write the path it means");
+            }
+        }
+        if let Some(arg) = self
+            .cmd
+            .iter()
+            .chain(&self.entrypoint)
+            .find(|a| a.contains('\0'))
+        {
+            bail!(
+                "`{}` holds a NUL byte, which no command line can carry",
+                arg.escape_debug()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Which of a project's own locks to read, and what to select from it (`--lock-from`,
 /// `--requirements`, `--member`, `--group`, `--extra`). Only for a project directory.
 #[derive(Clone, Debug, Default)]
@@ -192,4 +240,41 @@ pub struct Inputs {
     /// Debian packages added that way, on top of [`Inputs::packages`]; recorded in the lock
     /// apart from the request.
     pub added_packages: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(env: &[(&str, &str)], volumes: &[&str]) -> ImageSettings {
+        ImageSettings {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            volumes: volumes.iter().map(ToString::to_string).collect(),
+            ..ImageSettings::default()
+        }
+    }
+
+    #[test]
+    fn what_a_runtime_refuses_is_refused_at_build_time() {
+        assert!(
+            settings(&[("A", "1"), ("EMPTY", "")], &["/data", "/var/cache/app"])
+                .check()
+                .is_ok()
+        );
+        for (bad, want) in [
+            (settings(&[("A", "x\0y")], &[]), "NUL"),
+            (settings(&[("", "x")], &[]), "non-empty"),
+            (settings(&[("A=B", "x")], &[]), "`=`"),
+            (settings(&[], &["data"]), "absolute"),
+            (settings(&[], &["/data/../etc"]), "`..`"),
+            (settings(&[], &["/data/./x"]), "`.`"),
+            (settings(&[], &["/data\nx"]), "line break"),
+        ] {
+            let err = bad.check().unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
 }

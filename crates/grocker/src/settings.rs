@@ -186,9 +186,10 @@ impl BuildSettings {
             entrypoint: args.entrypoint.clone().or(file.entrypoint_name.clone()),
             env: env(&args.envs, file.envs.as_ref())?,
             ports: ports(args.ports.clone(), file.ports.as_ref())?,
-            volumes: volumes(args.volumes.clone(), file.volumes.as_ref())?,
+            volumes: volumes(args.volumes.clone(), file.volumes.as_ref()),
             cmd,
         };
+        image.check()?;
         let project = project_lock(args.project, &input)?;
         let project_dir = match &input {
             AppInput::Project(dir) => Some(dir.clone()),
@@ -293,16 +294,26 @@ fn env(
     args: &[String],
     file: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<Vec<(String, String)>> {
-    let mut env: Vec<(String, String)> = file.cloned().unwrap_or_default().into_iter().collect();
-    for kv in args {
+    // Keyed by name, then ordered as given: files first (sorted), each --env after them.
+    let mut env: std::collections::BTreeMap<String, (usize, String)> = file
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| (k, (i, v)))
+        .collect();
+    let base = env.len();
+    for (i, kv) in args.iter().enumerate() {
         let (k, v) = match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
             _ => bail!("`--env {kv}` must be KEY=VALUE"),
         };
-        env.retain(|(key, _)| key != &k);
-        env.push((k, v));
+        env.insert(k, (base + i, v));
     }
-    Ok(env)
+    let mut env: Vec<(usize, String, String)> =
+        env.into_iter().map(|(k, (i, v))| (i, k, v)).collect();
+    env.sort();
+    Ok(env.into_iter().map(|(_, k, v)| (k, v)).collect())
 }
 
 /// `--port`s, else the files' `ports`.
@@ -325,19 +336,13 @@ fn ports(args: Vec<String>, file: Option<&Vec<String>>) -> Result<Vec<String>> {
     Ok(ports)
 }
 
-/// `--volume`s, else the files' `volumes`.
-fn volumes(args: Vec<String>, file: Option<&Vec<String>>) -> Result<Vec<String>> {
-    let volumes = if args.is_empty() {
+/// `--volume`s, else the files' `volumes` (checked with the rest, `ImageSettings::check`).
+fn volumes(args: Vec<String>, file: Option<&Vec<String>>) -> Vec<String> {
+    if args.is_empty() {
         file.cloned().unwrap_or_default()
     } else {
         args
-    };
-    for volume in &volumes {
-        if !volume.starts_with('/') {
-            bail!("volume `{volume}` must be an absolute path inside the image, e.g. /data");
-        }
     }
-    Ok(volumes)
 }
 
 fn check_package_name(p: &str) -> Result<()> {

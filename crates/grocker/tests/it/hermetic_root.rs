@@ -386,3 +386,22 @@ fn purge_takes_grockers_flags_and_needs_an_engine_only_for_them() {
         assert!(err.contains("nonexistent"), "{flags:?}: {err}");
     }
 }
+
+/// Values an OCI runtime refuses at `docker run` are refused by the build, with nothing
+/// fetched or written.
+#[test]
+fn config_values_a_runtime_refuses_fail_the_build() {
+    for (config, want) in [
+        ("envs: {A: \"x\\0y\"}\n", "NUL"),
+        ("volumes: [\"/data/../etc\"]\n", "`..`"),
+        ("volumes: [\"/data\\nx\"]\n", "line break"),
+    ] {
+        let s = Scratch::new();
+        fs_err::write(s.path().join(".grocker.yml"), config).unwrap();
+        let mut cmd = s.grocker(&["build", "httpie==3.2.4", "-o", "oci:out", "--no-push"]);
+        cmd.env("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
+        let err = stderr(&run(cmd, false));
+        assert!(err.contains(want), "{config}: {err}");
+        assert!(!s.path().join("out").exists() && !s.path().join("grocker.lock").exists());
+    }
+}
