@@ -363,17 +363,10 @@ impl PinnedDebian<'_> {
         };
 
         let _stage = ctx.report.stage("Assembling the runtime filesystem");
-        let names: Vec<(String, String)> = self
-            .packages
-            .iter()
-            .map(|p| {
-                let file = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
-                (p.name.clone(), file)
-            })
-            .collect();
+        let entries: Vec<DebianPackage> = self.packages.to_vec();
         let user = User::default();
         tokio::task::spawn_blocking(move || -> Result<Tree> {
-            let packages = read_all(&names, &paths)?;
+            let packages = read_all(&entries, &paths)?;
             Ok(assemble(packages, &user)?)
         })
         .await
@@ -409,7 +402,7 @@ const BUILDER_LINKS: &[(&str, &str)] = &[
 
 /// Reads the `.deb`s on every core; the result is in input order whatever the scheduling.
 fn read_all(
-    names: &[(String, String)],
+    entries: &[DebianPackage],
     paths: &[std::path::PathBuf],
 ) -> Result<Vec<InstalledPackage>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -425,8 +418,7 @@ fn read_all(
                     if i >= paths.len() {
                         break;
                     }
-                    let (name, file) = &names[i];
-                    let result = read_one(name, file, &paths[i]);
+                    let result = read_one(&entries[i], &paths[i]);
                     if let Ok(mut slots) = slots.lock() {
                         slots[i] = Some(result);
                     }
@@ -440,14 +432,27 @@ fn read_all(
         .collect()
 }
 
-/// Reads one `.deb`; errors name it as `package_version_arch.deb`, not by its cache path.
-fn read_one(name: &str, file: &str, path: &Path) -> Result<InstalledPackage> {
+/// Reads one `.deb` and checks it is the package its lock entry names (control data and
+/// size: a lock is input, not trust); errors name it as `package_version_arch.deb`, not by its
+/// cache path.
+fn read_one(entry: &DebianPackage, path: &Path) -> Result<InstalledPackage> {
+    let (name, version, arch) = (&entry.name, &entry.version, &entry.architecture);
+    let file = format!("{name}_{version}_{arch}.deb");
+    let size = fs_err::metadata(path)?.len();
+    if size != entry.size {
+        bail!(
+            "{file}: {size} bytes, not the {} grocker.lock names — the lock was edited or its \
+             hash names another package's file; restore the lock or run with --upgrade",
+            entry.size
+        );
+    }
     let reader = std::io::BufReader::new(fs_err::File::open(path)?);
-    let deb = read_deb(reader, file, &DebOptions::default())?;
+    let deb = read_deb(reader, &file, &DebOptions::default())?;
+    deb.check_identity(&file, name, version, arch)?;
     let mut files = deb.files.clone();
     files.extend(status_d_files(&deb)?);
     Ok(InstalledPackage {
-        name: name.to_string(),
+        name: name.clone(),
         files,
     })
 }

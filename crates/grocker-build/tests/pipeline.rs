@@ -105,3 +105,68 @@ async fn locked_without_a_lock_resolves_nothing_and_says_what_to_do() {
     assert_eq!(archive.server.requests(), Vec::<String>::new());
     assert!(!lock.exists());
 }
+
+/// A lock is input, not trust: an entry given another package's hash (whose file the verified
+/// cache holds) is refused by the file's control data or size, naming both packages.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_entry_with_another_packages_hash_is_refused() {
+    let archive = FakeArchive::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("grocker.lock");
+    let ctx = context(&dir.path().join("cache"));
+    let plan = grocker_build::plan(inputs(&archive, &lock), &ctx)
+        .await
+        .unwrap();
+    grocker_build::build(&plan, &ctx).await.unwrap();
+    plan.write_lock(&ctx).unwrap();
+    let original = plan.lock.clone();
+    let donor = original
+        .debian
+        .iter()
+        .find(|p| p.name == "libpq5")
+        .unwrap()
+        .clone();
+    let victim = original
+        .debian
+        .iter()
+        .find(|p| p.name != donor.name && p.size != donor.size)
+        .unwrap()
+        .clone();
+
+    for same_size in [true, false] {
+        let mut tampered = original.clone();
+        let entry = tampered
+            .debian
+            .iter_mut()
+            .find(|p| p.name == victim.name)
+            .unwrap();
+        entry.sha256 = donor.sha256;
+        if same_size {
+            entry.size = donor.size;
+        }
+        tampered.write(&lock).unwrap();
+        let plan = grocker_build::plan(inputs(&archive, &lock), &ctx)
+            .await
+            .unwrap();
+        let err = match grocker_build::build(&plan, &ctx).await {
+            Ok(_) => panic!(
+                "a lock naming {}'s file for {} built",
+                donor.name, victim.name
+            ),
+            Err(e) => format!("{e:#}"),
+        };
+        let file = format!(
+            "{}_{}_{}.deb",
+            victim.name, victim.version, victim.architecture
+        );
+        assert!(err.contains(&file), "{err}");
+        if same_size {
+            assert!(
+                err.contains(&format!("says {} {}", donor.name, donor.version)),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains(&format!("{} bytes", donor.size)), "{err}");
+        }
+    }
+}

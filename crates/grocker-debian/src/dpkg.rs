@@ -48,9 +48,37 @@ pub fn status_d_entry(control: &str) -> String {
 
 /// The `Package:` of a control paragraph.
 pub fn control_package_name(control: &str) -> Option<&str> {
+    control_field(control, "Package")
+}
+
+/// One field of a control paragraph.
+fn control_field<'a>(control: &'a str, field: &str) -> Option<&'a str> {
     crate::deb822::paragraphs(control)
         .next()
-        .and_then(|p| p.get("Package"))
+        .and_then(|p| p.get(field))
+}
+
+impl DebContents {
+    /// Checks that this is the package an entry names (`Package`, `Version`, `Architecture`),
+    /// `deb` naming the file in the error.
+    pub fn check_identity(
+        &self,
+        deb: &str,
+        package: &str,
+        version: &str,
+        architecture: &str,
+    ) -> Result<(), DebianError> {
+        let field = |name| control_field(&self.control, name).unwrap_or("?");
+        let actual = (field("Package"), field("Version"), field("Architecture"));
+        if actual == (package, version, architecture) {
+            return Ok(());
+        }
+        Err(DebianError::NotTheNamedPackage {
+            deb: deb.to_string(),
+            expected: format!("{package} {version} ({architecture})"),
+            actual: format!("{} {} ({})", actual.0, actual.1, actual.2),
+        })
+    }
 }
 
 /// The status files for one extracted package: `var/lib/dpkg/status.d/<package>` and, when the

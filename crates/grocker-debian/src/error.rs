@@ -131,6 +131,22 @@ pub enum DebianError {
         message: String,
     },
 
+    /// A `.deb` whose control data is not the package the lock (or index) entry names: a hash
+    /// in an edited lock can name another package's file, which the verified cache then gives.
+    #[error(
+        "{deb}: its control data says {actual}, not {expected} as grocker.lock names it — the \
+         lock was edited or its hash names another package's file; restore the lock or run with \
+         --upgrade"
+    )]
+    NotTheNamedPackage {
+        /// The package file as the lock names it.
+        deb: String,
+        /// `package version (arch)` as the lock names it.
+        expected: String,
+        /// `package version (arch)` as the control data says.
+        actual: String,
+    },
+
     /// A `.deb` with an entry that could escape or corrupt the image.
     #[error("{deb}: refusing entry `{entry}`: {reason}")]
     HostileDeb {
