@@ -35,12 +35,12 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// A file exists but could not be read.
-    #[error("cannot read config file {}: {}", path.display(), source.kind())]
+    #[error("cannot read config file {}: {reason}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why, in words (the file is named once, above).
+        reason: String,
     },
     /// The file is not valid YAML (or TOML for `pyproject.toml`).
     #[error("{at}: invalid {format}: {message}")]

@@ -78,9 +78,15 @@ fn read(path: &Path) -> Result<String, ConfigError> {
         std::io::ErrorKind::NotFound => ConfigError::MissingFile {
             path: path.to_path_buf(),
         },
+        std::io::ErrorKind::InvalidData => ConfigError::Read {
+            path: path.to_path_buf(),
+            reason: "it is not UTF-8 text; save it as UTF-8".to_string(),
+        },
         _ => ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            // fs-err's message names the path again: say only what the system said.
+            reason: std::error::Error::source(&source)
+                .map_or_else(|| source.to_string(), ToString::to_string),
         },
     })
 }

@@ -87,10 +87,40 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GROCKER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .try_init();
+        .without_time();
+    let _ = match verbose {
+        // A person reads these: `warning: …` as grocker's own lines, not a log record.
+        0 => builder.event_format(PlainWarnings).try_init(),
+        _ => builder.try_init(),
+    };
+}
+
+/// Warnings and errors as `warning: MESSAGE` / `error: MESSAGE`, without level or module, so a
+/// warning printed before an error does not read as the error's first line.
+struct PlainWarnings;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PlainWarnings
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let prefix = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            _ => "note",
+        };
+        write!(writer, "{prefix}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }

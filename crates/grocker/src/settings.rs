@@ -200,7 +200,12 @@ impl BuildSettings {
             .as_ref()
             .or(file.pip_constraint.as_ref())
         {
-            Some(path) => grocker_resolver::parse_constraints_file(path)?,
+            Some(path) => grocker_resolver::parse_constraints_file(path).with_context(|| {
+                format!(
+                    "the pip constraints file (--pip-constraint, pip_constraint) {}",
+                    path.display()
+                )
+            })?,
             None => Vec::new(),
         };
         let image_prefix = args.image_prefix.or(file.docker_image_prefix);

@@ -482,7 +482,8 @@ impl IndexProvider<'_> {
 
 /// `*.dist-info/METADATA` of a wheel on disk.
 fn read_wheel_metadata(path: &std::path::Path) -> Result<Vec<u8>> {
-    let mut zip = zip::ZipArchive::new(fs_err::File::open(path)?)?;
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(path)?)
+        .with_context(|| format!("{} is not a readable wheel (a zip archive)", path.display()))?;
     let names: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))

@@ -405,3 +405,40 @@ fn config_values_a_runtime_refuses_fail_the_build() {
         assert!(!s.path().join("out").exists() && !s.path().join("grocker.lock").exists());
     }
 }
+
+/// Each error is one line that names the file at fault once, and says what it is.
+#[test]
+fn errors_name_the_file_and_what_it_is_for() {
+    let archive = FakeArchive::new();
+    let s = Scratch::new();
+    fs_err::write(s.path().join("bad-1.0-py3-none-any.whl"), "not a zip").unwrap();
+    let mut args = vec!["build", "./bad-1.0-py3-none-any.whl", "-o", "oci:out"];
+    let mirror = archive.args();
+    args.extend(mirror.iter().map(String::as_str));
+    let err = stderr(&run(s.grocker(&args), false));
+    assert!(
+        err.contains("./bad-1.0-py3-none-any.whl is not a readable wheel (a zip archive)"),
+        "{err}"
+    );
+
+    let err = stderr(&run(
+        s.grocker(&["build", "httpie==3.2.4", "--pip-constraint", "nope.txt"]),
+        false,
+    ));
+    assert!(
+        err.contains("pip constraints file") && err.contains("nope.txt"),
+        "{err}"
+    );
+
+    fs_err::write(s.path().join(".grocker.yml"), b"envs: {A: \"caf\xe9\"}\n").unwrap();
+    let err = stderr(&run(s.grocker(&["build", "httpie==3.2.4"]), false));
+    assert_eq!(err.matches(".grocker.yml").count(), 1, "{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    for out in [&err] {
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{out}"
+        );
+    }
+}
