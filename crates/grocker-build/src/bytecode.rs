@@ -59,6 +59,11 @@ impl Interpreter {
         Ok(Interpreter { root, python })
     }
 
+    /// The runtime filesystem it was written into.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Where the materialized interpreter for `id` would be, if it exists already.
     pub fn existing(cache: &Cache, id: &Sha256, python: (u8, u8)) -> Option<Interpreter> {
         let root = Self::dir(cache, id);

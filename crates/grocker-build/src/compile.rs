@@ -64,6 +64,11 @@ pub struct Compiler {
     /// The builder's locked packages, once resolved.
     locked: Mutex<Option<Vec<DebianPackage>>>,
     ready: tokio::sync::OnceCell<Arc<(Builder, String)>>,
+    /// The runtime's packages: the sandbox of engine-less builds is their filesystem.
+    runtime_packages: Vec<DebianPackage>,
+    /// The engine-less builder for pure-Python projects, `None` where the host cannot make
+    /// the namespaces it needs.
+    host: tokio::sync::OnceCell<Option<Arc<(Builder, String)>>>,
 }
 
 /// What a [`Compiler`] is made of.
@@ -80,6 +85,8 @@ pub struct CompilerInputs<'a> {
     pub allowed: bool,
     /// The builder's packages from the lock, or empty to resolve them on first need.
     pub locked: Vec<DebianPackage>,
+    /// The runtime's packages (engine-less builds run on their filesystem).
+    pub runtime: Vec<DebianPackage>,
 }
 
 impl Compiler {
@@ -94,6 +101,8 @@ impl Compiler {
             allowed: inputs.allowed,
             locked: Mutex::new((!locked.is_empty()).then_some(locked)),
             ready: tokio::sync::OnceCell::new(),
+            runtime_packages: inputs.runtime,
+            host: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -225,7 +234,8 @@ impl Compiler {
         sha256: &Sha256,
         path: &Path,
     ) -> Result<(String, PathBuf)> {
-        self.build(handle, filename, sha256, |builder, work| {
+        let ready = handle.block_on(self.builder())?;
+        self.build(handle, &ready, filename, sha256, |builder, work| {
             let sdist = work.join(filename);
             fs_err::copy(path, &sdist)?;
             Ok(builder.prepare_source(&sdist, &work.join("src"))?)
@@ -234,23 +244,52 @@ impl Compiler {
 
     /// The wheel of a local project directory, cached by the hash of its source tree, so that
     /// an unchanged project is never rebuilt and an edited one always is.
+    ///
+    /// A project whose backend is pure Python and whose tree has no native sources is built on
+    /// this machine, without an engine (see [`grocker_builder::Sandbox`]): the same wheel, byte
+    /// for byte, as the builder container's. Anything else, or a host without the namespaces,
+    /// goes to the builder.
     pub fn wheel_for_project(&self, handle: &Handle, dir: &Path) -> Result<(String, PathBuf)> {
         let tree = source_tree_hash(dir)?;
         // Named the same from any working directory (it keys the build-requirements hint too).
         let label = fs_err::canonicalize(dir)?.display().to_string();
-        self.build(handle, &label, &tree, |builder, work| {
-            Ok(builder.prepare_source(dir, work)?)
-        })
+        let prepare = |builder: &Builder, work: &Path| Ok(builder.prepare_source(dir, work)?);
+        if crate::host_build::is_pure(dir)?
+            && let Some(host) = handle.block_on(self.host_builder())?
+        {
+            match self.build(handle, &host, &label, &tree, prepare) {
+                Ok(built) => return Ok(built),
+                Err(e) => tracing::info!(
+                    "building {label} on this machine failed, so the builder will: {e:#}"
+                ),
+            }
+        }
+        let ready = handle.block_on(self.builder())?;
+        self.build(handle, &ready, &label, &tree, prepare)
+    }
+
+    /// The engine-less builder, made the first time: the runtime's filesystem written out (once
+    /// per runtime, in the cache) as the sandbox's root.
+    async fn host_builder(&self) -> Result<Option<Arc<(Builder, String)>>> {
+        let made = self.host.get_or_try_init(|| async {
+            let debian = PinnedDebian {
+                runtime: self.target_runtime(),
+                sources: self.archive.sources(),
+                packages: &self.runtime_packages,
+            };
+            crate::host_build::builder(&debian, &self.ctx).await
+        });
+        Ok(made.await?.clone())
     }
 
     fn build(
         &self,
         handle: &Handle,
+        ready: &(Builder, String),
         label: &str,
         source_sha256: &Sha256,
         source: impl FnOnce(&Builder, &Path) -> Result<PathBuf>,
     ) -> Result<(String, PathBuf)> {
-        let ready = handle.block_on(self.builder())?;
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.ctx.fetcher.cache();
         let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
@@ -272,7 +311,7 @@ impl Compiler {
         let _stage = self
             .ctx
             .report
-            .stage(format!("Compiling {label} in the builder"));
+            .stage(format!("Building {label} in {}", builder.image()));
         let work = tempfile::Builder::new()
             .prefix("grocker-build-")
             .tempdir()?;

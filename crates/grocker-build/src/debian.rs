@@ -293,7 +293,7 @@ impl PinnedDebian<'_> {
     }
 
     /// What names the runtime's interpreter: its Debian packages.
-    fn interpreter_id(&self) -> grocker_hash::Sha256 {
+    pub(crate) fn interpreter_id(&self) -> grocker_hash::Sha256 {
         let mut h = grocker_hash::Hasher::new();
         h.update(b"interpreter v1\n");
         for p in self.packages {

@@ -33,6 +33,7 @@ mod bytecode;
 mod compile;
 mod context;
 mod debian;
+mod host_build;
 mod image;
 mod inputs;
 mod layers;

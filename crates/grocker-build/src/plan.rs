@@ -133,6 +133,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             target: target.clone(),
             allowed: python.compile,
             locked: builder,
+            runtime: debian.clone(),
         },
         ctx,
     );

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::engine::{Engine, Mount, RunOutcome, RunSpec};
 use crate::env::{BuildEnv, ENV_MOUNT, PYCACHE_MOUNT};
+use crate::sandbox::Sandbox;
 use crate::{BuildSystem, BuilderError, unpack};
 
 /// The PEP 517 driver (standard library only), passed to the builder's `python3 -c`.
@@ -49,19 +50,38 @@ pub enum Built {
 /// (`chmod -R o+rX`) is refused up front.
 #[derive(Clone, Debug)]
 pub struct Builder {
-    engine: Engine,
+    runner: Runner,
     image: String,
     user: String,
     env: Vec<String>,
     timeout: Option<Duration>,
 }
 
+/// Where builds run.
+#[derive(Clone, Debug)]
+enum Runner {
+    /// A container of the builder image.
+    Engine(Engine),
+    /// This machine, in namespaces over the runtime filesystem (pure-Python builds only).
+    Sandbox(Sandbox),
+}
+
 impl Builder {
     /// A builder running `image` (already in `engine`: grocker assembles and loads it).
     pub fn new(engine: Engine, image: impl Into<String>) -> Self {
+        Self::with_runner(Runner::Engine(engine), image.into())
+    }
+
+    /// A builder that runs on this machine in `sandbox` rather than in a container: for builds
+    /// that need no compiler (see [`Sandbox`]); `label` names it in errors.
+    pub fn sandboxed(sandbox: Sandbox, label: impl Into<String>) -> Self {
+        Self::with_runner(Runner::Sandbox(sandbox), label.into())
+    }
+
+    fn with_runner(runner: Runner, image: String) -> Self {
         Builder {
-            engine,
-            image: image.into(),
+            runner,
+            image,
             user: BUILD_USER.to_string(),
             env: Vec::new(),
             timeout: Some(DEFAULT_TIMEOUT),
@@ -238,7 +258,10 @@ impl Builder {
             timeout: self.timeout,
             what: what.to_string(),
         };
-        let outcome = self.engine.run(&spec, log)?;
+        let outcome = match &self.runner {
+            Runner::Engine(engine) => engine.run(&spec, log)?,
+            Runner::Sandbox(sandbox) => sandbox.run(&spec, log)?,
+        };
         if outcome.exit_code != 0 {
             return Err(BuilderError::BuildFailed {
                 what: what.to_string(),

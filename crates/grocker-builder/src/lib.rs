@@ -24,6 +24,8 @@
 //!   asks the backend for its dynamic requirements (`get_requires_for_build_wheel`) and, when the
 //!   environment has them, calls `build_wheel` in the same run.
 //! - [`Builder::prepare_source`] unpacks an sdist with every entry treated as hostile.
+//! - [`Sandbox`] runs the same builds with no engine, in Linux namespaces over the runtime's
+//!   own filesystem, for the user's pure-Python project: the same wheel, byte for byte.
 //!
 //! ```no_run
 //! use std::path::{Path, PathBuf};
@@ -56,6 +58,7 @@ pub use builder::{BUILD_USER, Builder, Built, DEFAULT_TIMEOUT};
 pub use engine::{Engine, Mount, RunOutcome, RunSpec};
 pub use env::{BuildEnv, ENV_MOUNT, PYCACHE_MOUNT};
 pub use error::BuilderError;
+pub use sandbox::Sandbox;
 
 mod build_system;
 mod builder;
@@ -63,4 +66,5 @@ mod engine;
 mod env;
 mod error;
 mod logs;
+mod sandbox;
 mod unpack;

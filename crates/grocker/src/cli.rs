@@ -51,8 +51,12 @@ pub enum Command {
     /// only the `app` layer.
     ///
     /// No container engine is needed, unless something must be compiled: packages with only an
-    /// sdist, and project directories, are built in an offline builder container (Docker, or
-    /// Podman through DOCKER_HOST); `dependencies.build` goes there, never into the image.
+    /// sdist, and projects with native code, are built in an offline builder container (Docker,
+    /// or Podman through DOCKER_HOST); `dependencies.build` goes there, never into the image.
+    /// Your own pure-Python project (hatchling, uv_build, flit, poetry-core, pdm, setuptools
+    /// without extensions) is built on this machine by the image's own Python in a sandbox
+    /// (Linux namespaces: offline, chroot) into the same wheel; GROCKER_SANDBOX=0 sends it to
+    /// the builder container too.
     ///
     /// Examples:
     ///   grocker build httpie==3.2.4 -e http -o docker-archive:httpie.tar

@@ -310,3 +310,49 @@ fn a_wheel_file_is_installed_as_the_app() {
     );
     assert!(image.files().contains_key("opt/venv/bin/http"));
 }
+
+/// The user's own pure-Python project needs no engine: it is built on this machine in a
+/// sandbox, and gives the wheel — hence the image — the builder container gives.
+#[test]
+fn a_pure_python_project_is_built_without_an_engine_into_the_builders_wheel() {
+    let s = Scratch::new();
+    let project = s.path().join("pure-app");
+    fs_err::create_dir_all(project.join("src/pure_app")).unwrap();
+    fs_err::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+         [project]\nname = \"pure-app\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n\n\
+         [project.scripts]\npure-app = \"pure_app:main\"\n",
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("src/pure_app/__init__.py"),
+        "def main():\n    print('pure')\n",
+    )
+    .unwrap();
+    let build = |cache: &str, out: &str, engine: bool| {
+        let args = ["build", "./pure-app", "--no-push", "-o", out, "-v"];
+        let mut cmd = s.grocker(&args);
+        cmd.env("GROCKER_CACHE_DIR", s.path().join(cache));
+        if !engine {
+            cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+        } else {
+            cmd.env("GROCKER_SANDBOX", "0");
+        }
+        stderr(&run(cmd, true))
+    };
+    let log = build("cache-a", "oci:sandboxed", false);
+    assert!(log.contains("in a sandbox on this machine"), "{log}");
+    let sandboxed = OciImage::read(&s.path().join("sandboxed"));
+    if !engine() {
+        return; // the comparison needs the builder container
+    }
+    // The same lock, another empty cache, the builder container.
+    let log = build("cache-b", "oci:contained", true);
+    assert!(
+        log.contains("Building") && !log.contains("sandbox on this machine"),
+        "{log}"
+    );
+    let contained = OciImage::read(&s.path().join("contained"));
+    assert_eq!(sandboxed.manifest_digest, contained.manifest_digest);
+}
