@@ -90,6 +90,11 @@ pub enum OciError {
     #[error(transparent)]
     Engine(EngineError),
 
+    /// What a [`Recorder`](crate::Recorder) runs after publishing failed (writing the lock,
+    /// the result file); its message is the action's own.
+    #[error(transparent)]
+    Record(crate::RecordError),
+
     /// The image name has no registry host, so there is nowhere to push it.
     #[error(
         "cannot push `{name}` to a registry: the name has no registry host; \
