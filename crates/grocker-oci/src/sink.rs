@@ -168,7 +168,7 @@ pub(crate) fn write_atomic_with(
     let mut out = io::BufWriter::new(temp.as_file_mut());
     write(&mut out)
         .and_then(|()| out.flush())
-        .map_err(OciError::io(path))?;
+        .map_err(OciError::io_or_bad_blob(path))?;
     drop(out);
     temp.persist(path).map_err(|e| OciError::Io {
         path: path.to_path_buf(),
