@@ -108,6 +108,30 @@ fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::
     Ok(Option::<Notes>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Whether the cached blob at `path` hashes to `digest`, as the download cache checks its
+/// blobs on every hit (DESIGN §5: the outcome of a build never depends on what is cached). A
+/// damaged blob is removed with a warning naming its key, so the layer is built again and
+/// the image gets the right bytes.
+fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
+    let read = fs_err::File::open(path)
+        .and_then(|f| grocker_hash::hash_reader(std::io::BufReader::with_capacity(1 << 17, f)));
+    let problem = match read {
+        Ok((actual, _)) if Digest::from(actual) == digest => return true,
+        Ok((actual, _)) => format!("its bytes hash to {}", Digest::from(actual)),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        "layer cache entry {} ({}) is damaged: {problem}, not {digest}; removing it and \
+         building the layer again",
+        key.id(),
+        path.display()
+    );
+    if let Err(e) = fs_err::remove_file(path) {
+        tracing::warn!("cannot remove the damaged layer: {e}");
+    }
+    false
+}
+
 /// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
 /// settings that change file contents); the grocker version and the format are always in.
 #[derive(Clone)]
@@ -156,7 +180,8 @@ impl LayerCache {
     }
 
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
-    /// blob is still there with the recorded size (`grocker purge` removes blobs).
+    /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
+    /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
     pub fn lookup(
         &self,
         key: &LayerKey,
@@ -172,8 +197,9 @@ impl LayerCache {
             }
         };
         let dir = self.dir();
-        let on_disk = fs_err::metadata(dir.join(record.digest.hex())).ok()?.len();
-        if on_disk != record.size {
+        let blob = dir.join(record.digest.hex());
+        let on_disk = fs_err::metadata(&blob).ok()?.len();
+        if on_disk != record.size || !intact(&blob, record.digest, key) {
             return None;
         }
         let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);

@@ -170,3 +170,36 @@ async fn a_lock_entry_with_another_packages_hash_is_refused() {
         }
     }
 }
+
+/// Issue #13 item 3: a cached layer damaged in place (three bytes flipped, same size) is found
+/// when it comes out of the cache and built again, so the image gets the right bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_cached_layer_is_rebuilt_not_published() {
+    let archive = FakeArchive::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("grocker.lock");
+    let ctx = context(&dir.path().join("cache"));
+    let plan = grocker_build::plan(inputs(&archive, &lock), &ctx)
+        .await
+        .unwrap();
+    let image = grocker_build::build(&plan, &ctx).await.unwrap();
+    let os = &image.layers()[0];
+    let mut bytes = fs_err::read(&os.blob).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 3] {
+        *b ^= 0xff;
+    }
+    fs_err::write(&os.blob, &bytes).unwrap();
+
+    let again = grocker_build::build(&plan, &ctx).await.unwrap();
+    assert_eq!(again.digest(), image.digest());
+    for layer in again.layers() {
+        let blob = fs_err::read(&layer.blob).unwrap();
+        assert_eq!(
+            grocker_oci::Digest::of(&blob),
+            layer.digest(),
+            "{} does not match its digest",
+            layer.blob.display()
+        );
+    }
+}

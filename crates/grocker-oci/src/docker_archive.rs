@@ -140,8 +140,12 @@ pub(crate) enum ArchiveError {
 }
 
 impl From<io::Error> for ArchiveError {
+    /// A blob found damaged while it was copied is the blob's fault, not the output's.
     fn from(e: io::Error) -> Self {
-        Self::Write(e)
+        match crate::error::BlobMismatch::in_io(&e) {
+            Some(mismatch) => Self::Oci(mismatch.to_error()),
+            None => Self::Write(e),
+        }
     }
 }
 

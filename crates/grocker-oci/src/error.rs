@@ -90,6 +90,11 @@ pub enum OciError {
     #[error(transparent)]
     Engine(EngineError),
 
+    /// What a [`Recorder`](crate::Recorder) runs after publishing failed (writing the lock,
+    /// the result file); its message is the action's own.
+    #[error(transparent)]
+    Record(crate::RecordError),
+
     /// The image name has no registry host, so there is nowhere to push it.
     #[error(
         "cannot push `{name}` to a registry: the name has no registry host; \
@@ -261,4 +266,57 @@ impl OciError {
         let path = path.into();
         move |source| OciError::Io { path, source }
     }
+
+    /// An I/O error while writing `path` — unless what failed was reading a layer blob whose
+    /// bytes are not its digest's ([`BlobMismatch`]): then [`OciError::BadBlob`], naming the
+    /// blob, since the destination is not at fault.
+    pub(crate) fn io_or_bad_blob(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> OciError {
+        let path = path.into();
+        move |source| match BlobMismatch::in_io(&source) {
+            Some(mismatch) => mismatch.to_error(),
+            None => OciError::Io { path, source },
+        }
+    }
 }
+
+/// A layer blob whose bytes, read to the end, do not hash to its digest: carried inside an
+/// `io::Error` out of the reader that found it (see `Layer::open_blob`).
+#[derive(Debug, Clone)]
+pub(crate) struct BlobMismatch {
+    pub(crate) path: PathBuf,
+    pub(crate) digest: Digest,
+    pub(crate) actual: Digest,
+}
+
+impl BlobMismatch {
+    /// The mismatch inside `error`, if that is what it is.
+    pub(crate) fn in_io(error: &io::Error) -> Option<&BlobMismatch> {
+        error.get_ref()?.downcast_ref::<BlobMismatch>()
+    }
+
+    pub(crate) fn to_error(&self) -> OciError {
+        OciError::BadBlob {
+            path: self.path.clone(),
+            digest: self.digest,
+            reason: format!(
+                "its bytes hash to {}; the file was damaged after it was written (delete it, \
+                 or run `grocker purge`, and build again)",
+                self.actual
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for BlobMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} should hash to {} but hashes to {}",
+            self.path.display(),
+            self.digest,
+            self.actual
+        )
+    }
+}
+
+impl std::error::Error for BlobMismatch {}

@@ -3,8 +3,9 @@
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use grocker_hash::HashingWriter;
+use grocker_hash::{Hasher, HashingWriter};
 
+use crate::error::BlobMismatch;
 use crate::pgzip::ParallelGzip;
 use crate::{Descriptor, Digest, MediaType, OciError};
 
@@ -130,8 +131,22 @@ impl Layer {
         self.descriptor.digest
     }
 
-    /// Opens the blob, checking it has the size its descriptor says.
-    pub(crate) fn open_blob(&self) -> Result<fs_err::File, OciError> {
+    /// Opens the blob, checking it has the size its descriptor says. Its bytes are checked
+    /// against the digest as they are read (DESIGN §5: what comes out of a cache is verified
+    /// as if it were downloaded): the read that reaches its end fails with a `BlobMismatch`
+    /// instead if they do not match, so no copy of a damaged blob completes.
+    pub(crate) fn open_blob(&self) -> Result<BlobReader, OciError> {
+        Ok(BlobReader {
+            file: self.open_file()?,
+            hasher: Some(Hasher::new()),
+            left: self.descriptor.size,
+            path: self.blob.clone(),
+            digest: self.descriptor.digest,
+        })
+    }
+
+    /// Opens the blob unverified, checking its size only: for reads of a part of it.
+    pub(crate) fn open_file(&self) -> Result<fs_err::File, OciError> {
         let bad = |reason: String| OciError::BadBlob {
             path: self.blob.clone(),
             digest: self.descriptor.digest,
@@ -146,6 +161,51 @@ impl Layer {
             )));
         }
         Ok(file)
+    }
+
+    /// Reads the whole blob and checks it against its digest, for sinks that send it in parts.
+    pub(crate) fn verify_blob(&self) -> Result<(), OciError> {
+        let mut reader = io::BufReader::with_capacity(1 << 17, self.open_blob()?);
+        io::copy(&mut reader, &mut io::sink())
+            .map(drop)
+            .map_err(OciError::io_or_bad_blob(&self.blob))
+    }
+}
+
+/// A layer blob as it is read, hashed on the way (see [`Layer::open_blob`]).
+pub(crate) struct BlobReader {
+    file: fs_err::File,
+    /// `None` once the end was reached and checked.
+    hasher: Option<Hasher>,
+    /// Bytes of the blob not read yet.
+    left: u64,
+    path: PathBuf,
+    digest: Digest,
+}
+
+impl io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
+        self.left = self.left.saturating_sub(n as u64);
+        // Checked on the read that takes the last byte, not at EOF: readers such as
+        // `Read::take` stop at the size and never ask for the EOF.
+        if self.left == 0
+            && let Some(hasher) = self.hasher.take()
+        {
+            let actual = Digest::from(hasher.finish());
+            if actual != self.digest {
+                let mismatch = BlobMismatch {
+                    path: self.path.clone(),
+                    digest: self.digest,
+                    actual,
+                };
+                return Err(io::Error::new(io::ErrorKind::InvalidData, mismatch));
+            }
+        }
+        Ok(n)
     }
 }
 

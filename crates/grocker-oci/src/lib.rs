@@ -5,7 +5,10 @@
 //! - [`DockerArchiveSink`]: a tarball for `docker load` / `podman load` (`-o docker-archive:FILE`);
 //! - [`DockerEngineSink`]: straight into the local engine through its API (`-o docker`);
 //! - [`RegistrySink`]: any OCI registry through the distribution API (`--push`), uploading only
-//!   the blobs it lacks, with docker's and podman's credentials.
+//!   the blobs it lacks, with docker's and podman's credentials;
+//!
+//! and ko's wrappers around them: [`Tee`] (to several sinks, like tee(1)) and [`Recorder`]
+//! (an action once the images are safely there).
 //!
 //! This is the end of grocker's pipeline (DESIGN §1.5–1.7): the filesystem crates hand over each
 //! layer as a closure that writes a deterministic tar; [`Layer::build`] streams it through two
@@ -49,7 +52,7 @@ pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
 pub use registry::{PushReport, RegistryOptions, RegistrySink};
-pub use sink::{Published, Sink, Tee};
+pub use sink::{Published, RecordError, Recorder, Sink, Tee};
 
 mod digest;
 mod docker_archive;

@@ -68,6 +68,55 @@ impl Sink for Tee {
     }
 }
 
+/// What a [`Recorder`]'s action may fail with (the binary's own errors: writing the lock, the
+/// result file).
+pub type RecordError = Box<dyn std::error::Error + Send + Sync>;
+
+/// ko's `Recorder`: a sink that, once the sink it wraps has finished — the images are safely at
+/// their destination — runs an action with every image it published, by name and in order
+/// (grocker writes its lock and `--result-file` there). When a publish or the inner `finish`
+/// fails, the action never runs: nothing records an image that did not arrive.
+pub struct Recorder<F> {
+    inner: Box<dyn Sink>,
+    published: Vec<(ImageName, Published)>,
+    action: F,
+}
+
+impl<F> Recorder<F>
+where
+    F: FnOnce(&[(ImageName, Published)]) -> Result<(), RecordError>,
+{
+    /// Wraps `inner`; `action` runs after `inner.finish()` succeeded.
+    pub fn new(inner: Box<dyn Sink>, action: F) -> Self {
+        Self {
+            inner,
+            published: Vec::new(),
+            action,
+        }
+    }
+}
+
+impl<F> Sink for Recorder<F>
+where
+    F: FnOnce(&[(ImageName, Published)]) -> Result<(), RecordError>,
+{
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+        let published = self.inner.publish(image, name)?;
+        self.published.push((name.clone(), published.clone()));
+        Ok(published)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), OciError> {
+        let Self {
+            inner,
+            published,
+            action,
+        } = *self;
+        inner.finish()?;
+        action(&published).map_err(OciError::Record)
+    }
+}
+
 /// `org.opencontainers.image.ref.name` (OCI image spec, annotations.md): the tag in a layout.
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The full name containerd, Docker 25+ and Podman read back when loading an OCI archive.
@@ -119,7 +168,7 @@ pub(crate) fn write_atomic_with(
     let mut out = io::BufWriter::new(temp.as_file_mut());
     write(&mut out)
         .and_then(|()| out.flush())
-        .map_err(OciError::io(path))?;
+        .map_err(OciError::io_or_bad_blob(path))?;
     drop(out);
     temp.persist(path).map_err(|e| OciError::Io {
         path: path.to_path_buf(),
@@ -133,5 +182,112 @@ pub(crate) fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::ImageConfig;
+
+    /// A sink that publishes in memory and fails where it is told to.
+    struct Fake {
+        fail_publish: bool,
+        fail_finish: bool,
+    }
+
+    impl Sink for Fake {
+        fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+            if self.fail_publish {
+                return Err(OciError::InvalidConfig {
+                    reason: "publish failed".into(),
+                });
+            }
+            Ok(Published {
+                digest: image.digest(),
+                location: format!("fake:{name}"),
+            })
+        }
+
+        fn finish(self: Box<Self>) -> Result<(), OciError> {
+            match self.fail_finish {
+                true => Err(OciError::InvalidConfig {
+                    reason: "finish failed".into(),
+                }),
+                false => Ok(()),
+            }
+        }
+    }
+
+    type Seen = Rc<RefCell<Option<Vec<(ImageName, Published)>>>>;
+
+    /// Publishes one image as `app:1` through a recorder around `inner`; returns the outcome
+    /// and what the action saw (`None`: it did not run).
+    fn record(inner: Fake, result: Result<(), &str>) -> (Result<(), OciError>, Seen) {
+        let image = Image::new(&ImageConfig::default(), vec![], BTreeMap::new()).unwrap();
+        let name: ImageName = "app:1".parse().unwrap();
+        let seen: Seen = Rc::default();
+        let log = Rc::clone(&seen);
+        let mut sink = Box::new(Recorder::new(
+            Box::new(inner),
+            move |published: &[(ImageName, Published)]| {
+                *log.borrow_mut() = Some(published.to_vec());
+                result.map_err(|e| RecordError::from(e.to_string()))
+            },
+        ));
+        let outcome = sink
+            .publish(&image, &name)
+            .map(drop)
+            .and_then(|()| sink.finish());
+        (outcome, seen)
+    }
+
+    #[test]
+    fn recorder_acts_after_a_successful_finish_with_what_was_published() {
+        let fake = Fake {
+            fail_publish: false,
+            fail_finish: false,
+        };
+        let (outcome, seen) = record(fake, Ok(()));
+        outcome.unwrap();
+        let seen = seen.borrow().clone().expect("the action ran");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0.to_string(), "app:1");
+        assert_eq!(seen[0].1.location, "fake:app:1");
+    }
+
+    #[test]
+    fn recorder_does_not_act_when_the_inner_sink_fails() {
+        for (fail_publish, fail_finish, message) in [
+            (true, false, "publish failed"),
+            (false, true, "finish failed"),
+        ] {
+            let fake = Fake {
+                fail_publish,
+                fail_finish,
+            };
+            let (outcome, seen) = record(fake, Ok(()));
+            let err = outcome.unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            assert!(
+                seen.borrow().is_none(),
+                "{message}: the action must not run"
+            );
+        }
+    }
+
+    #[test]
+    fn recorder_reports_the_action_error_as_its_own() {
+        let fake = Fake {
+            fail_publish: false,
+            fail_finish: false,
+        };
+        let (outcome, _) = record(fake, Err("cannot write grocker.lock"));
+        let err = outcome.unwrap_err();
+        assert!(matches!(err, OciError::Record(_)), "{err:?}");
+        assert_eq!(err.to_string(), "cannot write grocker.lock");
     }
 }

@@ -300,6 +300,48 @@ fn missing_layer_blob_is_named() {
     assert_eq!(left, ["layers"], "no temp file left");
 }
 
+/// Flips three bytes in the middle of `path`, keeping its size.
+fn damage(path: &Path) {
+    let mut bytes = fs_err::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 3] {
+        *b ^= 0xff;
+    }
+    fs_err::write(path, bytes).unwrap();
+}
+
+/// Issue #13 item 3: a layer blob damaged after it was built (same size) is never copied out.
+#[test]
+fn damaged_layer_blob_is_named_and_never_copied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let layer = &built.layers()[0];
+    damage(&layer.blob);
+    let is_bad_blob = |err: &OciError| {
+        matches!(err, OciError::BadBlob { digest, path, .. }
+            if *digest == layer.digest() && *path == layer.blob)
+    };
+
+    let out = tmp.path().join("out");
+    let mut sink = OciLayoutSink::new(&out).unwrap();
+    let err = sink.publish(&built, &"app".parse().unwrap()).unwrap_err();
+    assert!(is_bad_blob(&err), "{err:?}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    let blobs: Vec<_> = fs_err::read_dir(out.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(blobs.is_empty(), "nothing copied, no temp file: {blobs:?}");
+    assert!(!out.join("index.json").exists());
+
+    let file = tmp.path().join("a.tar");
+    let mut sink = Box::new(DockerArchiveSink::new(&file).unwrap());
+    sink.publish(&built, &"app".parse().unwrap()).unwrap();
+    let err = sink.finish().unwrap_err();
+    assert!(is_bad_blob(&err), "{err:?}");
+    assert!(!file.exists());
+}
+
 fn write_archive(file: &Path, images: &[(&Image, &ImageName)]) {
     let mut sink = Box::new(DockerArchiveSink::new(file).unwrap());
     for (image, name) in images {

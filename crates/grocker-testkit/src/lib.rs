@@ -12,7 +12,10 @@
 //!   hostile ones (`..`, absolute names, escaping links, devices, maintainer scripts).
 //! - [`RepoBuilder`]: `dists/` and `pool/` as on deb.debian.org, signed.
 //! - [`tamper`]: breaks one link of the chain (signature, Packages hash, .deb hash, key).
-//! - [`FileServer`]: a static HTTP/1.1 server with a request log and fault injection.
+//! - [`ScriptedServer`]: the one HTTP/1.1 test server, every request answered by a closure
+//!   (faults, delays, ranges, redirects), plain or TLS, one request per connection or
+//!   keep-alive.
+//! - [`FileServer`]: a static file handler on it, with a request log and fault injection.
 //!
 //! Everything here panics on I/O errors: it only runs inside tests.
 //!
@@ -39,7 +42,7 @@ pub use archive::{FakeArchive, runtime_packages};
 pub use deb::DebBuilder;
 pub use key::TestKey;
 pub use repo::{RepoBuilder, RepoLayout, rfc2822};
-pub use script::{Exchange, Reply, Request, ScriptedServer};
+pub use script::{Exchange, Reply, Request, ScriptedServer, ScriptedServerBuilder};
 pub use server::FileServer;
 pub use tarball::{Compression, RawKind, xz};
 

@@ -58,24 +58,35 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The publish step (ko's): hand the image to the sink, then — only once it is safely there —
-/// write the lock if the plan changed it, and print the result line.
+/// The publish step (ko's): hand the image to the sink, then — only once it is safely there,
+/// through a [`Recorder`](grocker_oci::Recorder) — write the lock if the plan changed it,
+/// print the result line, and run `record` (the `--result-file`) with what was published. A
+/// failed publish writes none of them.
 pub(crate) fn publish(
-    mut sink: Box<dyn grocker_oci::Sink>,
+    sink: Box<dyn grocker_oci::Sink>,
     image: &grocker_oci::Image,
     name: &grocker_oci::ImageName,
     plan: &Plan,
     ctx: &Context,
-) -> Result<grocker_oci::Published> {
-    let published = {
-        let _stage = ctx.report.stage("Publishing");
-        let published = sink.publish(image, name)?;
-        sink.finish()?;
-        published
+    mut record: impl FnMut(&grocker_oci::Published) -> Result<()>,
+) -> Result<()> {
+    use grocker_oci::{ImageName, Published, RecordError, Sink};
+
+    let digest = image.digest();
+    let stage = ctx.report.stage("Publishing");
+    let after = move |published: &[(ImageName, Published)]| -> Result<(), RecordError> {
+        drop(stage); // the spinner ends before the lines below are printed
+        plan.write_lock(ctx)?;
+        for (name, published) in published {
+            println!("{name} {digest} {}", published.location);
+            record(published)?;
+        }
+        Ok(())
     };
-    plan.write_lock(ctx)?;
-    println!("{name} {} {}", image.digest(), published.location);
-    Ok(published)
+    let mut sink = Box::new(grocker_oci::Recorder::new(sink, after));
+    sink.publish(image, name)?;
+    sink.finish()?;
+    Ok(())
 }
 
 fn init_tracing(verbose: u8) {

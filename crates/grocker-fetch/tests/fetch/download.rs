@@ -1,23 +1,24 @@
 //! Verified downloads, the cache, batches, ranges and documents.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use grocker_fetch::{ByteRange, Cache, Download, FetchError, FetchOptions, Fetcher, Progress};
 use grocker_hash::Sha256;
 use url::Url;
 
-use crate::support::{Reply, Server};
+use grocker_testkit::{Reply, ScriptedServer};
+
+use crate::support::url;
 use crate::{assert_cache_empty, content, entries, fetcher};
 
 #[tokio::test]
 async fn verified_download_is_cached_and_a_hit_makes_no_request() {
     let data = content(300_000);
     let served = data.clone();
-    let server = Server::start(move |_| Reply::Ok(served.clone())).await;
+    let server = ScriptedServer::start(move |_| Reply::Ok(served.clone()));
     let (_dir, fetcher) = fetcher();
     let sha = Sha256::digest(&data);
-    let url = server.url("/pool/a.deb");
+    let url = url(&server, "/pool/a.deb");
     let path = fetcher
         .get_verified(&url, &sha, Some(data.len() as u64))
         .await
@@ -40,10 +41,10 @@ async fn verified_download_is_cached_and_a_hit_makes_no_request() {
 
 #[tokio::test]
 async fn wrong_bytes_are_a_hash_mismatch_and_nothing_is_stored() {
-    let server = Server::start(|_| Reply::Ok(b"tampered".to_vec())).await;
+    let server = ScriptedServer::start(|_| Reply::Ok(b"tampered".to_vec()));
     let (_dir, fetcher) = fetcher();
     let expected = Sha256::digest(b"original");
-    let url = server.url("/pool/a.deb");
+    let url = url(&server, "/pool/a.deb");
     let err = fetcher
         .get_verified(&url, &expected, None)
         .await
@@ -68,11 +69,11 @@ async fn wrong_bytes_are_a_hash_mismatch_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn announced_size_mismatch_fails_before_downloading() {
-    let server = Server::start(|_| Reply::Ok(content(1000))).await;
+    let server = ScriptedServer::start(|_| Reply::Ok(content(1000)));
     let (_dir, fetcher) = fetcher();
     let sha = Sha256::digest(&content(1000));
     let err = fetcher
-        .get_verified(&server.url("/f"), &sha, Some(999))
+        .get_verified(&url(&server, "/f"), &sha, Some(999))
         .await
         .unwrap_err();
     assert!(
@@ -92,13 +93,12 @@ async fn announced_size_mismatch_fails_before_downloading() {
 
 #[tokio::test]
 async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() {
-    let server = Server::start(|r| {
+    let server = ScriptedServer::start(|r| {
         let i: u64 = r.path.trim_start_matches("/f").parse().unwrap();
         // Later files answer sooner, so completion order differs from input order.
         let delay = Duration::from_millis(20 * (10 - i));
         Reply::Delayed(delay, Box::new(Reply::Ok(format!("file {i}").into_bytes())))
-    })
-    .await;
+    });
     let dir = tempfile::tempdir().unwrap();
     let options = FetchOptions {
         retries: 0,
@@ -111,7 +111,7 @@ async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() 
         .map(|i| {
             let data = format!("file {i}");
             Download {
-                url: server.url(&format!("/f{i}")),
+                url: url(&server, &format!("/f{i}")),
                 sha256: Sha256::digest(data.as_bytes()),
                 size: Some(data.len() as u64),
                 label: format!("f{i}"),
@@ -123,7 +123,7 @@ async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() 
     for (i, path) in paths.iter().enumerate() {
         assert_eq!(fs_err::read_to_string(path).unwrap(), format!("file {i}"));
     }
-    let max = server.max_active.load(Ordering::SeqCst);
+    let max = server.max_active();
     assert_eq!(
         max, 3,
         "downloads run in parallel, at most `concurrency` at once"
@@ -139,14 +139,13 @@ async fn many_downloads_come_back_in_input_order_within_the_concurrency_limit() 
 
 #[tokio::test]
 async fn first_error_wins_and_cancels_the_rest() {
-    let server = Server::start(|r| match r.path.as_str() {
+    let server = ScriptedServer::start(|r| match r.path.as_str() {
         "/slow" => Reply::Delayed(Duration::from_secs(30), Box::new(Reply::Ok(b"x".to_vec()))),
         _ => Reply::Status(404),
-    })
-    .await;
+    });
     let (_dir, fetcher) = fetcher();
     let item = |path: &str| Download {
-        url: server.url(path),
+        url: url(&server, path),
         sha256: Sha256::digest(b"x"),
         size: None,
         label: path.into(),
@@ -168,16 +167,15 @@ async fn first_error_wins_and_cancels_the_rest() {
 async fn range_requests_and_documents() {
     let data = content(1000);
     let served = data.clone();
-    let server = Server::start(move |r| match r.path.as_str() {
-        "/ranged.whl" => Reply::Ranged(served.clone()),
+    let server = ScriptedServer::start(move |r| match r.path.as_str() {
+        "/ranged.whl" => Reply::Ranged(None, served.clone()),
         "/plain.whl" => Reply::Ok(served.clone()),
-        "/old/simple/" => Reply::Redirect("/simple/".into()),
-        _ => Reply::Typed("application/vnd.pypi.simple.v1+json", b"{}".to_vec()),
-    })
-    .await;
+        "/old/simple/" => Reply::Redirect(302, "/simple/".into()),
+        _ => Reply::Typed("application/vnd.pypi.simple.v1+json".into(), b"{}".to_vec()),
+    });
     let (_dir, fetcher) = fetcher();
     let part = fetcher
-        .get_range(&server.url("/ranged.whl"), ByteRange::Bounded(10..20))
+        .get_range(&url(&server, "/ranged.whl"), ByteRange::Bounded(10..20))
         .await
         .unwrap()
         .unwrap();
@@ -186,7 +184,7 @@ async fn range_requests_and_documents() {
         (10, Some(1000), &data[10..20])
     );
     let tail = fetcher
-        .get_range(&server.url("/ranged.whl"), ByteRange::Suffix(22))
+        .get_range(&url(&server, "/ranged.whl"), ByteRange::Suffix(22))
         .await
         .unwrap()
         .unwrap();
@@ -195,7 +193,7 @@ async fn range_requests_and_documents() {
         (978, Some(1000), &data[978..])
     );
     let none = fetcher
-        .get_range(&server.url("/plain.whl"), ByteRange::Suffix(22))
+        .get_range(&url(&server, "/plain.whl"), ByteRange::Suffix(22))
         .await;
     assert!(
         none.unwrap().is_none(),
@@ -204,10 +202,10 @@ async fn range_requests_and_documents() {
 
     let accept = "application/vnd.pypi.simple.v1+json";
     let doc = fetcher
-        .get_document(&server.url("/old/simple/"), accept)
+        .get_document(&url(&server, "/old/simple/"), accept)
         .await
         .unwrap();
-    assert_eq!(doc.url, server.url("/simple/"));
+    assert_eq!(doc.url, url(&server, "/simple/"));
     assert_eq!(doc.content_type.as_deref(), Some(accept));
     assert_eq!(
         server.requests().last().unwrap().header("accept"),

@@ -4,19 +4,23 @@ use grocker_fetch::{FetchError, redact_url};
 use grocker_hash::Sha256;
 use url::Url;
 
-use crate::support::{Reply, Server};
+use grocker_testkit::{Reply, ScriptedServer};
+
+use crate::support::url;
 use crate::{assert_cache_empty, content, entries, fetcher, fetcher_with};
 
 #[tokio::test]
 async fn transient_failures_are_retried_until_success() {
-    let server = Server::start(|r| match r.nth {
+    let server = ScriptedServer::start(|r| match r.nth {
         1 => Reply::Status(503),
         2 => Reply::Drop,
         _ => Reply::Ok(b"Origin: Debian".to_vec()),
-    })
-    .await;
+    });
     let (_dir, fetcher) = fetcher();
-    let bytes = fetcher.get_bytes(&server.url("/inrelease")).await.unwrap();
+    let bytes = fetcher
+        .get_bytes(&url(&server, "/inrelease"))
+        .await
+        .unwrap();
     assert_eq!(&bytes[..], b"Origin: Debian");
     assert_eq!(server.requests().len(), 3);
     let ua = server.requests()[0]
@@ -28,9 +32,9 @@ async fn transient_failures_are_retried_until_success() {
 
 #[tokio::test]
 async fn not_found_is_one_clear_error_without_retries() {
-    let server = Server::start(|_| Reply::Status(404)).await;
+    let server = ScriptedServer::start(|_| Reply::Status(404));
     let (_dir, fetcher) = fetcher();
-    let url = server.url("/simple/nope/");
+    let url = url(&server, "/simple/nope/");
     let err = fetcher.get_bytes(&url).await.unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(
@@ -45,9 +49,9 @@ async fn not_found_is_one_clear_error_without_retries() {
 
 #[tokio::test]
 async fn server_errors_are_reported_after_the_last_retry() {
-    let server = Server::start(|_| Reply::Status(500)).await;
+    let server = ScriptedServer::start(|_| Reply::Status(500));
     let (_dir, fetcher) = fetcher_with(2);
-    let err = fetcher.get_bytes(&server.url("/x")).await.unwrap_err();
+    let err = fetcher.get_bytes(&url(&server, "/x")).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -90,17 +94,16 @@ async fn unreachable_server_names_url_attempts_and_proxy_settings() {
 async fn connection_dropped_mid_body_is_retried() {
     let data = content(100_000);
     let served = data.clone();
-    let server = Server::start(move |r| match r.nth {
+    let server = ScriptedServer::start(move |r| match r.nth {
         1 => Reply::Truncated(served.clone(), 10_000),
         // Without a Content-Length, only the expected size reveals the cut.
         2 => Reply::CloseDelimited(served[..50_000].to_vec()),
         _ => Reply::Ok(served.clone()),
-    })
-    .await;
+    });
     let (_dir, fetcher) = fetcher();
     let sha = Sha256::digest(&data);
     let path = fetcher
-        .get_verified(&server.url("/big.whl"), &sha, Some(data.len() as u64))
+        .get_verified(&url(&server, "/big.whl"), &sha, Some(data.len() as u64))
         .await
         .unwrap();
     assert_eq!(fs_err::read(path).unwrap(), data);
@@ -110,11 +113,11 @@ async fn connection_dropped_mid_body_is_retried() {
 
 #[tokio::test]
 async fn body_always_cut_short_fails_and_stores_nothing() {
-    let server = Server::start(|_| Reply::Truncated(content(5000), 100)).await;
+    let server = ScriptedServer::start(|_| Reply::Truncated(content(5000), 100));
     let (_dir, fetcher) = fetcher_with(1);
     let sha = Sha256::digest(&content(5000));
     let err = fetcher
-        .get_verified(&server.url("/f"), &sha, None)
+        .get_verified(&url(&server, "/f"), &sha, None)
         .await
         .unwrap_err();
     assert!(
@@ -123,7 +126,7 @@ async fn body_always_cut_short_fails_and_stores_nothing() {
     );
     assert_cache_empty(&fetcher);
     // Small documents too.
-    let err = fetcher.get_bytes(&server.url("/g")).await.unwrap_err();
+    let err = fetcher.get_bytes(&url(&server, "/g")).await.unwrap_err();
     assert!(
         matches!(err, FetchError::Unreachable { attempts: 2, .. }),
         "{err:?}"
@@ -132,9 +135,9 @@ async fn body_always_cut_short_fails_and_stores_nothing() {
 
 #[tokio::test]
 async fn credentials_in_the_url_are_sent_but_never_printed() {
-    let server = Server::start(|_| Reply::Status(401)).await;
+    let server = ScriptedServer::start(|_| Reply::Status(401));
     let (_dir, fetcher) = fetcher();
-    let mut url = server.url("/private/simple/");
+    let mut url = url(&server, "/private/simple/");
     url.set_username("user").unwrap();
     url.set_password(Some("s3cret")).unwrap();
     let err = fetcher.get_bytes(&url).await.unwrap_err();
@@ -142,7 +145,7 @@ async fn credentials_in_the_url_are_sent_but_never_printed() {
         .header("authorization")
         .map(str::to_owned);
     // base64("user:s3cret")
-    assert_eq!(auth.as_deref(), Some("basic dxnlcjpzm2nyzxq="));
+    assert_eq!(auth.as_deref(), Some("Basic dXNlcjpzM2NyZXQ="));
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("s3cret"), "{shown}");
     assert!(shown.contains("user:****@127.0.0.1"), "{shown}");

@@ -1,12 +1,13 @@
 //! Which certificate authorities are trusted.
 
 use std::process::Command;
-use std::sync::atomic::Ordering;
 
 use grocker_fetch::FetchError;
 use url::Url;
 
-use crate::support::{Reply, Server};
+use grocker_testkit::Reply;
+
+use crate::support::{start_tls, url};
 use crate::{fetcher, fetcher_with};
 
 /// The platform trust store (and SSL_CERT_FILE, set on these machines, which reach the internet
@@ -28,9 +29,9 @@ async fn platform_trust_store_reaches_debian_and_pypi() {
 
 #[tokio::test]
 async fn untrusted_certificate_is_a_tls_error_without_retries() {
-    let server = Server::start_tls(|_| Reply::Ok(b"hello".to_vec())).await;
+    let server = start_tls(|_| Reply::Ok(b"hello".to_vec()));
     let (_dir, fetcher) = fetcher();
-    let url = server.url("/simple/");
+    let url = url(&server, "/simple/");
     let err = fetcher.get_bytes(&url).await.unwrap_err();
     assert!(matches!(err, FetchError::Tls { .. }), "{err:?}");
     let msg = err.to_string();
@@ -39,7 +40,7 @@ async fn untrusted_certificate_is_a_tls_error_without_retries() {
         "{msg}"
     );
     assert!(msg.contains("SSL_CERT_FILE"), "{msg}");
-    assert_eq!(server.connections.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(server.connections(), 1, "not retried");
     assert!(server.requests().is_empty());
 }
 
@@ -75,9 +76,9 @@ async fn ssl_cert_file_child() {
     if std::env::var_os("GROCKER_FETCH_TLS_CHILD").is_none() {
         return;
     }
-    let server = Server::start_tls(|_| Reply::Ok(b"hello over tls".to_vec())).await;
+    let server = start_tls(|_| Reply::Ok(b"hello over tls".to_vec()));
     let (_dir, fetcher) = fetcher_with(0);
-    let bytes = fetcher.get_bytes(&server.url("/x")).await.unwrap();
+    let bytes = fetcher.get_bytes(&url(&server, "/x")).await.unwrap();
     assert_eq!(&bytes[..], b"hello over tls");
     let release = Url::parse("https://deb.debian.org/debian/dists/bookworm/Release").unwrap();
     assert!(

@@ -64,7 +64,7 @@ impl Blob<'_> {
     fn body(&self, offset: u64, len: u64) -> Result<Body, OciError> {
         match self {
             Blob::Layer(layer) => {
-                let mut file = layer.open_blob()?;
+                let mut file = layer.open_file()?;
                 file.seek(SeekFrom::Start(offset))
                     .map_err(OciError::io(&layer.blob))?;
                 Ok(Body::sized(file.take(len), len))
@@ -99,6 +99,11 @@ impl Session<'_> {
                 },
                 None => s.start_upload()?,
             };
+            // Sent in parts (and resumed), so the bytes are checked whole first: a damaged blob
+            // is named here, not left to the registry's bare DIGEST_INVALID.
+            if let Blob::Layer(layer) = blob {
+                layer.verify_blob().map_err(Failure::Final)?;
+            }
             s.upload(blob, upload)?;
             Ok(Outcome::Uploaded)
         })

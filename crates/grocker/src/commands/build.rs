@@ -32,11 +32,19 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
-    let published = crate::publish(sink, &image, &name, &plan, &ctx)?;
-    if let Some(path) = &settings.result_file {
-        write_result(path, &settings, &plan, &name, &published.digest.to_string())?;
-    }
-    Ok(())
+    crate::publish(
+        sink,
+        &image,
+        &name,
+        &plan,
+        &ctx,
+        |published| match &settings.result_file {
+            Some(path) => {
+                write_result(path, &settings, &plan, &name, &published.digest.to_string())
+            }
+            None => Ok(()),
+        },
+    )
 }
 
 /// The chosen output, and the registry too when the image is pushed (Grocker's default).
