@@ -136,8 +136,9 @@ pub struct ImageSettings {
 impl ImageSettings {
     /// Refuses what an OCI runtime would refuse when the container starts (Docker: "invalid
     /// environment variable"), so the build fails instead of the `docker run`: environment
-    /// names must be non-empty without `=` or NUL, values without NUL; volumes absolute, with no
-    /// `.`/`..` component, no NUL or line break; arguments without NUL.
+    /// names must be non-empty without `=` or NUL, values without NUL; ports numbers (1-65535)
+    /// with `/tcp`, `/udp` or `/sctp`; volumes absolute, with no `.`/`..` component, no NUL or
+    /// line break; arguments without NUL.
     pub fn check(&self) -> Result<()> {
         for (key, value) in &self.env {
             if key.is_empty() || key.contains(['=', '\0']) {
@@ -151,6 +152,17 @@ impl ImageSettings {
                 bail!(
                     "the value of environment variable {key} holds a NUL byte, which no process \
                      environment can carry; remove it"
+                );
+            }
+        }
+        for port in &self.ports {
+            let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+            if number.parse::<u16>().map_or(true, |n| n == 0)
+                || !matches!(proto, "tcp" | "udp" | "sctp")
+            {
+                bail!(
+                    "port `{}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)",
+                    port.escape_debug()
                 );
             }
         }
@@ -272,6 +284,20 @@ mod tests {
             (settings(&[], &["/data/../etc"]), "`..`"),
             (settings(&[], &["/data/./x"]), "`.`"),
             (settings(&[], &["/data\nx"]), "line break"),
+            (
+                ImageSettings {
+                    ports: vec!["0".into()],
+                    ..ImageSettings::default()
+                },
+                "port `0`",
+            ),
+            (
+                ImageSettings {
+                    ports: vec!["80/icmp".into()],
+                    ..ImageSettings::default()
+                },
+                "port",
+            ),
         ] {
             let err = bad.check().unwrap_err().to_string();
             assert!(err.contains(want), "{err}");

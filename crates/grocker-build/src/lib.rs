@@ -54,5 +54,5 @@ pub use inputs::{
 pub use plan::{Plan, PlannedApp, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
-pub use report::{Reporter, Stage, Verbosity};
+pub use report::{Reporter, Stage, Verbosity, init_logging};
 pub use source_tree::{APP_DIR, SourceTree};

@@ -137,24 +137,13 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         },
         ctx,
     );
-    let team = match &python.app {
-        AppInput::Project(dir) => {
-            let project = Project::read(dir)?;
-            let team =
-                crate::project::read(&project, &python.project, &target, inputs.lock.locked, ctx)?;
-            if team.is_none() && project.kind() == ProjectKind::App {
-                bail!(
-                    "{}: this project is not a package (it has no [build-system]) and has no \
-                     lock, so grocker cannot tell what to install: lock it (`uv lock`, `poetry \
-                     lock`, `pip-compile --generate-hashes -o requirements.txt`) or name \
-                     requirements files with --requirements",
-                    project.root.display()
-                );
-            }
-            team.map(|team| (project, team))
-        }
-        _ => None,
-    };
+    let team = team_lock(
+        &python.app,
+        &python.project,
+        &target,
+        inputs.lock.locked,
+        ctx,
+    )?;
     let app = match &team {
         Some((project, team)) => locked_app(project, team, &compiler)?,
         None => resolved_app(&python.app, &compiler)?,
@@ -169,12 +158,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             lock.debian = debian;
             lock.added_packages = added.clone();
             lock.python = match &team {
-                Some((_, team)) => {
-                    let pins =
-                        crate::project::pins(&team.locked, &python.indexes, &target, ctx).await?;
-                    compile_sdists(&pins, &compiler, ctx).await?;
-                    pins
-                }
+                Some((_, team)) => locked_pins(team, python, &target, &compiler, ctx).await?,
                 None => {
                     let request = PythonRequest {
                         requirement: app_requirement(&python.app, &app)?,
@@ -210,6 +194,45 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         }),
         archive,
     })
+}
+
+/// A project's own lock, read for `target`; `None` for other inputs, and for a package without
+/// a lock (resolved as a release is). An app that is not a package needs one.
+fn team_lock(
+    app: &AppInput,
+    settings: &crate::inputs::ProjectLockSettings,
+    target: &Target,
+    locked: bool,
+    ctx: &Context,
+) -> Result<Option<(Project, TeamLock)>> {
+    let AppInput::Project(dir) = app else {
+        return Ok(None);
+    };
+    let project = Project::read(dir)?;
+    let team = crate::project::read(&project, settings, target, locked, ctx)?;
+    if team.is_none() && project.kind() == ProjectKind::App {
+        bail!(
+            "{}: this project is not a package (it has no [build-system]) and has no lock, so \
+             grocker cannot tell what to install: lock it (`uv lock`, `poetry lock`, \
+             `pip-compile --generate-hashes -o requirements.txt`) or name requirements files \
+             with --requirements",
+            project.root.display()
+        );
+    }
+    Ok(team.map(|team| (project, team)))
+}
+
+/// The pins of a team lock, its sdists compiled now (see [`compile_sdists`]).
+async fn locked_pins(
+    team: &TeamLock,
+    python: &PythonInputs,
+    target: &Target,
+    compiler: &Compiler,
+    ctx: &Context,
+) -> Result<Vec<PythonPackage>> {
+    let pins = crate::project::pins(&team.locked, &python.indexes, target, ctx).await?;
+    compile_sdists(&pins, compiler, ctx).await?;
+    Ok(pins)
 }
 
 /// The lock to use as the plan, if `existing` was made for `wanted`; `None` to resolve; an

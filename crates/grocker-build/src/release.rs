@@ -46,37 +46,17 @@ pub enum ParseReleaseError {
 impl FromStr for Release {
     type Err = ParseReleaseError;
 
+    /// A spec that pins one exact version (`NAME==VERSION`), and nothing else.
     fn from_str(s: &str) -> Result<Self, ParseReleaseError> {
-        let not_pinned = |reason: Option<String>| ParseReleaseError::NotPinned {
-            given: s.to_string(),
-            reason,
-        };
-        let requirement =
-            Requirement::from_str(s.trim()).map_err(|e| not_pinned(Some(e.to_string())))?;
-        let Some(VersionOrUrl::VersionSpecifier(specifiers)) = requirement.version_or_url.as_ref()
-        else {
-            return Err(not_pinned(None));
-        };
-        let [specifier] = &specifiers[..] else {
-            return Err(not_pinned(None));
-        };
-        if !matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
-            return Err(not_pinned(None));
-        }
-        if !requirement.marker.is_true() {
-            return Err(ParseReleaseError::Marker {
+        let spec: ReleaseSpec = s.parse()?;
+        let version = spec
+            .pinned()
+            .cloned()
+            .ok_or_else(|| ParseReleaseError::NotPinned {
                 given: s.to_string(),
-            });
-        }
-        let mut extras = requirement.extras.clone();
-        extras.sort();
-        extras.dedup();
-        Ok(Self {
-            name: requirement.name.clone(),
-            extras,
-            version: specifier.version().clone(),
-            requirement,
-        })
+                reason: None,
+            })?;
+        Ok(spec.at(version))
     }
 }
 

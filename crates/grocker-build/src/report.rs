@@ -84,3 +84,53 @@ impl Drop for Stage {
         }
     }
 }
+
+/// Logging on stderr: warnings only by default, printed as `warning: …` lines; `-v` adds
+/// grocker's own detail (`info`, and `debug` for grocker's crates), `-vv` everything, each as
+/// `LEVEL module: message`. `GROCKER_LOG` (an `EnvFilter`) overrides the levels.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        // The resolver's own trace (a line per decision) only with -vv.
+        1 => "info,pubgrub=warn,grocker=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GROCKER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time();
+    let _ = match verbose {
+        // A person reads these: `warning: …` as grocker's own lines, not a log record.
+        0 => builder.event_format(PlainWarnings).try_init(),
+        _ => builder.try_init(),
+    };
+}
+
+/// Warnings and errors as `warning: MESSAGE` / `error: MESSAGE`, without level or module, so a
+/// warning printed before an error does not read as the error's first line.
+struct PlainWarnings;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PlainWarnings
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let prefix = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            _ => "note",
+        };
+        write!(writer, "{prefix}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}

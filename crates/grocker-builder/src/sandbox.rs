@@ -154,68 +154,78 @@ impl Sandbox {
             dir: self.runtime.clone(),
             reason: format!("cannot start the sandbox to {what}: {e}"),
         })?;
-        let deadline = spec.timeout.map(|t| Instant::now() + t);
-        // stderr and stdout are read apart and interleaved line by line, as an engine's log.
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let readers: Vec<_> = [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|stream| {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
-        drop(tx);
-        let mut log = LogBuffer::default();
-        loop {
-            let wait = deadline.map_or(std::time::Duration::from_millis(200), |d| {
-                d.saturating_duration_since(Instant::now())
-                    .min(std::time::Duration::from_millis(200))
-            });
-            match rx.recv_timeout(wait) {
-                Ok(line) => {
-                    log.push_line(&line);
-                    on_log(&line);
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(BuilderError::Timeout {
-                            what: spec.what.clone(),
-                            image: spec.image.clone(),
-                            seconds: spec.timeout.unwrap_or_default().as_secs(),
-                            log: log.into_string(),
-                        });
-                    }
-                }
-            }
-        }
-        for reader in readers {
-            let _ = reader.join();
-        }
+        let log = follow(&mut child, spec, on_log)?;
         let status = child.wait().map_err(BuilderError::io(&self.runtime))?;
         Ok(RunOutcome {
             exit_code: status.code().map_or(-1, i64::from),
-            log: log.into_string(),
+            log,
         })
     }
+}
+
+/// The child's stdout and stderr, interleaved line by line as an engine's log, each line passed
+/// to `on_log`; the child is killed at `spec.timeout`.
+fn follow(
+    child: &mut std::process::Child,
+    spec: &RunSpec,
+    on_log: &mut dyn FnMut(&str),
+) -> Result<String, BuilderError> {
+    let deadline = spec.timeout.map(|t| Instant::now() + t);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|stream| {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        })
+    })
+    .collect();
+    drop(tx);
+    let mut log = LogBuffer::default();
+    loop {
+        let wait = deadline.map_or(std::time::Duration::from_millis(200), |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(std::time::Duration::from_millis(200))
+        });
+        match rx.recv_timeout(wait) {
+            Ok(line) => {
+                log.push_line(&line);
+                on_log(&line);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(BuilderError::Timeout {
+                        what: spec.what.clone(),
+                        image: spec.image.clone(),
+                        seconds: spec.timeout.unwrap_or_default().as_secs(),
+                        log: log.into_string(),
+                    });
+                }
+            }
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+    Ok(log.into_string())
 }
 
 /// `unshare`'s flags: a user namespace unless already root, then mount and network ones.
@@ -224,7 +234,8 @@ fn namespaces() -> Vec<&'static str> {
     if !is_root() {
         flags.extend(["--user", "--map-root-user"]);
     }
-    flags.extend(["--mount", "--net", "--fork"]);
+    // --kill-child: a build stopped at its timeout takes everything it started with it.
+    flags.extend(["--mount", "--net", "--fork", "--kill-child"]);
     flags
 }
 

@@ -31,8 +31,10 @@
 pub use client::{Client, Connection};
 pub use error::EngineError;
 pub use http::{Body, ChunkedWriter, Reply, Response};
+pub use images::ImageSummary;
 
 mod client;
 mod docker_host;
 mod error;
 mod http;
+mod images;

@@ -185,8 +185,8 @@ impl BuildSettings {
         let image = ImageSettings {
             entrypoint: args.entrypoint.clone().or(file.entrypoint_name.clone()),
             env: env(&args.envs, file.envs.as_ref())?,
-            ports: ports(args.ports.clone(), file.ports.as_ref())?,
-            volumes: volumes(args.volumes.clone(), file.volumes.as_ref()),
+            ports: cli_or_file(args.ports.clone(), file.ports.as_ref()),
+            volumes: cli_or_file(args.volumes.clone(), file.volumes.as_ref()),
             cmd,
         };
         image.check()?;
@@ -321,28 +321,9 @@ fn env(
     Ok(env.into_iter().map(|(_, k, v)| (k, v)).collect())
 }
 
-/// `--port`s, else the files' `ports`.
-fn ports(args: Vec<String>, file: Option<&Vec<String>>) -> Result<Vec<String>> {
-    let ports = if args.is_empty() {
-        file.cloned().unwrap_or_default()
-    } else {
-        args
-    };
-    for port in &ports {
-        let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
-        if number.parse::<u16>().map_or(true, |n| n == 0)
-            || !matches!(proto, "tcp" | "udp" | "sctp")
-        {
-            bail!(
-                "port `{port}` must be a port number, optionally /tcp or /udp (e.g. 8000, 53/udp)"
-            );
-        }
-    }
-    Ok(ports)
-}
-
-/// `--volume`s, else the files' `volumes` (checked with the rest, `ImageSettings::check`).
-fn volumes(args: Vec<String>, file: Option<&Vec<String>>) -> Vec<String> {
+/// The `--port`s or `--volume`s given, else the files' list (checked with the rest of the
+/// image settings, `ImageSettings::check`).
+fn cli_or_file(args: Vec<String>, file: Option<&Vec<String>>) -> Vec<String> {
     if args.is_empty() {
         file.cloned().unwrap_or_default()
     } else {

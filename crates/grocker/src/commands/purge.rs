@@ -2,9 +2,10 @@
 //! flags: builder images of this version by default, `-a` every version's, `-f` application
 //! images too.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use grocker_fetch::Cache;
 
 use crate::cli::PurgeArgs;
@@ -24,11 +25,11 @@ struct Selection {
 }
 
 impl Selection {
-    fn wants(&self, labels: &serde_json::Value) -> bool {
-        let Some(version) = labels[LABEL].as_str() else {
+    fn wants(&self, labels: &BTreeMap<String, String>) -> bool {
+        let Some(version) = labels.get(LABEL) else {
             return false; // not grocker's
         };
-        let builder = labels[ROLE].as_str() == Some("builder");
+        let builder = labels.get(ROLE).is_some_and(|r| r == "builder");
         (self.all_versions || version == VERSION) && (self.final_images || builder)
     }
 }
@@ -62,41 +63,11 @@ pub fn purge(args: &PurgeArgs) -> Result<()> {
 }
 
 fn purge_engine(engine: &grocker_engine::Client, selection: &Selection) -> Result<()> {
-    // GET /images/json?filters={"label":["grocker.version"]} (Docker Engine API, ImageList).
-    let path = "/images/json?filters=%7B%22label%22%3A%5B%22grocker.version%22%5D%7D";
-    let reply = engine.request("GET", path, None, "list grocker's images")?;
-    if reply.status != 200 {
-        bail!(
-            "the engine at {} would not list its images (HTTP {})",
-            engine.host(),
-            reply.status
-        );
-    }
-    let images: Vec<serde_json::Value> =
-        serde_json::from_slice(&reply.body).context("the engine's image list is not JSON")?;
     let mut removed = 0;
-    for image in &images {
-        let Some(id) = image["Id"].as_str() else {
-            continue;
-        };
-        if !selection.wants(&image["Labels"]) {
-            continue;
-        }
-        let reply = engine.request(
-            "DELETE",
-            &format!("/images/{id}?force=1"),
-            None,
-            "remove an image grocker built",
-        )?;
-        if reply.status == 200 || reply.status == 404 {
+    for image in engine.images_labelled(LABEL)? {
+        if selection.wants(&image.labels) {
+            engine.remove_image(&image.id)?;
             removed += 1;
-        } else {
-            bail!(
-                "the engine at {} would not remove image {id} (HTTP {}): {}",
-                engine.host(),
-                reply.status,
-                String::from_utf8_lossy(&reply.body)
-            );
         }
     }
     println!(
@@ -112,11 +83,17 @@ mod tests {
 
     #[test]
     fn selection_follows_grockers_flags() {
-        let builder = serde_json::json!({ LABEL: VERSION, ROLE: "builder" });
-        let app = serde_json::json!({ LABEL: VERSION });
-        let old_builder = serde_json::json!({ LABEL: "0.0.1", ROLE: "builder" });
-        let old_app = serde_json::json!({ LABEL: "0.0.1" });
-        let foreign = serde_json::json!({ "maintainer": "someone" });
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let builder = labels(&[(LABEL, VERSION), (ROLE, "builder")]);
+        let app = labels(&[(LABEL, VERSION)]);
+        let old_builder = labels(&[(LABEL, "0.0.1"), (ROLE, "builder")]);
+        let old_app = labels(&[(LABEL, "0.0.1")]);
+        let foreign = labels(&[("maintainer", "someone")]);
         let pick = |all_versions, final_images| {
             let s = Selection {
                 all_versions,

@@ -118,6 +118,21 @@ fn http_get(port: u16) -> String {
     panic!("nothing answered HTTP on 127.0.0.1:{port}");
 }
 
+/// `uv init --app --no-package NAME` in `dir`: an app that is not a package; its directory.
+fn uv_app(dir: &Path, name: &str) -> std::path::PathBuf {
+    let args = [
+        "init",
+        "-q",
+        "--app",
+        "--no-package",
+        "--python",
+        "3.11",
+        name,
+    ];
+    pytools::run(dir, "uv", &args);
+    dir.join(name)
+}
+
 const SERVICE: &str = "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
 @app.get(\"/\")\ndef hello():\n    return {\"hello\": \"from the lock\"}\n\n\n\
 def main() -> None:\n    import uvicorn\n    uvicorn.run(app, host=\"0.0.0.0\", port=8000)\n";
@@ -257,20 +272,7 @@ fn uv_app_and_workspace_member() {
         return;
     }
     let s = Scratch::new();
-    pytools::run(
-        s.path(),
-        "uv",
-        &[
-            "init",
-            "-q",
-            "--app",
-            "--no-package",
-            "--python",
-            "3.11",
-            "site",
-        ],
-    );
-    let site = s.path().join("site");
+    let site = uv_app(s.path(), "site");
     pytools::run(&site, "uv", &["add", "-q", "flask==2.3.3"]);
     pytools::run(&site, "uv", &["add", "-q", "--dev", "pytest"]);
     write(
@@ -446,20 +448,7 @@ fn poetry_project_and_django_site_from_requirements() {
 #[test]
 fn tampered_and_stale_locks_are_refused() {
     let s = Scratch::new();
-    pytools::run(
-        s.path(),
-        "uv",
-        &[
-            "init",
-            "-q",
-            "--app",
-            "--no-package",
-            "--python",
-            "3.11",
-            "site",
-        ],
-    );
-    let site = s.path().join("site");
+    let site = uv_app(s.path(), "site");
     pytools::run(&site, "uv", &["add", "-q", "six==1.16.0"]);
     let lock = fs_err::read_to_string(site.join("uv.lock")).unwrap();
     let wheel_line = lock
