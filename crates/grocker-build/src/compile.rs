@@ -111,6 +111,11 @@ impl Compiler {
         &self.target
     }
 
+    /// The builder image, when something was built in it.
+    pub fn image(&self) -> Option<String> {
+        self.ready.get().map(|ready| ready.0.image().to_string())
+    }
+
     /// The builder's packages, for the lock (empty when nothing was compiled).
     pub fn locked_packages(&self) -> Vec<DebianPackage> {
         lock(&self.locked).clone().unwrap_or_default()

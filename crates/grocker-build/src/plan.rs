@@ -52,6 +52,13 @@ pub struct PlannedApp {
     pub(crate) compiler: Compiler,
 }
 
+impl PlannedApp {
+    /// The builder image, when this build used one (Grocker's `compiler_image`).
+    pub fn builder_image(&self) -> Option<String> {
+        self.compiler.image()
+    }
+}
+
 impl Plan {
     /// The pinned Debian packages of the `os` layer, with where they come from.
     pub(crate) fn debian(&self) -> PinnedDebian<'_> {

@@ -54,10 +54,10 @@ fn sinks(settings: &BuildSettings, name: &ImageName, report: &Reporter) -> Resul
         ..RegistryOptions::default()
     };
     let sink = output::open(settings.output.as_ref(), name, &registry, report)?;
-    if !settings.push || settings.output == Some(Output::Registry) {
+    if settings.output == Some(Output::Registry) || !settings.push {
         return Ok(sink);
     }
-    if name.registry().is_none() {
+    if !pushes(settings, name) {
         report.note(format!(
             "warning: not pushing {name}: the name has no registry part (use \
              --image-prefix REGISTRY/NAMESPACE or -n; --no-push silences this)"
@@ -68,13 +68,23 @@ fn sinks(settings: &BuildSettings, name: &ImageName, report: &Reporter) -> Resul
     Ok(Box::new(Tee::new(vec![sink, push])))
 }
 
-/// Grocker's result file: what was built, under which name, with which digest.
+/// Whether the image goes to a registry: `-o registry`, or `--push` (Grocker's default) with a
+/// name that has a registry part.
+fn pushes(settings: &BuildSettings, name: &ImageName) -> bool {
+    settings.output == Some(Output::Registry) || (settings.push && name.registry().is_some())
+}
+
+/// Grocker's result file: what was built, under which name, and — once pushed, as Grocker
+/// wrote it — with which manifest digest; the builder image when one compiled something.
 #[derive(serde::Serialize)]
 struct ResultFile<'a> {
     release: String,
     image: String,
-    hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
     runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiler_image: Option<String>,
 }
 
 fn write_result(
@@ -84,12 +94,13 @@ fn write_result(
     image_name: &ImageName,
     digest: &str,
 ) -> Result<()> {
-    let release = plan.app.as_ref().map(|a| a.release.to_string());
+    let app = plan.app.as_ref();
     let result = ResultFile {
-        release: release.unwrap_or_default(),
+        release: app.map(|a| a.release.to_string()).unwrap_or_default(),
         image: image_name.to_string(),
-        hash: digest,
+        hash: pushes(settings, image_name).then_some(digest),
         runtime: settings.inputs.runtime.to_string(),
+        compiler_image: app.and_then(|a| a.builder_image()),
     };
     let text = serde_norway::to_string(&result)?;
     fs_err::write(path, text)?;

@@ -196,3 +196,38 @@ fn file_conflicts_get_the_same_verdict_from_the_cache() {
         );
     }
 }
+
+/// Grocker's result file: `hash` only once the image is pushed, as Grocker wrote it.
+#[test]
+fn the_result_file_has_a_hash_only_after_a_push() {
+    let archive = FakeArchive::new();
+    let index = LocalIndex::new(&[]);
+    let s = Scratch::new();
+    let file = "solo-1.0-py3-none-any.whl";
+    fs_err::write(
+        s.path().join(file),
+        wheel("solo-1.0", &[], &[], &[("solo.py", b"")]),
+    )
+    .unwrap();
+    let mut args: Vec<String> = vec!["build".into(), file.into(), "-e".into(), "python".into()];
+    args.extend(archive.args());
+    args.extend(
+        [
+            "--index-url",
+            &index.url(),
+            "--no-push",
+            "--result-file",
+            "r.yml",
+            "-o",
+            "oci:img",
+        ]
+        .map(String::from),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(s.grocker(&refs), true);
+    let result = fs_err::read_to_string(s.path().join("r.yml")).unwrap();
+    assert!(result.contains("release: solo==1.0"), "{result}");
+    assert!(result.contains("image: solo:1.0"), "{result}");
+    assert!(result.contains("runtime: bookworm/3.11"), "{result}");
+    assert!(!result.contains("hash:"), "not pushed, no hash: {result}");
+}
