@@ -60,6 +60,21 @@ def run(argv, what, **kwargs):
         raise Failure("failed to %s (exit code %d)" % (what, code))
 
 
+def writable_pycache_prefix(read_only):
+    """A bytecode prefix for the hooks: the environment's precompiled bytecode (READ_ONLY, mounted
+    read-only so that no build can plant bytecode a later one would load) reached through
+    symbolic links, and a real directory for what the build writes under /tmp — which a backend
+    that byte-compiles explicitly (setuptools' `build_py --compile`) must be able to write."""
+    if not read_only or not os.path.isdir(read_only):
+        return None
+    prefix = os.path.join(WORK, "pycache")
+    os.mkdir(prefix)
+    for name in os.listdir(read_only):
+        if name != "tmp":
+            os.symlink(os.path.join(read_only, name), os.path.join(prefix, name))
+    return prefix
+
+
 def driver_file():
     """This script as a file, for the hook child process."""
     if "__file__" in globals():
@@ -84,6 +99,9 @@ def cmd_build(src, env, outdir, spec_json):
     child_env["PATH"] = os.path.join(env, "bin") + os.pathsep + child_env.get("PATH", "")
     child_env["VIRTUAL_ENV"] = env
     child_env.pop("PYTHONPATH", None)
+    prefix = writable_pycache_prefix(os.environ.get("PYTHONPYCACHEPREFIX"))
+    if prefix:
+        child_env["PYTHONPYCACHEPREFIX"] = prefix
     argv = [os.path.join(env, "bin", "python"), driver_file(), "_hooks", backend,
             json.dumps(paths), json.dumps(dynamic), dist, result]
     say("building the wheel with " + backend)

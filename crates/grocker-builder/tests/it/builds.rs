@@ -373,3 +373,25 @@ fn honours_backend_path_and_dynamic_requirements() {
         Built::Wheel(out.path().join("intree-2.0-py3-none-any.whl"))
     );
 }
+
+/// setuptools' `build_py --compile` (python-ldap's setup.cfg asks for it) byte-compiles what the
+/// build writes, explicitly: the bytecode directory of the build's own files must be writable
+/// while the environment's stays read-only.
+#[test]
+fn a_backend_that_byte_compiles_its_files_builds() {
+    let Some(builder) = builder() else { return };
+    let tmp = scratch();
+    let src = project(
+        tmp.path(),
+        &[
+            ("pyproject.toml", PURE_PYPROJECT),
+            ("setup.cfg", "[build_py]\ncompile = 1\n"),
+            ("tiny.py", "def hello():\n    return 'hi'\n"),
+        ],
+    );
+    let out = scratch();
+    let _ = env(&builder, &[]);
+    let mut log = Log::default();
+    let wheel = wheel(&builder, &src, out.path(), &mut log.sink());
+    assert!(wheel_names(&wheel).contains(&"tiny.py".to_string()));
+}
