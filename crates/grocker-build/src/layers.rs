@@ -145,9 +145,12 @@ impl LayerKey {
         let mut key = Self {
             hasher: Hasher::new(),
         };
-        // Any change to how grocker lays files out must change this line's inputs.
+        // Any change to how grocker lays files out must change this line's inputs, or a layer
+        // cached by an earlier grocker is published for inputs that now give other bytes.
+        // v3: the runtime's C.UTF-8 locale and group-0 writable home; file conflicts between
+        // wheels resolved as installers do.
         key.add(&format!(
-            "grocker-layer v2 {} {kind} epoch={epoch} {compression:?}",
+            "grocker-layer v3 {} {kind} epoch={epoch} {compression:?}",
             env!("CARGO_PKG_VERSION")
         ));
         key
