@@ -106,6 +106,28 @@ pub fn missing_libraries_for(
             loaded_by.entry(path).or_default().push(i);
         }
     }
+    // What the venv ships under a library's name, and in which top-level package: a library one
+    // package ships and another links by name alone (tensorflow's
+    // `libtensorflow_framework.so.2`, linked by tensorflow_io_gcs_filesystem with no path to it)
+    // is loaded by its own package first, and the loader finds an object already loaded by its
+    // name. Within one package the loader's rules stand (a vendored library that cannot find its
+    // sibling is missing).
+    let mut shipped: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (path, entry) in tree.iter() {
+        let named =
+            roots.contains(path) || matches!(entry.kind, Kind::Symlink(_) | Kind::Hardlink(_));
+        if below(path) && named {
+            shipped
+                .entry(path.file_name())
+                .or_default()
+                .insert(top_package(path));
+        }
+    }
+    let elsewhere = |object: &RelPath, library: &str| {
+        shipped
+            .get(library)
+            .is_some_and(|tops| tops.iter().any(|top| *top != top_package(object)))
+    };
     let mut missing = BTreeSet::new();
     for (root, run) in roots.iter().zip(&runs) {
         let loaded_elsewhere = loaded_by
@@ -115,7 +137,7 @@ pub fn missing_libraries_for(
             continue;
         }
         for (object, library) in &run.missing {
-            if below(object) {
+            if below(object) && !elsewhere(object, library) {
                 missing.insert(Missing {
                     object: object.clone(),
                     library: library.clone(),
@@ -124,6 +146,16 @@ pub fn missing_libraries_for(
         }
     }
     Ok(missing.into_iter().collect())
+}
+
+/// The top-level package an installed file belongs to: the directory below `site-packages`
+/// (`tensorflow`, `numpy.libs`), else its own directory.
+fn top_package(path: &RelPath) -> &str {
+    let text = path.as_str();
+    match text.split_once("/site-packages/") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
+        None => text.rsplit_once('/').map_or("", |(dir, _)| dir),
+    }
 }
 
 /// What loading one object brought in, and what it could not find.

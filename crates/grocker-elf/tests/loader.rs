@@ -357,3 +357,49 @@ async fn manylinux_wheel_with_vendored_libraries() {
         ]
     );
 }
+
+/// A library one package ships and another links by name alone (tensorflow's framework library,
+/// linked by tensorflow_io_gcs_filesystem) is loaded by its own package first: not missing. One
+/// no package ships still is.
+#[test]
+fn a_library_another_package_ships_is_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = ["-shared", "-fPIC", "-L."];
+    let framework = cc(
+        dir.path(),
+        "int fw(void) { return 1; }\n",
+        "libframework.so.2",
+        &[&shared[..], &["-Wl,-soname,libframework.so.2"]].concat(),
+    );
+    // Built to link against, never put in the image.
+    cc(
+        dir.path(),
+        "int nowhere(void) { return 2; }\n",
+        "libnowhere.so.1",
+        &[&shared[..], &["-Wl,-soname,libnowhere.so.1"]].concat(),
+    );
+    let plugin = cc(
+        dir.path(),
+        "int fw(void);\nint nowhere(void);\nint plugin(void) { return fw() + nowhere(); }\n",
+        "libplugin.so",
+        &[&shared[..], &["-l:libframework.so.2", "-l:libnowhere.so.1"]].concat(),
+    );
+    let mut tree = debian_root();
+    insert(
+        &mut tree,
+        &format!("{SITE}/fw/libframework.so.2"),
+        Entry::file(framework, 0o644),
+    );
+    insert(
+        &mut tree,
+        &format!("{SITE}/fw_plugin/libplugin.so"),
+        Entry::file(plugin, 0o644),
+    );
+    assert_eq!(
+        missing_libraries(&tree, "opt/venv").unwrap(),
+        [missing(
+            &format!("{SITE}/fw_plugin/libplugin.so"),
+            "libnowhere.so.1"
+        )]
+    );
+}
