@@ -65,6 +65,18 @@ pub struct Missing {
     pub library: String,
 }
 
+/// Libraries no image carries: the GPU driver's user-space half, which must match the host's
+/// kernel driver, so the NVIDIA container toolkit mounts it into the container at run time
+/// (auditwheel leaves them out of wheels for the same reason). CUDA wheels (torch's
+/// `libcaffe2_nvrtc.so`) link them by name.
+pub const HOST_PROVIDED: &[&str] = &[
+    "libcuda.so.1",
+    "libnvidia-ml.so.1",
+    "libnvidia-ptxjitcompiler.so.1",
+    "libnvidia-nvvm.so.4",
+    "libcudadebugger.so.1",
+];
+
 /// [`missing_libraries_for`] an x86-64 image.
 pub fn missing_libraries(tree: &Tree, under: &str) -> Result<Vec<Missing>, ElfError> {
     missing_libraries_for(tree, under, Machine::X86_64)
@@ -137,7 +149,10 @@ pub fn missing_libraries_for(
             continue;
         }
         for (object, library) in &run.missing {
-            if below(object) && !elsewhere(object, library) {
+            if below(object)
+                && !elsewhere(object, library)
+                && !HOST_PROVIDED.contains(&library.as_str())
+            {
                 missing.insert(Missing {
                     object: object.clone(),
                     library: library.clone(),

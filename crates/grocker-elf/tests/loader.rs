@@ -359,8 +359,8 @@ async fn manylinux_wheel_with_vendored_libraries() {
 }
 
 /// A library one package ships and another links by name alone (tensorflow's framework library,
-/// linked by tensorflow_io_gcs_filesystem) is loaded by its own package first: not missing. One
-/// no package ships still is.
+/// linked by tensorflow_io_gcs_filesystem) is loaded by its own package first: not missing; nor
+/// is the GPU driver's `libcuda.so.1`, which the host provides. One nothing provides still is.
 #[test]
 fn a_library_another_package_ships_is_found_by_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,18 +371,29 @@ fn a_library_another_package_ships_is_found_by_name() {
         "libframework.so.2",
         &[&shared[..], &["-Wl,-soname,libframework.so.2"]].concat(),
     );
-    // Built to link against, never put in the image.
-    cc(
-        dir.path(),
-        "int nowhere(void) { return 2; }\n",
-        "libnowhere.so.1",
-        &[&shared[..], &["-Wl,-soname,libnowhere.so.1"]].concat(),
-    );
+    // Built to link against, never put in the image; the GPU driver's comes from the host.
+    for lib in ["libnowhere.so.1", "libcuda.so.1"] {
+        let soname = format!("-Wl,-soname,{lib}");
+        cc(
+            dir.path(),
+            "int nowhere(void) { return 2; }\n",
+            lib,
+            &[&shared[..], &[soname.as_str()]].concat(),
+        );
+    }
     let plugin = cc(
         dir.path(),
         "int fw(void);\nint nowhere(void);\nint plugin(void) { return fw() + nowhere(); }\n",
         "libplugin.so",
-        &[&shared[..], &["-l:libframework.so.2", "-l:libnowhere.so.1"]].concat(),
+        &[
+            &shared[..],
+            &[
+                "-l:libframework.so.2",
+                "-l:libnowhere.so.1",
+                "-l:libcuda.so.1",
+            ],
+        ]
+        .concat(),
     );
     let mut tree = debian_root();
     insert(
