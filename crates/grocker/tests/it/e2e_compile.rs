@@ -36,6 +36,14 @@ fn grocker_test_project_with_system_dependencies_runs() {
     docker(&["rmi", &name]);
 }
 
+/// Loads the archive, imports psycopg2 in a container of `name`, removes the image.
+fn imports_psycopg2(archive: &std::path::Path, name: &str) {
+    docker(&["load", "-i", archive.to_str().unwrap()]);
+    let script = "import psycopg2; print(psycopg2.__version__.split()[0])";
+    assert_eq!(docker(&["run", "--rm", name, "-c", script]), "2.9.10");
+    docker(&["rmi", name]);
+}
+
 #[test]
 fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     let s = Scratch::new();
@@ -93,16 +101,7 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
     assert!(files.keys().any(|p| p.starts_with(
         "opt/venv/lib/python3.11/site-packages/psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so"
     )));
-    docker(&["load", "-i", s.path().join("app.tar").to_str().unwrap()]);
-    let out = docker(&[
-        "run",
-        "--rm",
-        &name,
-        "-c",
-        "import psycopg2; print(psycopg2.__version__.split()[0])",
-    ]);
-    assert_eq!(out, "2.9.10");
-    docker(&["rmi", &name]);
+    imports_psycopg2(&s.path().join("app.tar"), &name);
 
     // Without libpq5 in dependencies.run: with --no-auto-packages the build fails and says what
     // to add; by default grocker adds it, says so, and locks it.
@@ -165,16 +164,7 @@ fn psycopg2_is_compiled_in_the_builder_and_the_image_has_no_compiler() {
         !again.contains("Adding"),
         "the lock keeps the added package: {again}"
     );
-    docker(&["load", "-i", s2.path().join("auto.tar").to_str().unwrap()]);
-    let out = docker(&[
-        "run",
-        "--rm",
-        &name,
-        "-c",
-        "import psycopg2; print(psycopg2.__version__.split()[0])",
-    ]);
-    assert_eq!(out, "2.9.10");
-    docker(&["rmi", &name]);
+    imports_psycopg2(&s2.path().join("auto.tar"), &name);
 
     // Built once: a rebuild takes the wheel from the cache (same sdist, same builder).
     run(

@@ -118,6 +118,23 @@ fn http_get(port: u16) -> String {
     panic!("nothing answered HTTP on 127.0.0.1:{port}");
 }
 
+/// `uv init --package NAME` in `dir` with hatchling (uv_build's newest release may not be on
+/// the index yet); its directory.
+fn uv_package(dir: &Path, name: &str) -> std::path::PathBuf {
+    let args = [
+        "init",
+        "-q",
+        "--package",
+        "--build-backend",
+        "hatch",
+        "--python",
+        "3.11",
+        name,
+    ];
+    pytools::run(dir, "uv", &args);
+    dir.join(name)
+}
+
 /// `uv init --app --no-package NAME` in `dir`: an app that is not a package; its directory.
 fn uv_app(dir: &Path, name: &str) -> std::path::PathBuf {
     let args = [
@@ -144,24 +161,10 @@ def main() -> None:\n    import uvicorn\n    uvicorn.run(app, host=\"0.0.0.0\", 
 #[test]
 fn uv_service_installs_exactly_its_lock_and_answers_http() {
     if !engine() {
-        return; // the project's wheel is built in the builder
+        return; // the image is loaded into the engine and run
     }
     let s = Scratch::new();
-    pytools::run(
-        s.path(),
-        "uv",
-        &[
-            "init",
-            "-q",
-            "--package",
-            "--build-backend",
-            "hatch",
-            "--python",
-            "3.11",
-            "svc",
-        ],
-    );
-    let dir = s.path().join("svc");
+    let dir = uv_package(s.path(), "svc");
     pytools::run(
         &dir,
         "uv",
@@ -306,21 +309,7 @@ fn uv_app_and_workspace_member() {
         "{listing}"
     );
 
-    pytools::run(
-        s.path(),
-        "uv",
-        &[
-            "init",
-            "-q",
-            "--package",
-            "--build-backend",
-            "hatch",
-            "--python",
-            "3.11",
-            "ws",
-        ],
-    );
-    let ws = s.path().join("ws");
+    let ws = uv_package(s.path(), "ws");
     pytools::run(
         &ws,
         "uv",
