@@ -17,6 +17,8 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
+use grocker_fetch::retry;
+
 use super::client::{Context, Failure, REQUEST_TIMEOUT};
 use super::credentials::{Credentials, Secret};
 use super::{Target, plain_http_allowed};
@@ -162,9 +164,19 @@ fn fetch_token(
     scopes: &[String],
     credentials: &Option<Credentials>,
 ) -> Result<Secret, Failure> {
-    const ACTION: &str = "get a token";
-    let mut url = Url::parse(realm)
-        .map_err(|_| cx.protocol(ACTION, format!("the token service `{realm}` is not a URL")))?;
+    // Every message names the token service: it is often another host than the registry, and
+    // the one at fault.
+    let action = format!("get a token from the token service {realm}");
+    let action = action.as_str();
+    let mut url = Url::parse(realm).map_err(|_| {
+        cx.protocol(
+            "get a token",
+            format!(
+                "the registry's WWW-Authenticate names a token service `{realm}` that is not a \
+                 URL; the registry's authentication is misconfigured: tell its administrator"
+            ),
+        )
+    })?;
     let plain_ok = url.scheme() == "http"
         && plain_http_allowed(
             &url[url::Position::BeforeHost..url::Position::AfterPort],
@@ -172,8 +184,8 @@ fn fetch_token(
         );
     if url.scheme() != "https" && !plain_ok && credentials.is_some() {
         return Err(Failure::Final(cx.protocol(
-            ACTION,
-            format!("refusing to send credentials to the token service {realm} without HTTPS"),
+            action,
+            "refusing to send credentials there without HTTPS".to_string(),
         )));
     }
     tracing::debug!("asking {realm} for a token ({})", scopes.join(" "));
@@ -214,26 +226,42 @@ fn fetch_token(
     let response = request
         .timeout(REQUEST_TIMEOUT)
         .send()
-        .map_err(|e| cx.transport(&e))?;
+        .map_err(|e| token_service_unreachable(cx, action, &e))?;
     let status = response.status();
     let user = credentials.as_ref().map(Credentials::user);
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(Failure::Final(rejected(cx, credentials)));
     }
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let error = cx.unexpected(ACTION, response, user);
+        let error = cx.unexpected(action, response, user);
         return Err(Failure::transient(error));
     }
     if !status.is_success() {
-        return Err(Failure::Final(cx.unexpected(ACTION, response, user)));
+        return Err(Failure::Final(cx.unexpected(action, response, user)));
     }
     let mut body = Vec::new();
     response
         .take(1 << 20)
         .read_to_end(&mut body)
-        .map_err(|e| cx.protocol(ACTION, format!("cannot read the answer: {e}")))?;
-    token_from_answer(&body)
-        .ok_or_else(|| Failure::Final(cx.protocol(ACTION, "the answer has no token".into())))
+        .map_err(|e| cx.protocol(action, format!("cannot read the answer: {e}")))?;
+    token_from_answer(&body).ok_or_else(|| {
+        Failure::Final(cx.protocol(action, "its answer is not JSON with a token".into()))
+    })
+}
+
+/// A token service that cannot be reached: said of it, not of the registry; transient as any
+/// transport failure is.
+fn token_service_unreachable(cx: &Context<'_>, action: &str, error: &reqwest::Error) -> Failure {
+    match retry::classify(error) {
+        retry::ErrorKind::Transport(reason) => {
+            Failure::transient(cx.protocol(action, format!("unreachable: {reason}")))
+        }
+        retry::ErrorKind::Tls { reason, .. } => Failure::Final(cx.protocol(
+            action,
+            format!("its TLS certificate is not trusted: {reason}"),
+        )),
+        retry::ErrorKind::Request(_) => Failure::Final(cx.protocol(action, error.to_string())),
+    }
 }
 
 /// `repository:team/app` of `repository:team/app:pull,push`.

@@ -169,3 +169,32 @@ fn jwt(key: &Path, x5c: &str, subject: &str, access: Vec<serde_json::Value>) -> 
     let signature = openssl.wait_with_output().unwrap().stdout;
     format!("{input}.{}", b64(&signature))
 }
+
+/// A registry whose token service cannot be reached or read: the error names the token service,
+/// not the registry.
+#[test]
+fn a_token_service_at_fault_is_named() {
+    let closed = free_port("127.0.0.1");
+    for (realm, want) in [
+        (format!("http://127.0.0.1:{closed}/token"), "unreachable"),
+        ("not a url".to_string(), "misconfigured"),
+    ] {
+        let challenge = format!("Bearer realm=\"{realm}\",service=\"test\"");
+        let registry = ScriptedServer::start(move |_| Reply::Full {
+            status: 401,
+            headers: vec![("WWW-Authenticate".into(), challenge.clone())],
+            body: b"{}".to_vec(),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
+        let host = registry.url().trim_start_matches("http://").to_string();
+        let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
+        let mut sink = new_sink(no_auth_files());
+        let err = sink.publish(&image, &name).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("token service {realm}")) || err.contains(&format!("`{realm}`")),
+            "{err}"
+        );
+        assert!(err.contains(want), "{err}");
+    }
+}
