@@ -259,17 +259,28 @@ impl Compiler {
         // Named the same from any working directory (it keys the build-requirements hint too).
         let label = fs_err::canonicalize(dir)?.display().to_string();
         let prepare = |builder: &Builder, work: &Path| Ok(builder.prepare_source(dir, work)?);
+        let mut sandboxed = None;
         if crate::host_build::is_pure(dir)?
             && let Some(host) = handle.block_on(self.host_builder())?
         {
             match self.build(handle, &host, &label, &tree, prepare) {
                 Ok(built) => return Ok(built),
-                Err(e) => tracing::info!(
-                    "building {label} on this machine failed, so the builder will: {e:#}"
-                ),
+                Err(e) => sandboxed = Some(e),
             }
         }
-        let ready = handle.block_on(self.builder())?;
+        // A build that failed in the sandbox gets a second chance in the builder (it may need
+        // a tool only the builder has); with no engine to give it, its own error is the answer.
+        let ready = match (handle.block_on(self.builder()), sandboxed) {
+            (Ok(ready), Some(e)) => {
+                tracing::info!(
+                    "building {label} on this machine failed, so the builder will: {e:#}"
+                );
+                ready
+            }
+            (Ok(ready), None) => ready,
+            (Err(_), Some(e)) => return Err(e),
+            (Err(e), None) => return Err(e),
+        };
         self.build(handle, &ready, &label, &tree, prepare)
     }
 

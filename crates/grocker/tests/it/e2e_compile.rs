@@ -333,6 +333,22 @@ fn a_pure_python_project_is_built_without_an_engine_into_the_builders_wheel() {
     };
     let log = build("cache-a", "oci:sandboxed", false);
     assert!(log.contains("in a sandbox on this machine"), "{log}");
+    // A project whose build fails, with no engine to try again: its own error, not the engine's.
+    let broken = s.path().join("broken");
+    fs_err::create_dir_all(&broken).unwrap();
+    fs_err::write(
+        broken.join("setup.py"),
+        "raise SystemExit('deliberately broken')\n",
+    )
+    .unwrap();
+    let mut cmd = s.grocker(&["build", "./broken", "--no-push", "-o", "oci:broken"]);
+    cmd.env("GROCKER_CACHE_DIR", s.path().join("cache-a"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let err = stderr(&run(cmd, false));
+    assert!(
+        err.contains("deliberately broken") && !err.contains("nonexistent"),
+        "{err}"
+    );
     let sandboxed = OciImage::read(&s.path().join("sandboxed"));
     if !engine() {
         return; // the comparison needs the builder container
