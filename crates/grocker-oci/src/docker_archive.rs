@@ -34,7 +34,9 @@ pub(crate) struct ArchiveEntry {
 
 impl DockerArchiveSink {
     /// Checks that `file` is absent or a tar archive with a `manifest.json` (one we or
-    /// `docker save` wrote). Nothing is written before `finish`.
+    /// `docker save` wrote), and removes the temp files of `file` (`.NAME.XXXXXX.tmp`, as big
+    /// as the archive) that a killed or out-of-space run left beside it. Nothing is written
+    /// before `finish`.
     pub fn new(file: &Path) -> Result<DockerArchiveSink, OciError> {
         let not_ours = || OciError::DestinationNotOurs {
             path: file.to_path_buf(),
@@ -50,6 +52,9 @@ impl DockerArchiveSink {
                     return Err(not_ours());
                 }
             }
+        }
+        if let Some(name) = file.file_name().and_then(|n| n.to_str()) {
+            sink::remove_stale_temps(sink::parent(file), Some(name))?;
         }
         Ok(DockerArchiveSink {
             file: file.to_path_buf(),

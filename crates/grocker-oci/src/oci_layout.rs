@@ -11,16 +11,19 @@ use crate::{Digest, Image, ImageName, OciError, Published, Sink, json};
 /// Writes images into an OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
 ///
 /// The directory may be new, empty, or an existing layout: blobs are added and the index entry
-/// with the same `org.opencontainers.image.ref.name` (the tag) is replaced. Blobs are written
-/// first, each through a temp file and a rename, and `index.json` is replaced last, atomically:
-/// an interrupted publish leaves the previous index (or none), never one naming missing blobs.
+/// with the same `org.opencontainers.image.ref.name` (the tag) is replaced. `oci-layout` is
+/// written first, then the blobs, each through a temp file and a rename, and `index.json` is
+/// replaced last, atomically: an interrupted publish leaves the previous index (or none), never
+/// one naming missing blobs, and a layout the next run resumes (removing the temp files).
 #[derive(Debug)]
 pub struct OciLayoutSink {
     dir: PathBuf,
 }
 
 impl OciLayoutSink {
-    /// Checks that `dir` is absent, an empty directory or an OCI layout. Nothing is written yet.
+    /// Checks that `dir` is absent, an empty directory, an OCI layout, or what an interrupted
+    /// grocker left of one (blobs and temp files, no `oci-layout` yet), and removes the temp
+    /// files a killed run left there. Nothing else is written yet.
     pub fn new(dir: &Path) -> Result<OciLayoutSink, OciError> {
         let not_ours = || OciError::DestinationNotOurs {
             path: dir.to_path_buf(),
@@ -33,8 +36,7 @@ impl OciLayoutSink {
             Ok(_) => {
                 let layout = dir.join("oci-layout");
                 if !layout.is_file() {
-                    let mut entries = fs_err::read_dir(dir).map_err(OciError::io(dir))?;
-                    if entries.next().is_some() {
+                    if !is_partial_layout(dir)? {
                         return Err(not_ours());
                     }
                 } else {
@@ -44,6 +46,8 @@ impl OciLayoutSink {
                         return Err(not_ours());
                     }
                 }
+                sink::remove_stale_temps(dir, None)?;
+                sink::remove_stale_temps(&dir.join("blobs/sha256"), None)?;
             }
         }
         Ok(OciLayoutSink {
@@ -97,6 +101,13 @@ impl Sink for OciLayoutSink {
             .iter()
             .map(|layer| Ok((layer, layer.open_blob()?)))
             .collect::<Result<Vec<_>, OciError>>()?;
+        // `oci-layout` first, as the mark of a layout: whatever a kill or a full disk leaves
+        // after it, the next run recognises as a layout and completes.
+        fs_err::create_dir_all(&self.dir).map_err(OciError::io(&self.dir))?;
+        let layout = self.dir.join("oci-layout");
+        if !layout.is_file() {
+            sink::write_atomic(&layout, OCI_LAYOUT)?;
+        }
         let blobs = self.dir.join("blobs/sha256");
         fs_err::create_dir_all(&blobs).map_err(OciError::io(&blobs))?;
         for (layer, mut source) in sources {
@@ -113,10 +124,6 @@ impl Sink for OciLayoutSink {
             w.write_all(manifest)
         })?;
 
-        let layout = self.dir.join("oci-layout");
-        if !layout.is_file() {
-            sink::write_atomic(&layout, OCI_LAYOUT)?;
-        }
         let index_path = self.dir.join("index.json");
         let mut manifests = self.read_index(&index_path)?;
         manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(name.tag()));
@@ -132,4 +139,55 @@ impl Sink for OciLayoutSink {
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         Ok(())
     }
+}
+
+/// Whether `dir`, which has no `oci-layout`, holds only what an interrupted grocker leaves:
+/// `blobs/sha256/` with blobs named by their digest and grocker's temp files, and temp files
+/// of `oci-layout` or `index.json` (earlier versions wrote `oci-layout` after the blobs).
+/// Anything else is someone else's, and is left alone.
+fn is_partial_layout(dir: &Path) -> Result<bool, OciError> {
+    let is_temp_of = |name: &str, targets: &[&str]| {
+        sink::temp_target(name).is_some_and(|t| targets.contains(&t))
+    };
+    let is_hex = |name: &str| {
+        name.len() == 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    for (path, name, is_dir) in dir_entries(dir)? {
+        let ok = match (name.as_str(), is_dir) {
+            ("blobs", true) => dir_entries(&path)?
+                .into_iter()
+                .all(|(_, n, d)| n == "sha256" && d),
+            (name, false) => is_temp_of(name, &["oci-layout", "index.json"]),
+            _ => false,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    let blobs = dir.join("blobs/sha256");
+    if !blobs.is_dir() {
+        return Ok(true);
+    }
+    Ok(dir_entries(&blobs)?.into_iter().all(|(_, name, is_dir)| {
+        !is_dir && (is_hex(&name) || sink::temp_target(&name).is_some_and(is_hex))
+    }))
+}
+
+/// `(path, file name, is a directory)` of each entry of `dir`; names that are not UTF-8 come
+/// out lossy, which no name grocker writes is.
+fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, String, bool)>, OciError> {
+    let mut out = Vec::new();
+    for entry in fs_err::read_dir(dir).map_err(OciError::io(dir))? {
+        let entry = entry.map_err(OciError::io(dir))?;
+        let is_dir = entry
+            .file_type()
+            .map_err(OciError::io(entry.path()))?
+            .is_dir();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        out.push((entry.path(), name, is_dir));
+    }
+    Ok(out)
 }

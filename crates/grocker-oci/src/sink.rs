@@ -165,6 +165,10 @@ pub(crate) fn write_atomic_with(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(OciError::io(dir))?;
+    // Held until the file is closed, whether renamed or not: a later run removes only temp
+    // files no one holds (`remove_stale_temps`), i.e. those of a process that died. Where the
+    // filesystem has no locks, the temp file is never taken for stale.
+    let _ = temp.as_file().try_lock();
     let mut out = io::BufWriter::new(temp.as_file_mut());
     write(&mut out)
         .and_then(|()| out.flush())
@@ -175,6 +179,53 @@ pub(crate) fn write_atomic_with(
         source: e.error,
     })?;
     Ok(())
+}
+
+/// The file a temp file of [`write_atomic_with`] was to become: `.NAME.XXXXXX.tmp` → `NAME`
+/// (tempfile's six random alphanumerics); `None` for any other name.
+pub(crate) fn temp_target(file_name: &str) -> Option<&str> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (target, random) = inner.rsplit_once('.')?;
+    let random_ok = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    (random_ok && !target.is_empty()).then_some(target)
+}
+
+/// Removes from `dir` the temp files that [`write_atomic_with`] left when a run was killed or
+/// ran out of space, for `target` (a file name) or, with `None`, for any file. One that a live
+/// process holds locked (another build writing now) is left alone. Returns how many went.
+pub(crate) fn remove_stale_temps(dir: &Path, target: Option<&str>) -> Result<usize, OciError> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(OciError::io(dir)(e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(OciError::io(dir))?;
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(temp_target)
+            .is_some_and(|t| target.is_none_or(|wanted| t == wanted));
+        if !ours || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = fs_err::File::open(&path) else {
+            continue; // gone meanwhile
+        };
+        if file.file().try_lock().is_ok() {
+            fs_err::remove_file(&path).map_err(OciError::io(&path))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(
+            "removed {removed} temp file(s) an interrupted run left in {}",
+            dir.display()
+        );
+    }
+    Ok(removed)
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -243,6 +294,23 @@ mod tests {
             .map(drop)
             .and_then(|()| sink.finish());
         (outcome, seen)
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        assert_eq!(temp_target(".index.json.q1W2e3.tmp"), Some("index.json"));
+        assert_eq!(temp_target(".app.tar.gz.Xy12Ab.tmp"), Some("app.tar.gz"));
+        for other in [
+            "index.json",
+            ".index.json.tmp",
+            ".index.json.q1W2e.tmp",
+            ".index.json.q1W2e3.tmpx",
+            "index.json.q1W2e3.tmp",
+            "..q1W2e3.tmp",
+            ".x.q1-2e3.tmp",
+        ] {
+            assert_eq!(temp_target(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -342,6 +342,116 @@ fn damaged_layer_blob_is_named_and_never_copied() {
     assert!(!file.exists());
 }
 
+/// A temp file as grocker's atomic writes name them (`.NAME.XXXXXX.tmp`), held locked the way
+/// a live build holds its own: removing it would break a write in progress.
+fn live_temp(path: &Path) -> fs_err::File {
+    let file = fs_err::File::create(path).unwrap();
+    file.file().lock().unwrap();
+    file
+}
+
+/// Issue #13 item 4: what a `kill -9` or a full disk leaves of `-o oci:DIR` (blobs, temp
+/// files, no `oci-layout` or `index.json`) is recognised as grocker's and completed by the
+/// next run, which removes the dead run's temp files.
+#[test]
+fn an_interrupted_oci_layout_is_resumed_and_its_temp_files_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let layer = &built.layers()[0];
+    let out = tmp.path().join("out");
+    let blobs = out.join("blobs/sha256");
+    fs_err::create_dir_all(&blobs).unwrap();
+    // The layer was copied; the config blob and a first index were being written.
+    fs_err::copy(&layer.blob, blobs.join(layer.digest().hex())).unwrap();
+    let config_temp = blobs.join(format!(".{}.Ab3xYz.tmp", built.config_digest().hex()));
+    fs_err::write(&config_temp, &built.config_bytes()[..10]).unwrap();
+    let index_temp = out.join(".index.json.q1W2e3.tmp");
+    fs_err::write(&index_temp, b"{\"schemaVer").unwrap();
+    // Another build writing the same layout right now keeps its temp file.
+    let in_use = blobs.join(format!(".{}.L1ve00.tmp", "a".repeat(64)));
+    let _held = live_temp(&in_use);
+
+    let mut sink = Box::new(OciLayoutSink::new(&out).unwrap());
+    assert!(
+        !config_temp.exists() && !index_temp.exists(),
+        "dead temp files removed"
+    );
+    assert!(in_use.exists(), "a temp file in use is left alone");
+    sink.publish(&built, &"app:1.0".parse().unwrap()).unwrap();
+    sink.finish().unwrap();
+    let reference = format!("oci:{}:1.0", out.display());
+    assert_eq!(
+        run("skopeo", &["inspect", "--raw", &reference]),
+        built.manifest_bytes()
+    );
+    assert_eq!(
+        fs_err::read(blobs.join(built.config_digest().hex())).unwrap(),
+        built.config_bytes()
+    );
+
+    // Killed after `oci-layout` (what grocker writes first now), the layout is resumed too.
+    fs_err::remove_file(out.join("index.json")).unwrap();
+    fs_err::write(out.join(".index.json.Zz9yX8.tmp"), b"{").unwrap();
+    let mut sink = Box::new(OciLayoutSink::new(&out).unwrap());
+    assert!(!out.join(".index.json.Zz9yX8.tmp").exists());
+    sink.publish(&built, &"app:1.0".parse().unwrap()).unwrap();
+    assert!(out.join("index.json").is_file());
+}
+
+/// What only looks like an interrupted layout is someone else's, and is refused untouched.
+#[test]
+fn a_directory_that_is_not_a_partial_layout_is_still_refused() {
+    for stray in [
+        "blobs/sha256/notes.txt",
+        "blobs/sha512/0123",
+        "index.json",
+        "notes.tmp",
+        ".notes.txt.tmp",
+        "blobs/sha256/.notes.Ab3xYz.tmp",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let path = out.join(stray);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, b"mine").unwrap();
+        let err = OciLayoutSink::new(&out).unwrap_err();
+        assert!(
+            matches!(&err, OciError::DestinationNotOurs { .. }),
+            "{stray}: {err}"
+        );
+        assert_eq!(fs_err::read(&path).unwrap(), b"mine", "{stray}");
+    }
+}
+
+/// Issue #13 item 4: the archive's temp files a killed run left beside the destination (as
+/// large as the archive) are removed by the next run to it — not another destination's, not
+/// one a live build is writing.
+#[test]
+fn stale_docker_archive_temp_files_of_the_destination_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
+    let file = tmp.path().join("app.tar");
+    let stale = tmp.path().join(".app.tar.Xy12Ab.tmp");
+    fs_err::write(&stale, vec![0; 4096]).unwrap();
+    let other = tmp.path().join(".other.tar.Xy12Ab.tmp");
+    fs_err::write(&other, b"").unwrap();
+    let longer = tmp.path().join(".app.tar.gz.Xy12Ab.tmp");
+    fs_err::write(&longer, b"").unwrap();
+    let in_use = tmp.path().join(".app.tar.L1ve00.tmp");
+    let _held = live_temp(&in_use);
+
+    let mut sink = Box::new(DockerArchiveSink::new(&file).unwrap());
+    assert!(!stale.exists(), "the dead run's temp file is removed");
+    assert!(
+        other.exists() && longer.exists(),
+        "other destinations' are kept"
+    );
+    assert!(in_use.exists(), "a temp file in use is left alone");
+    sink.publish(&built, &"app:1.0".parse().unwrap()).unwrap();
+    sink.finish().unwrap();
+    assert!(file.is_file());
+}
+
 fn write_archive(file: &Path, images: &[(&Image, &ImageName)]) {
     let mut sink = Box::new(DockerArchiveSink::new(file).unwrap());
     for (image, name) in images {
