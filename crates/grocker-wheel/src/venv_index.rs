@@ -34,7 +34,7 @@ pub struct VenvIndex {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Owner {
-    /// The wheel's file name, or `grocker` for the venv itself.
+    /// The wheel's file name, or [`GROCKER`] for the venv itself.
     wheel: String,
     /// `name version`, or `grocker's venv`.
     dist: String,
@@ -89,6 +89,9 @@ pub struct VenvIndexError {
 
 const HEADER: &str = "grocker venv index 1";
 
+/// The owner of the venv's own files ([`Venv::skeleton`]), in place of a wheel's file name.
+const GROCKER: &str = "grocker";
+
 impl VenvIndex {
     /// An empty index.
     pub fn new() -> Self {
@@ -97,7 +100,7 @@ impl VenvIndex {
 
     /// Records the venv's own files ([`Venv::skeleton`]), as grocker's.
     pub fn add_skeleton(&mut self, venv: &Venv) {
-        let owner = self.owner("grocker", "grocker's venv");
+        let owner = self.owner(GROCKER, "grocker's venv");
         for (path, entry) in venv.skeleton() {
             let what = What::of(&entry, Sha256::digest);
             self.claims
@@ -159,7 +162,7 @@ impl VenvIndex {
                 wheel: by.wheel.clone(),
                 source,
             })?;
-            if by.wheel != "grocker" && venv.is_own(&rel) {
+            if by.wheel != GROCKER && venv.is_own(&rel) {
                 return Err(WheelError::OwnFile {
                     wheel: by.wheel.clone(),
                     path: rel.to_string(),
