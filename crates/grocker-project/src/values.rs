@@ -32,7 +32,7 @@ impl At<'_> {
     }
 
     pub fn marker(&self, text: &str) -> Result<MarkerTree, ProjectError> {
-        MarkerTree::from_str(text)
+        grocker_wheel::parse_markers(text)
             .map_err(|e| self.error(format!("`{text}` is not a PEP 508 marker: {e}")))
     }
 

@@ -368,6 +368,49 @@ fn malformed_locks_name_file_and_line() {
     );
 }
 
+/// fuzz/ project_lock crash-a4110a07: `idna.=3.10` made pep508_rs panic; a uv.lock marker
+/// with a non-ASCII character would too. Both are errors naming the file and line.
+#[test]
+fn fuzz_crash_requirement_pep508_panics_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs_err::write(
+        tmp.path().join("requirements.txt"),
+        "six==1.16.0\nidna.=3.10 ; python_version >= \"3.8\"\n",
+    )
+    .unwrap();
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("requirements.txt:2") && err.contains("must end with a letter or digit"),
+        "{err}"
+    );
+
+    let tmp = copy("uv-package");
+    let lock = tmp.path().join("uv.lock");
+    let text = fs_err::read_to_string(&lock).unwrap();
+    let marker = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("marker = \"")
+                .map(|(_, m)| m.split('"').next().unwrap())
+        })
+        .expect("uv-package's lock has a marker")
+        .to_string();
+    edit(
+        &lock,
+        &marker,
+        &format!("{marker} and extra == 'caf\u{e9}'"),
+    );
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("uv.lock:") && err.contains("is not ASCII"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_edited_hash_is_what_the_crate_returns() {
     // Verification happens at fetch time against the hash the lock gives: an edited hash in the
