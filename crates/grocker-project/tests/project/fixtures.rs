@@ -411,6 +411,47 @@ fn fuzz_crash_requirement_pep508_panics_are_errors() {
     );
 }
 
+/// fuzz/ project_lock crash (pylock.toml): a file name decoded from the URL held a `/`
+/// (`%2F`); lock file names become paths in the download cache and the builder's work
+/// directory, so each format refuses names that are not one plain component.
+#[test]
+fn fuzz_crash_lock_file_names_with_slashes_are_refused() {
+    let tmp = copy("uv-package");
+    let lock = tmp.path().join("pylock.toml");
+    edit(
+        &lock,
+        "/annotated_types-0.8.0-py3-none-any.whl\"",
+        "/..%2F..%2Fannotated_types-0.8.0-py3-none-any.whl\"",
+    );
+    let ask = Ask {
+        file: Some("pylock.toml"),
+        ..Ask::default()
+    };
+    let err = try_read(tmp.path(), ask).unwrap_err().to_string();
+    assert!(
+        err.contains("pylock.toml:")
+            && err.contains(
+                "`../../annotated_types-0.8.0-py3-none-any.whl` is not a plain file name"
+            ),
+        "{err}"
+    );
+
+    let tmp = copy("poetry-project");
+    let lock = tmp.path().join("poetry.lock");
+    edit(
+        &lock,
+        "{file = \"blinker-1.9.0.tar.gz\"",
+        "{file = \"/tmp/blinker-1.9.0.tar.gz\"",
+    );
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("poetry.lock") && err.contains("`/tmp/blinker-1.9.0.tar.gz` is not a plain"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_edited_hash_is_what_the_crate_returns() {
     // Verification happens at fetch time against the hash the lock gives: an edited hash in the
