@@ -41,8 +41,8 @@ fn is_lock(name: &Path) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let root = DIR.path().join("project");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("the project directory");
+    let _ = fs_err::remove_dir_all(&root);
+    fs_err::create_dir_all(&root).expect("the project directory");
     let mut locks = Vec::new();
     for (name, bytes) in grocker_fuzz::sections(data).into_iter().take(8) {
         let Some(name) = safe_name(&name) else {
@@ -50,9 +50,9 @@ fuzz_target!(|data: &[u8]| {
         };
         let path = root.join(&name);
         if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
+            let _ = fs_err::create_dir_all(parent);
         }
-        if std::fs::write(&path, bytes).is_ok() && is_lock(&name) {
+        if fs_err::write(&path, bytes).is_ok() && is_lock(&name) {
             locks.push(name);
         }
     }

@@ -175,9 +175,9 @@ pub fn deb_with_data_tar(data_tar: &[u8]) -> Vec<u8> {
         ("data.tar", data_tar),
     ] {
         // ar(5): name/16, mtime/12, uid/6, gid/6, mode/8, size/10, "`\n"; data padded to even.
-        let _ = write!(
+        let _ = writeln!(
             deb,
-            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`",
             name,
             0,
             0,
@@ -261,33 +261,6 @@ fn record_hash(hash: &Sha256) -> String {
         "sha256={}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.as_bytes())
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sections_split_on_header_lines() {
-        let s = sections(b"junk\n=== a\nx\n=== b\n=== c\ny");
-        assert_eq!(
-            s,
-            vec![
-                ("a".to_string(), &b"x\n"[..]),
-                ("b".to_string(), &b""[..]),
-                ("c".to_string(), &b"y"[..])
-            ]
-        );
-    }
-
-    #[test]
-    fn escapes_are_caught() {
-        let path = RelPath::new("usr/bin/x").unwrap();
-        assert_symlink_contained(&path, "../../etc/passwd");
-        assert!(
-            std::panic::catch_unwind(|| assert_symlink_contained(&path, "../../../x")).is_err()
-        );
-    }
 }
 
 /// A wheel file name for the archive `data`: from the first `NAME-VERSION.dist-info/` it
@@ -380,5 +353,32 @@ pub fn install_and_check(data: &[u8], file_name: &str) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_split_on_header_lines() {
+        let s = sections(b"junk\n=== a\nx\n=== b\n=== c\ny");
+        assert_eq!(
+            s,
+            vec![
+                ("a".to_string(), &b"x\n"[..]),
+                ("b".to_string(), &b""[..]),
+                ("c".to_string(), &b"y"[..])
+            ]
+        );
+    }
+
+    #[test]
+    fn escapes_are_caught() {
+        let path = RelPath::new("usr/bin/x").unwrap();
+        assert_symlink_contained(&path, "../../etc/passwd");
+        assert!(
+            std::panic::catch_unwind(|| assert_symlink_contained(&path, "../../../x")).is_err()
+        );
     }
 }
