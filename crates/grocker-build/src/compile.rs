@@ -14,7 +14,7 @@ use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine};
 use grocker_hash::Sha256;
 use grocker_lock::DebianPackage;
 use grocker_oci::{Compression, DockerEngineSink, Image, ImageConfig, Layer, Sink};
-use grocker_wheel::{Requirement, Target};
+use grocker_wheel::Target;
 use serde_json::json;
 use tokio::runtime::Handle;
 
@@ -400,7 +400,10 @@ impl Compiler {
         let parsed = requires
             .iter()
             .chain(&dynamic)
-            .map(|r| Requirement::from_str(r).map_err(|e| anyhow!("build requirement `{r}`: {e}")))
+            .map(|r| {
+                grocker_wheel::parse_requirement(r)
+                    .map_err(|e| anyhow!("build requirement `{r}`: {e}"))
+            })
             .collect::<Result<Vec<_>>>()?;
         let packages = crate::python::resolve_wheels(
             parsed,

@@ -93,8 +93,8 @@ impl FromStr for ReleaseSpec {
             given: s.to_string(),
             reason,
         };
-        let requirement =
-            Requirement::from_str(s.trim()).map_err(|e| not_a_release(Some(e.to_string())))?;
+        let requirement = grocker_wheel::parse_requirement(s.trim())
+            .map_err(|e| not_a_release(Some(e.to_string())))?;
         if matches!(requirement.version_or_url, Some(VersionOrUrl::Url(_))) {
             return Err(not_a_release(Some(
                 "a URL is not a release; download the wheel and build the file".to_string(),

@@ -53,4 +53,14 @@ pub enum FsError {
         /// What it already is.
         existing: &'static str,
     },
+    /// A non-directory at a path the tree already has entries below.
+    #[error("`{path}` cannot be a {kind}: `{below}` is below it")]
+    HasEntriesBelow {
+        /// The conflicting path.
+        path: String,
+        /// What was to be put there.
+        kind: &'static str,
+        /// One entry below it.
+        below: String,
+    },
 }

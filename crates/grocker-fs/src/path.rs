@@ -7,7 +7,7 @@ use crate::FsError;
 /// A path relative to the image root: no leading `/`, no `.` or `..` components, no empty
 /// components, no trailing `/`. The root itself is not a `RelPath`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RelPath(String);
+pub struct RelPath(pub(crate) String);
 
 impl RelPath {
     /// A path written by grocker itself (e.g. `etc/passwd`); same rules as archive names, except

@@ -106,16 +106,7 @@ impl Tree {
     /// result depends only on insertion order, which callers keep deterministic); any other
     /// repeat is an error, as is an entry below a path that is not a directory.
     pub fn insert(&mut self, path: RelPath, entry: Entry) -> Result<(), FsError> {
-        for ancestor in path.ancestors() {
-            if let Some(existing) = self.entries.get(&ancestor)
-                && existing.kind != Kind::Dir
-            {
-                return Err(FsError::NotADirectory {
-                    path: ancestor.as_str().to_string(),
-                    existing: existing.describe(),
-                });
-            }
-        }
+        self.check_insert(&path, &entry)?;
         match self.entries.entry(path) {
             btree_map::Entry::Vacant(v) => {
                 v.insert(entry);
@@ -131,6 +122,50 @@ impl Tree {
                 }
             }
         }
+    }
+
+    /// Whether [`Tree::insert`] would accept `entry` at `path`: no ancestor is a non-directory,
+    /// nothing is below a non-directory, and only directories repeat. Entries below a path
+    /// imply a directory there even when none was inserted (`a/b` before `a`), so a file `a`
+    /// would leave a tree no layer can hold.
+    fn check_insert(&self, path: &RelPath, entry: &Entry) -> Result<(), FsError> {
+        for ancestor in path.ancestors() {
+            if let Some(existing) = self.entries.get(&ancestor)
+                && existing.kind != Kind::Dir
+            {
+                return Err(FsError::NotADirectory {
+                    path: ancestor.as_str().to_string(),
+                    existing: existing.describe(),
+                });
+            }
+        }
+        match self.entries.get(path) {
+            Some(existing) if existing.kind == Kind::Dir && entry.kind == Kind::Dir => Ok(()),
+            Some(_) => Err(FsError::Duplicate {
+                path: path.as_str().to_string(),
+            }),
+            None if entry.kind == Kind::Dir => Ok(()),
+            None => match self.first_below(path) {
+                Some(below) => Err(FsError::HasEntriesBelow {
+                    path: path.as_str().to_string(),
+                    kind: entry.describe(),
+                    below: below.as_str().to_string(),
+                }),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The first entry below `path`, if any: in the sorted map, entries below `a` follow `a/`
+    /// directly (only names starting with a byte below `/` sort between, and none of those
+    /// starts with `a/`).
+    fn first_below(&self, path: &RelPath) -> Option<&RelPath> {
+        let prefix = format!("{}/", path.as_str());
+        self.entries
+            .range(RelPath(prefix.clone())..)
+            .next()
+            .map(|(p, _)| p)
+            .filter(|p| p.as_str().starts_with(&prefix))
     }
 
     /// Adds or overwrites an entry (for files grocker synthesizes over what packages shipped).
@@ -182,7 +217,17 @@ impl Tree {
     /// stays). Callers decide beforehand whether a replacement is allowed; a directory and a
     /// non-directory at one path, or an entry below a non-directory, stay errors, because a
     /// layer cannot express them without whiteouts.
+    ///
+    /// All or nothing: every entry is checked before any is moved, so that an error leaves
+    /// `self` as it was (a refused wheel must not leave half its files in the venv).
     pub fn overlay(&mut self, upper: Tree) -> Result<(), FsError> {
+        // `upper` is itself a valid tree, so its entries can only clash with ours.
+        for (path, entry) in &upper.entries {
+            match self.entries.get(path) {
+                Some(lower) if lower.kind != Kind::Dir && entry.kind != Kind::Dir => {}
+                _ => self.check_insert(path, entry)?,
+            }
+        }
         for (path, entry) in upper.entries {
             match self.entries.get(&path) {
                 Some(lower) if lower.kind != Kind::Dir && entry.kind != Kind::Dir => {
@@ -253,5 +298,51 @@ mod tests {
             .unwrap();
         let err = lower.overlay(below_file).unwrap_err();
         assert!(matches!(err, FsError::NotADirectory { .. }), "{err}");
+    }
+
+    /// fuzz/ wheel_files crash-1d3dc68f: a wheel with `x.dist-info/WHEEL/…` and
+    /// `x.dist-info/WHEEL` staged both (a file inserted after entries below it was accepted),
+    /// then the overlay into the venv failed halfway and left the wheel's other files there.
+    #[test]
+    fn fuzz_crash_a_file_over_entries_below_it_is_refused() {
+        let mut tree = Tree::new();
+        tree.insert(path("a/b"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        // Names sorting between `a` and `a/` do not hide what is below `a`.
+        tree.insert(path("a-z"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        tree.insert(path("a.txt"), Entry::dir(0o755)).unwrap();
+        let err = tree
+            .insert(path("a"), Entry::file(&b""[..], 0o644))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`a` cannot be a file: `a/b` is below it");
+        tree.insert(path("a"), Entry::dir(0o755)).unwrap();
+        let err = tree.insert(path("a"), Entry::symlink("x")).unwrap_err();
+        assert!(matches!(err, FsError::Duplicate { .. }), "{err}");
+        tree.insert(path("ab"), Entry::symlink("a")).unwrap();
+    }
+
+    /// The same crash, at the overlay: an error leaves the lower tree as it was.
+    #[test]
+    fn fuzz_crash_overlay_is_all_or_nothing() {
+        let mut lower = Tree::new();
+        lower
+            .insert(path("v/f"), Entry::file(&b"x"[..], 0o644))
+            .unwrap();
+        let before = lower.clone();
+        let mut upper = Tree::new();
+        upper
+            .insert(path("v/a"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        upper
+            .insert(path("v/b"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        // Sorts after `v/a` and `v/b`: the old overlay had moved them in before failing here.
+        upper
+            .insert(path("v/f/g"), Entry::file(&b""[..], 0o644))
+            .unwrap();
+        let err = lower.overlay(upper).unwrap_err();
+        assert!(matches!(err, FsError::NotADirectory { .. }), "{err}");
+        assert_eq!(lower, before);
     }
 }

@@ -51,6 +51,9 @@ pub use image::{Image, ImageConfig};
 pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
+/// Entry points for grocker's fuzz targets (`fuzz/`); only built with the `fuzz` feature.
+#[cfg(feature = "fuzz")]
+pub use registry::fuzz;
 pub use registry::{PushReport, RegistryOptions, RegistrySink};
 pub use sink::{Published, RecordError, Recorder, Sink, Tee};
 

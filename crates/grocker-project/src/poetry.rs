@@ -192,7 +192,7 @@ pub(crate) fn read(
         let mut files = Vec::new();
         for file in listed {
             files.push(LockedFile::new(
-                file.file.clone(),
+                at.file_name(file.file.clone())?,
                 None,
                 at.prefixed_sha256(&file.hash)?,
                 None,

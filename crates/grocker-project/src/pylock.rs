@@ -179,7 +179,7 @@ fn locked(at: At<'_>, package: &Package) -> Result<LockedPackage, ProjectError> 
             )));
         };
         files.push(LockedFile::new(
-            filename,
+            at.file_name(filename)?,
             file.url.clone(),
             at.sha256(hex)?,
             file.size,

@@ -229,7 +229,7 @@ fn requirements(path: &Path, texts: &[String]) -> Result<Vec<Requirement>, Proje
     texts
         .iter()
         .map(|t| {
-            Requirement::from_str(t).map_err(|e| {
+            grocker_wheel::parse_requirement(t).map_err(|e| {
                 invalid(
                     path,
                     None,

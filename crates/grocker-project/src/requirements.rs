@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use grocker_wheel::{Operator, PackageName, Requirement, VersionOrUrl};
 
@@ -165,7 +164,7 @@ fn requirement(
         hashes.push(at.prefixed_sha256(value)?);
     }
     let requirement: Requirement =
-        Requirement::from_str(spec.trim()).map_err(|e: pep508_rs::Pep508Error| {
+        grocker_wheel::parse_requirement(spec.trim()).map_err(|e: pep508_rs::Pep508Error| {
             at.error(format!(
                 "`{}` is not a PEP 508 requirement: {e}",
                 spec.trim()

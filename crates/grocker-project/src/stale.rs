@@ -90,7 +90,7 @@ pub(crate) fn pyproject_entries(pyproject: &PyProject, group: Option<&str>) -> V
         };
         let mut marker = r.marker.clone();
         if let Some(extra) = extra
-            && let Ok(extra_marker) = MarkerTree::from_str(&format!("extra == '{extra}'"))
+            && let Ok(extra_marker) = grocker_wheel::parse_markers(&format!("extra == '{extra}'"))
         {
             marker.and(extra_marker);
         }

@@ -257,7 +257,7 @@ fn locked(at: At<'_>, package: &Package, index: String) -> Result<LockedPackage,
                 .map(|p| format!("{}/{p}", index.trim_end_matches('/')))
         });
         files.push(LockedFile::new(
-            filename,
+            at.file_name(filename)?,
             url,
             at.prefixed_sha256(hash)?,
             file.size,

@@ -21,6 +21,20 @@ impl At<'_> {
         invalid(self.path, self.line, self.package, message)
     }
 
+    /// A distribution file's name as the lock gives it (its own field, or the end of its URL,
+    /// percent-decoded). It becomes a path in the download cache and the builder's work
+    /// directory, so it must be one plain path component.
+    pub fn file_name(&self, name: String) -> Result<String, ProjectError> {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+            return Err(self.error(format!(
+                "the file name `{}` is not a plain file name (a wheel or sdist name has no `/`, \
+                 `\\` or NUL and is not `.` or `..`): fix the lock's entry or lock again",
+                name.escape_debug()
+            )));
+        }
+        Ok(name)
+    }
+
     pub fn name(&self, text: &str) -> Result<PackageName, ProjectError> {
         PackageName::from_str(text)
             .map_err(|e| self.error(format!("`{text}` is not a package name: {e}")))
@@ -32,7 +46,7 @@ impl At<'_> {
     }
 
     pub fn marker(&self, text: &str) -> Result<MarkerTree, ProjectError> {
-        MarkerTree::from_str(text)
+        grocker_wheel::parse_markers(text)
             .map_err(|e| self.error(format!("`{text}` is not a PEP 508 marker: {e}")))
     }
 

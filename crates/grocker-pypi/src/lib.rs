@@ -40,6 +40,17 @@ pub use netrc::Netrc;
 pub use pep508_rs::PackageName;
 pub use simple::{ACCEPT, DistFile, MetadataHint};
 
+/// Entry points for grocker's fuzz targets (`fuzz/`): the parsers of hostile bytes that are not
+/// public API otherwise. Not a stable interface; only built with the `fuzz` feature.
+#[cfg(feature = "fuzz")]
+pub mod fuzz {
+    /// The METADATA of the wheel `bytes`, read from its last `tail` bytes on as the range
+    /// requests of [`crate::Index::wheel_metadata`] read it.
+    pub fn wheel_metadata(bytes: &[u8], tail: u64) -> Result<Vec<u8>, String> {
+        crate::metadata::read_in_memory(bytes, tail)
+    }
+}
+
 mod config;
 mod error;
 mod html;

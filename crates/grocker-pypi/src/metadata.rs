@@ -305,6 +305,23 @@ impl Index {
     }
 }
 
+/// The METADATA of a wheel held in memory, read the way range requests read it: the last `tail`
+/// bytes first, then whatever else the archive's layout asks for. Fuzz targets call this
+/// through [`crate::fuzz`]: it is the whole hostile-ZIP path of [`Index::wheel_metadata`]
+/// without a network.
+#[cfg(feature = "fuzz")]
+pub(crate) fn read_in_memory(wheel: &[u8], tail: u64) -> Result<Vec<u8>, String> {
+    use futures_util::FutureExt;
+    // A `Source::Memory` read never waits, so the future is ready on its first poll.
+    match read_metadata(&mut Source::Memory(wheel), tail).now_or_never() {
+        Some(Ok(metadata)) => Ok(metadata),
+        Some(Err(Failure::Zip(e))) => Err(e.0),
+        Some(Err(Failure::NoRanges)) => Err("a read in memory was refused".into()),
+        Some(Err(Failure::Other(e))) => Err(e.to_string()),
+        None => Err("reading from memory did not complete at once".into()),
+    }
+}
+
 fn failure_error(failure: Failure, file: &DistFile, shown: &str) -> PypiError {
     let reason = match failure {
         Failure::Other(e) => return e,

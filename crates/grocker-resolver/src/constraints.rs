@@ -8,7 +8,6 @@
 //! other than what the file says.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use pep508_rs::{Requirement, VersionOrUrl};
 
@@ -59,7 +58,8 @@ fn parse_file(
                 "environment variables (`${…}`) are not supported".to_string(),
             ));
         }
-        let requirement = Requirement::from_str(&content).map_err(|err| error(err.to_string()))?;
+        let requirement =
+            grocker_wheel::parse_requirement(&content).map_err(|err| error(err.to_string()))?;
         if let Some(VersionOrUrl::Url(_)) = requirement.version_or_url {
             return Err(error(format!(
                 "`{content}`: a constraint must name versions, not a URL"

@@ -370,11 +370,11 @@ impl Staged {
         };
         if let Err(e) = self.tree.insert(path.clone(), entry) {
             let clash = match &e {
-                FsError::Duplicate { path } | FsError::NotADirectory { path, .. } => {
-                    RelPath::new(path)
-                        .ok()
-                        .and_then(|p| self.origin.get(&p).cloned())
-                }
+                FsError::Duplicate { path }
+                | FsError::NotADirectory { path, .. }
+                | FsError::HasEntriesBelow { below: path, .. } => RelPath::new(path)
+                    .ok()
+                    .and_then(|p| self.origin.get(&p).cloned()),
                 FsError::Hostile { .. } => None,
             };
             let reason = match clash {

@@ -49,6 +49,7 @@ pub use error::{WheelError, WheelFilenameError};
 pub use filename::{BuildTag, WheelFilename};
 pub use install::{InstallOptions, InstalledWheel, install_wheel};
 pub use metadata::CoreMetadata;
+pub use pep508::{parse_markers, parse_requirement};
 pub use pep508_rs::pep440_rs::{
     Operator, Version, VersionParseError, VersionSpecifier, VersionSpecifiers,
 };
@@ -69,6 +70,7 @@ mod headers;
 mod install;
 mod layout;
 mod metadata;
+mod pep508;
 mod record;
 mod tags;
 mod venv;

@@ -71,10 +71,10 @@ fn metadata_error(field: &str, e: impl std::fmt::Display) -> WheelError {
 }
 
 fn parse_requirement(value: &str) -> Result<Requirement, WheelError> {
-    match Requirement::from_str(value) {
+    match crate::parse_requirement(value) {
         Ok(req) => Ok(req),
         Err(first_error) => lenient_requirement(value)
-            .and_then(|fixed| Requirement::from_str(&fixed).ok())
+            .and_then(|fixed| crate::parse_requirement(&fixed).ok())
             .ok_or_else(|| metadata_error("Requires-Dist", format!("`{value}`: {first_error}"))),
     }
 }

@@ -26,6 +26,21 @@ fn extra(name: &str) -> ExtraName {
     name.parse().unwrap()
 }
 
+/// fuzz/ wheel_files crash-1d3dc68f: a METADATA byte that is not UTF-8 after a marker (read
+/// as U+FFFD) made pep508_rs panic; a wheel on any index could stop grocker so.
+#[test]
+fn fuzz_crash_non_utf8_after_requires_dist_marker() {
+    let metadata = b"Name: demo\nVersion: 1.0\nRequires-Dist: idna; extra == \"x\"\xa8\n";
+    let err = CoreMetadata::parse(metadata).unwrap_err();
+    assert!(err.to_string().contains("is not ASCII"), "{err}");
+    let metadata = b"Name: demo\nVersion: 1.0\nRequires-Dist: idna.=3.10\n";
+    let err = CoreMetadata::parse(metadata).unwrap_err();
+    assert!(
+        err.to_string().contains("must end with a letter or digit"),
+        "{err}"
+    );
+}
+
 #[test]
 fn requests_extras() {
     let m = CoreMetadata::parse(&metadata_of(

@@ -52,7 +52,8 @@ impl LocalApp {
         } else {
             format!("{}[{}]=={}", core.name, extras_text.join(","), core.version)
         };
-        let requirement = Requirement::from_str(&spec).map_err(|e| anyhow!("{spec}: {e}"))?;
+        let requirement =
+            grocker_wheel::parse_requirement(&spec).map_err(|e| anyhow!("{spec}: {e}"))?;
         let (sha256, _) = grocker_hash::hash_reader(fs_err::File::open(wheel)?)?;
         Ok(Self {
             release: Release {

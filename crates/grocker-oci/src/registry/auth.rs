@@ -272,7 +272,7 @@ fn resource(scope: &str) -> &str {
 }
 
 /// `token`, else `access_token` (OAuth2's name, which the spec allows instead).
-fn token_from_answer(body: &[u8]) -> Option<Secret> {
+pub(crate) fn token_from_answer(body: &[u8]) -> Option<Secret> {
     let answer: Value = serde_json::from_slice(body).ok()?;
     ["token", "access_token"]
         .iter()

@@ -218,7 +218,26 @@ pub(crate) fn error_message(response: Response) -> String {
     let mut body = Vec::new();
     // An error page is small; never read a large reply into memory.
     let _ = response.take(16 * 1024).read_to_end(&mut body);
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    error_text(&status, &body)
+}
+
+/// [`error_message`] of a reply with `status` and `body`: one line, its control characters
+/// escaped, since it is printed on the user's terminal and the registry chose the bytes.
+pub(crate) fn error_text(status: &dyn std::fmt::Display, body: &[u8]) -> String {
+    let text = error_text_raw(status, body);
+    if !text.contains(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn error_text_raw(status: &dyn std::fmt::Display, body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let errors: Vec<String> = parsed
         .as_ref()
         .and_then(|v| v.get("errors"))
@@ -240,10 +259,38 @@ pub(crate) fn error_message(response: Response) -> String {
     if !errors.is_empty() {
         return format!("{status}: {}", errors.join("; "));
     }
-    let text = String::from_utf8_lossy(&body);
+    let text = String::from_utf8_lossy(body);
     let first = text.lines().map(str::trim).find(|l| !l.is_empty());
     match first {
         Some(line) => format!("{status}: {}", line.chars().take(200).collect::<String>()),
         None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// fuzz/ registry crash-7e2afe8f: a NUL byte in an error body reached the message verbatim;
+    /// so would an ANSI escape sequence or a newline inside a JSON error message.
+    #[test]
+    fn fuzz_crash_control_characters_in_error_body() {
+        let status = StatusCode::BAD_REQUEST;
+        let text = error_text(&status, b"{\"token\":\"x\",\"issu\0H_at\":1}");
+        assert_eq!(
+            text,
+            "400 Bad Request: {\"token\":\"x\",\"issu\\u{0}H_at\":1}"
+        );
+        let text = error_text(
+            &status,
+            br#"{"errors":[{"code":"DENIED","message":"no\n\u001b[31mred\r"}]}"#,
+        );
+        assert_eq!(text, "400 Bad Request: DENIED: no\\n\\u{1b}[31mred\\r");
+        assert!(!text.contains(char::is_control), "{text}");
+        // Printable text is left alone.
+        assert_eq!(
+            error_text(&status, b"\n  denied: caf\xc3\xa9\nmore"),
+            "400 Bad Request: denied: caf\u{e9}"
+        );
     }
 }

@@ -17,6 +17,8 @@
 mod auth;
 mod client;
 mod credentials;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 mod target;
 mod upload;
 

@@ -368,6 +368,90 @@ fn malformed_locks_name_file_and_line() {
     );
 }
 
+/// fuzz/ project_lock crash-a4110a07: `idna.=3.10` made pep508_rs panic; a uv.lock marker
+/// with a non-ASCII character would too. Both are errors naming the file and line.
+#[test]
+fn fuzz_crash_requirement_pep508_panics_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs_err::write(
+        tmp.path().join("requirements.txt"),
+        "six==1.16.0\nidna.=3.10 ; python_version >= \"3.8\"\n",
+    )
+    .unwrap();
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("requirements.txt:2") && err.contains("must end with a letter or digit"),
+        "{err}"
+    );
+
+    let tmp = copy("uv-package");
+    let lock = tmp.path().join("uv.lock");
+    let text = fs_err::read_to_string(&lock).unwrap();
+    let marker = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("marker = \"")
+                .map(|(_, m)| m.split('"').next().unwrap())
+        })
+        .expect("uv-package's lock has a marker")
+        .to_string();
+    edit(
+        &lock,
+        &marker,
+        &format!("{marker} and extra == 'caf\u{e9}'"),
+    );
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("uv.lock:") && err.contains("is not ASCII"),
+        "{err}"
+    );
+}
+
+/// fuzz/ project_lock crash (pylock.toml): a file name decoded from the URL held a `/`
+/// (`%2F`); lock file names become paths in the download cache and the builder's work
+/// directory, so each format refuses names that are not one plain component.
+#[test]
+fn fuzz_crash_lock_file_names_with_slashes_are_refused() {
+    let tmp = copy("uv-package");
+    let lock = tmp.path().join("pylock.toml");
+    edit(
+        &lock,
+        "/annotated_types-0.8.0-py3-none-any.whl\"",
+        "/..%2F..%2Fannotated_types-0.8.0-py3-none-any.whl\"",
+    );
+    let ask = Ask {
+        file: Some("pylock.toml"),
+        ..Ask::default()
+    };
+    let err = try_read(tmp.path(), ask).unwrap_err().to_string();
+    assert!(
+        err.contains("pylock.toml:")
+            && err.contains(
+                "`../../annotated_types-0.8.0-py3-none-any.whl` is not a plain file name"
+            ),
+        "{err}"
+    );
+
+    let tmp = copy("poetry-project");
+    let lock = tmp.path().join("poetry.lock");
+    edit(
+        &lock,
+        "{file = \"blinker-1.9.0.tar.gz\"",
+        "{file = \"/tmp/blinker-1.9.0.tar.gz\"",
+    );
+    let err = try_read(tmp.path(), Ask::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("poetry.lock") && err.contains("`/tmp/blinker-1.9.0.tar.gz` is not a plain"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_edited_hash_is_what_the_crate_returns() {
     // Verification happens at fetch time against the hash the lock gives: an edited hash in the

@@ -332,3 +332,17 @@ fn broken_metadata() {
     );
     assert!(matches!(err, WheelError::Filename(_)), "{err:?}");
 }
+
+/// fuzz/ wheel_files crash-1d3dc68f: a file and entries below the same path, the file second,
+/// were both staged; the venv then got the wheel's files up to the clash before the error.
+#[test]
+fn fuzz_crash_a_file_over_the_wheels_own_directory() {
+    let builder = WheelBuilder::new("evil-1.0")
+        .file("pkg/a/b.py", b"")
+        .file("pkg/a", b"");
+    hostile(&builder, &["pkg/a", "`pkg/a/b.py`", "is below it"]);
+    let builder = WheelBuilder::new("evil-1.0")
+        .file("pkg/a", b"")
+        .file("pkg/a/b.py", b"");
+    hostile(&builder, &["pkg/a", "needed as a directory"]);
+}
