@@ -20,11 +20,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod content;
 mod dir_writer;
 mod path;
 mod tar_writer;
 mod tree;
 
+pub use content::{Content, Encoding, Spool};
 pub use path::{RelPath, check_symlink};
 pub use tree::{Entry, Kind, Tree};
 
