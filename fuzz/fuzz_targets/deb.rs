@@ -7,7 +7,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for drop_docs in [true, false] {
-        let options = DebOptions { drop_docs };
+        let options = DebOptions {
+            drop_docs,
+            spool: None,
+        };
         let Ok(deb) = read_deb(data, "fuzz.deb", &options) else {
             return;
         };

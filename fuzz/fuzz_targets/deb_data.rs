@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     grocker_fuzz::fix_tar_checksums(&mut tar);
     let deb = grocker_fuzz::deb_with_data_tar(&tar);
     for drop_docs in [true, false] {
-        let options = DebOptions { drop_docs };
+        let options = DebOptions {
+            drop_docs,
+            spool: None,
+        };
         if let Ok(contents) = read_deb(&deb[..], "fuzz.deb", &options) {
             grocker_fuzz::assert_entries_contained(contents.files.iter().map(|(p, e)| (p, e)));
         }

@@ -342,9 +342,10 @@ pub fn install_and_check(data: &[u8], file_name: &str) {
             }
             for (path, hash) in &installed.written {
                 match tree.get(path).map(|e| &e.kind) {
-                    Some(Kind::File(bytes)) => {
+                    Some(Kind::File(content)) => {
+                        let bytes = content.read_all().expect("an inline content reads");
                         assert_eq!(
-                            &Sha256::digest(bytes),
+                            &Sha256::digest(&bytes),
                             hash,
                             "wrong hash reported for {path}"
                         )

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use grocker_fetch::Cache;
-use grocker_fs::{Entry, Kind, RelPath, Tree};
+use grocker_fs::{Entry, Kind, RelPath, Spool, Tree};
 use grocker_hash::Sha256;
 
 /// What the interpreter runs: compile every file under argv[1], naming them as under argv[2].
@@ -78,9 +78,10 @@ impl Interpreter {
     }
 
     /// Adds a `__pycache__/*.cpython-3X.pyc` next to every `.py` file of `tree` under `dir` (a
-    /// directory of the image, `usr/lib/python3.11`), as root-owned entries. Files that do not
-    /// compile (Python 2 leftovers, templates) get none, as with pip.
-    pub fn compile(&self, tree: &mut Tree, dir: &str) -> Result<()> {
+    /// directory of the image, `usr/lib/python3.11`), as root-owned entries whose content goes
+    /// to `spool` (torch's bytecode alone is hundreds of megabytes). Files that do not compile
+    /// (Python 2 leftovers, templates) get none, as with pip.
+    pub fn compile(&self, tree: &mut Tree, dir: &str, spool: &Spool) -> Result<()> {
         let work = tempfile::Builder::new()
             .prefix("grocker-bytecode-")
             .tempdir()?;
@@ -105,12 +106,15 @@ impl Interpreter {
         collect_pycs(&src, &src, &mut pycs)?;
         pycs.sort();
         for rel in pycs {
-            let data = fs_err::read(src.join(&rel))?;
+            let file = src.join(&rel);
+            let content = spool
+                .add(fs_err::File::open(&file)?)
+                .with_context(|| format!("spooling {}", file.display()))?;
             let path = RelPath::new(&format!("{dir}/{rel}"))?;
             if let Some(parent) = path.parent() {
                 tree.insert(parent, Entry::dir(0o755))?;
             }
-            tree.insert(path, Entry::file(data, 0o644))?;
+            tree.insert(path, Entry::file_content(content, 0o644))?;
         }
         Ok(())
     }

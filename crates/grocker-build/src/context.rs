@@ -76,4 +76,18 @@ impl Context {
             epoch,
         })
     }
+
+    /// A new spool for file contents too large to keep in memory (DESIGN §1.5), an unnamed
+    /// file in the cache's temporary directory: gone when the last content using it is, or
+    /// the process dies.
+    pub fn spool(&self) -> Result<grocker_fs::Spool> {
+        spool_in(self.fetcher.cache())
+    }
+}
+
+/// [`Context::spool`], for code that has the cache but not the context.
+pub fn spool_in(cache: &Cache) -> Result<grocker_fs::Spool> {
+    let dir = cache.root().join("tmp");
+    grocker_fs::Spool::new_in(&dir)
+        .with_context(|| format!("creating a spool in {}", dir.display()))
 }

@@ -13,7 +13,7 @@ use grocker_debian::{
     DebOptions, Keyring, PackageIndex, Source, load_index, read_deb, resolve, status_d_files,
 };
 use grocker_fetch::Download;
-use grocker_fs::Tree;
+use grocker_fs::{Spool, Tree};
 use grocker_lock::DebianPackage;
 use grocker_oci::{Compression, Layer};
 use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
@@ -242,10 +242,17 @@ impl PinnedDebian<'_> {
         }
         let mut tree = self.tree(ctx).await?;
         let gconv = tree.split_off(|path, _| is_gconv(path.as_str()));
-        let os_calls_iconv = tree.iter().any(|(path, entry)| {
-            matches!(&entry.kind, grocker_fs::Kind::File(data)
-                if !is_toolchain_runtime(path.as_str()) && grocker_elf::calls_iconv(data))
-        });
+        let mut os_calls_iconv = false;
+        for (path, entry) in tree.iter() {
+            if let grocker_fs::Kind::File(content) = &entry.kind
+                && !is_toolchain_runtime(path.as_str())
+                && grocker_elf::calls_iconv(content)
+                    .with_context(|| format!("reading /{path} of the runtime"))?
+            {
+                os_calls_iconv = true;
+                break;
+            }
+        }
         if bytecode {
             let interpreter = Interpreter::materialize(
                 ctx.fetcher.cache(),
@@ -257,7 +264,8 @@ impl PinnedDebian<'_> {
                 .report
                 .stage("Compiling the standard library's bytecode");
             let stdlib = format!("usr/lib/python{}", self.runtime.python());
-            tokio::task::block_in_place(|| interpreter.compile(&mut tree, &stdlib))?;
+            let spool = ctx.spool()?;
+            tokio::task::block_in_place(|| interpreter.compile(&mut tree, &stdlib, &spool))?;
         }
         let _stage = ctx.report.stage("Writing the os layer");
         tokio::task::spawn_blocking(move || {
@@ -365,8 +373,9 @@ impl PinnedDebian<'_> {
         let _stage = ctx.report.stage("Assembling the runtime filesystem");
         let entries: Vec<DebianPackage> = self.packages.to_vec();
         let user = User::default();
+        let cache = ctx.fetcher.cache().clone();
         tokio::task::spawn_blocking(move || -> Result<Tree> {
-            let packages = read_all(&entries, &paths)?;
+            let packages = read_all(&entries, &paths, &cache)?;
             Ok(assemble(packages, &user)?)
         })
         .await
@@ -401,9 +410,11 @@ const BUILDER_LINKS: &[(&str, &str)] = &[
 ];
 
 /// Reads the `.deb`s on every core; the result is in input order whatever the scheduling.
+/// Large files go to a spool, one per reader thread (a spool takes one file at a time).
 fn read_all(
     entries: &[DebianPackage],
     paths: &[std::path::PathBuf],
+    cache: &grocker_fetch::Cache,
 ) -> Result<Vec<InstalledPackage>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -413,12 +424,16 @@ fn read_all(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
+                let spool = crate::context::spool_in(cache);
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= paths.len() {
                         break;
                     }
-                    let result = read_one(&entries[i], &paths[i]);
+                    let result = match &spool {
+                        Ok(spool) => read_one(&entries[i], &paths[i], spool),
+                        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                    };
                     if let Ok(mut slots) = slots.lock() {
                         slots[i] = Some(result);
                     }
@@ -435,7 +450,7 @@ fn read_all(
 /// Reads one `.deb` and checks it is the package its lock entry names (control data and
 /// size: a lock is input, not trust); errors name it as `package_version_arch.deb`, not by its
 /// cache path.
-fn read_one(entry: &DebianPackage, path: &Path) -> Result<InstalledPackage> {
+fn read_one(entry: &DebianPackage, path: &Path, spool: &Spool) -> Result<InstalledPackage> {
     let (name, version, arch) = (&entry.name, &entry.version, &entry.architecture);
     let file = format!("{name}_{version}_{arch}.deb");
     let size = fs_err::metadata(path)?.len();
@@ -447,7 +462,11 @@ fn read_one(entry: &DebianPackage, path: &Path) -> Result<InstalledPackage> {
         );
     }
     let reader = std::io::BufReader::new(fs_err::File::open(path)?);
-    let deb = read_deb(reader, &file, &DebOptions::default())?;
+    let options = DebOptions {
+        spool: Some(spool.clone()),
+        ..DebOptions::default()
+    };
+    let deb = read_deb(reader, &file, &options)?;
     deb.check_identity(&file, name, version, arch)?;
     let mut files = deb.files.clone();
     files.extend(status_d_files(&deb)?);

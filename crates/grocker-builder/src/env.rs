@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 use grocker_fs::Tree;
-use grocker_wheel::{InstallOptions, Target, Venv, install_wheel};
+use grocker_wheel::{InstallOptions, Target, Venv, install_wheel_file};
 
 use crate::{Builder, BuilderError};
 
@@ -59,8 +59,7 @@ impl BuildEnv {
             tree.insert(path, entry).map_err(|e| bad(e.to_string()))?;
         }
         for (name, path) in wheels {
-            let file = fs::File::open(path).map_err(BuilderError::io(path))?;
-            install_wheel(file, name, &venv, &mut tree, &InstallOptions::default())
+            install_wheel_file(path, name, &venv, &mut tree, &InstallOptions::default())
                 .map_err(|e| bad(format!("installing {name}: {e}")))?;
         }
         // The tree holds the venv at its absolute path; `venv/` gets what is under it.

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use bytes::Bytes;
-use grocker_fs::{Entry, FsError, Kind, RelPath, check_symlink};
+use grocker_fs::{Content, Entry, FsError, Kind, RelPath, Spool, check_symlink};
 
 use crate::DebianError;
 
@@ -27,11 +26,23 @@ pub struct DebOptions {
     /// it). Dropped: `usr/share/doc/*` (but copyright files), `usr/share/man`,
     /// `usr/share/info`, `usr/share/lintian`, `usr/share/locale`.
     pub drop_docs: bool,
+    /// Where files of [`SPOOL_FROM`] bytes or more go instead of memory: a `.deb`'s data comes
+    /// out of a compressed stream that cannot be read again cheaply, and a runtime or a
+    /// builder holds hundreds of megabytes of it (DESIGN §1.5: memory stays bounded). `None`:
+    /// everything in memory.
+    pub spool: Option<Spool>,
 }
+
+/// Files this large are spooled when [`DebOptions::spool`] is set; smaller ones (most of a
+/// package's files, by count) stay in memory, where they cost less than a read back.
+pub const SPOOL_FROM: u64 = 16 << 10;
 
 impl Default for DebOptions {
     fn default() -> Self {
-        Self { drop_docs: true }
+        Self {
+            drop_docs: true,
+            spool: None,
+        }
     }
 }
 
@@ -201,7 +212,7 @@ fn read_control(tar: impl Read, deb: &str) -> Result<Control, DebianError> {
 /// What we know about a path already met in data.tar.
 enum Seen {
     Dir,
-    File(Bytes, bool /* dropped by a filter */),
+    File(Content, bool /* dropped by a filter */),
     Other,
 }
 
@@ -250,12 +261,19 @@ fn read_data(
         let mode = entry.header().mode().map_err(io)? & 0o7777 & !0o6000;
         let dropped = options.drop_docs && is_doc(&path);
         let entry = if kind.is_file() {
-            let mut data = Vec::with_capacity(entry.size().min(1 << 24) as usize);
-            entry.read_to_end(&mut data).map_err(io)?;
-            let data = Bytes::from(data);
+            let data = match &options.spool {
+                Some(spool) if entry.size() >= SPOOL_FROM && !dropped => {
+                    spool.add(&mut entry).map_err(io)?
+                }
+                _ => {
+                    let mut data = Vec::with_capacity(entry.size().min(1 << 24) as usize);
+                    entry.read_to_end(&mut data).map_err(io)?;
+                    Content::inline(data)
+                }
+            };
             check_new(&seen, &path, false).map_err(hostile)?;
             seen.insert(path.clone(), Seen::File(data.clone(), dropped));
-            Entry::file(data, mode)
+            Entry::file_content(data, mode)
         } else if kind.is_dir() {
             if let Some(Seen::Dir) = seen.get(&path) {
                 continue; // e.g. `lib/` and `usr/lib/` after the merged-/usr move
@@ -284,7 +302,7 @@ fn read_data(
             seen.insert(path.clone(), Seen::File(data.clone(), dropped));
             if target_dropped {
                 // The first name was filtered out: this one carries the content instead.
-                Entry::file(data, mode)
+                Entry::file_content(data, mode)
             } else {
                 Entry {
                     kind: Kind::Hardlink(target),

@@ -122,7 +122,7 @@ async fn signed_repo_to_files() {
         .find(|(p, _)| p.as_str().ends_with("libfoo.so.1"))
         .unwrap();
     assert_eq!(path.as_str(), "usr/lib/x86_64-linux-gnu/libfoo.so.1");
-    assert!(matches!(&entry.kind, Kind::File(d) if &d[..] == b"\x7fELF fixed"));
+    assert!(matches!(&entry.kind, Kind::File(d) if &d.read_all().unwrap()[..] == b"\x7fELF fixed"));
 }
 
 #[tokio::test]

@@ -58,4 +58,12 @@ pub enum ElfError {
         /// What the ELF parser said.
         message: String,
     },
+    /// A file's content could not be read back (from the wheel or spool it is kept in).
+    #[error("reading /{path}: {source}")]
+    Read {
+        /// The file, relative to the image root.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }

@@ -3,8 +3,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
-use bytes::Bytes;
-use grocker_fs::{Kind, RelPath, Tree};
+use grocker_fs::{Content, Kind, RelPath, Tree};
 
 use crate::object::{self, Object};
 use crate::{ElfError, paths};
@@ -218,14 +217,20 @@ impl<'t> Loader<'t> {
     }
 
     /// The parsed object at (real) `path`, `None` if it is not one of the target machine.
-    fn object(&mut self, path: &RelPath, data: &Bytes) -> Result<Option<Rc<Object>>, ElfError> {
+    fn object(&mut self, path: &RelPath, data: &Content) -> Result<Option<Rc<Object>>, ElfError> {
         if let Some(known) = self.parsed.get(path) {
             return Ok(known.clone());
         }
         let object = object::parse(data, self.machine)
-            .map_err(|message| ElfError::Malformed {
-                path: path.as_str().to_string(),
-                message,
+            .map_err(|e| match e {
+                object::ParseError::Malformed(message) => ElfError::Malformed {
+                    path: path.as_str().to_string(),
+                    message,
+                },
+                object::ParseError::Io(source) => ElfError::Read {
+                    path: path.as_str().to_string(),
+                    source,
+                },
             })?
             .map(Rc::new);
         self.parsed.insert(path.clone(), object.clone());
@@ -372,10 +377,14 @@ fn ld_so_conf_dirs(tree: &Tree) -> Vec<String> {
     );
     let mut dirs: Vec<String> = Vec::new();
     for file in &files {
-        let Some((_, data)) = paths::open(tree, file) else {
+        let Some((_, content)) = paths::open(tree, file) else {
             continue;
         };
-        for line in String::from_utf8_lossy(data).lines() {
+        // A configuration file, read whole; one that cannot be read lists nothing.
+        let Ok(data) = content.read_all() else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&data).lines() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.starts_with("include ") || line.starts_with("hwcap ") {
                 continue;

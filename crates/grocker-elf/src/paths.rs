@@ -2,8 +2,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use grocker_fs::{Kind, RelPath, Tree};
+use grocker_fs::{Content, Kind, RelPath, Tree};
 
 /// Linux gives up after 40 symlinks in one lookup (`ELOOP`).
 const MAX_SYMLINKS: usize = 40;
@@ -12,7 +11,7 @@ const MAX_SYMLINKS: usize = 40;
 /// symlinks in every component — absolute targets from the image root, relative ones from the
 /// link's directory, `..` physically — and hard links; with the path where it really is.
 /// Directories the tree only implies (parents of entries) are directories.
-pub(crate) fn open<'t>(tree: &'t Tree, path: &str) -> Option<(RelPath, &'t Bytes)> {
+pub(crate) fn open<'t>(tree: &'t Tree, path: &str) -> Option<(RelPath, &'t Content)> {
     let mut pending: VecDeque<&str> = components(path).collect();
     let mut here: Vec<&str> = Vec::new();
     let mut hops = 0;

@@ -43,8 +43,9 @@ fn write_entry(root: &Path, path: &Path, entry: &Entry) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
             other => other,
         },
-        Kind::File(data) => {
-            fs_err::write(path, data)?;
+        Kind::File(content) => {
+            let mut file = fs_err::File::create(path)?;
+            io::copy(&mut content.open()?, &mut file)?;
             set_mode(path, entry.mode)
         }
         Kind::Symlink(target) => symlink(target, path),

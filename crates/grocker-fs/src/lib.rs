@@ -1,10 +1,15 @@
-//! The in-memory filesystem model image layers are cut from, and its deterministic tar writer.
+//! The filesystem model image layers are cut from, and its deterministic tar writer.
 //!
 //! Every producer of files in a grocker image — the `.deb` reader, the wheel installer, the files
 //! grocker synthesizes (`/etc/passwd`, the CA bundle) — inserts [`Entry`]s into a [`Tree`]. A tree
 //! is then written as one layer tar whose bytes depend only on its content (DESIGN §3): entries
 //! sorted with parents first, ownership and modes as recorded, no user/group names, no xattrs, and
 //! one fixed mtime (`SOURCE_DATE_EPOCH`) for everything.
+//!
+//! A tree is an index of paths, not of bytes: a file's [`Content`] is a few bytes in memory, or
+//! a byte range on disk — a member of a verified wheel in the cache, or a [`Spool`] for what
+//! comes out of a stream — read back, checked against its SHA-256, as the tar is written. So
+//! memory stays bounded whatever the image's size (DESIGN §1.5: torch with CUDA is ~5 GB).
 //!
 //! Paths are [`RelPath`]s: relative to the image root, normalized, never escaping it. Archives are
 //! hostile until proven otherwise (DESIGN §5), so the checks live here, once, for every reader.
@@ -20,11 +25,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod content;
 mod dir_writer;
 mod path;
 mod tar_writer;
 mod tree;
 
+pub use content::{Content, Encoding, Spool};
 pub use path::{RelPath, check_symlink};
 pub use tree::{Entry, Kind, Tree};
 

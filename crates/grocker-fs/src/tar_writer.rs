@@ -53,10 +53,12 @@ fn append<W: Write>(
     header.set_gid(entry.gid.into());
     header.set_mtime(mtime);
     match &entry.kind {
-        Kind::File(data) => {
+        Kind::File(content) => {
             header.set_entry_type(EntryType::Regular);
-            header.set_size(data.len() as u64);
-            builder.append_data(&mut header, path.as_str(), &data[..])
+            header.set_size(content.len());
+            // Streamed from wherever the content is (a wheel in the cache, the spool), checked
+            // against its hash on the way: never a whole file in memory.
+            builder.append_data(&mut header, path.as_str(), content.open()?)
         }
         Kind::Dir => {
             header.set_entry_type(EntryType::Directory);

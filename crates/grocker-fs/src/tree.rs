@@ -5,13 +5,13 @@ use std::collections::btree_map;
 
 use bytes::Bytes;
 
-use crate::{FsError, RelPath};
+use crate::{Content, FsError, RelPath};
 
 /// What an entry is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A regular file and its content.
-    File(Bytes),
+    /// A regular file and its content (in memory or on disk, see [`Content`]).
+    File(Content),
     /// A directory.
     Dir,
     /// A symbolic link and its target, verbatim.
@@ -36,8 +36,13 @@ pub struct Entry {
 impl Entry {
     /// A root-owned file.
     pub fn file(data: impl Into<Bytes>, mode: u32) -> Self {
+        Self::file_content(Content::inline(data), mode)
+    }
+
+    /// A root-owned file of `content`, wherever it is.
+    pub fn file_content(content: Content, mode: u32) -> Self {
         Self {
-            kind: Kind::File(data.into()),
+            kind: Kind::File(content),
             mode,
             uid: 0,
             gid: 0,
@@ -83,7 +88,7 @@ impl Entry {
     /// Bytes of content (files only).
     pub fn size(&self) -> u64 {
         match &self.kind {
-            Kind::File(data) => data.len() as u64,
+            Kind::File(content) => content.len(),
             _ => 0,
         }
     }

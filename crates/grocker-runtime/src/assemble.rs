@@ -1,7 +1,7 @@
 //! What dpkg and the maintainer scripts would have left on disk, written by grocker itself.
 
 use bytes::Bytes;
-use grocker_fs::{Entry, Kind, RelPath, Tree};
+use grocker_fs::{Content, Entry, Kind, RelPath, Tree};
 
 use crate::RuntimeError;
 
@@ -136,14 +136,18 @@ fn keep_needed_part(package: &mut InstalledPackage) {
     package.files.retain_mut(|(path, entry)| {
         let path = path.as_str();
         if path == md5sums {
-            if let Kind::File(data) = &entry.kind {
+            // A small text, in memory (a package's md5sums is never spooled unread: it is
+            // read whole here, or kept as it is if that fails).
+            if let Kind::File(content) = &entry.kind
+                && let Ok(data) = content.read_all()
+            {
                 // `<md5>  <path>` lines, paths relative to the root.
-                let lines = String::from_utf8_lossy(data)
+                let lines = String::from_utf8_lossy(&data)
                     .lines()
                     .filter(|line| line.split_once("  ").is_some_and(|(_, p)| is_kept(p)))
                     .map(|line| format!("{line}\n"))
                     .collect::<String>();
-                entry.kind = Kind::File(Bytes::from(lines));
+                entry.kind = Kind::File(Content::inline(lines));
             }
             return true;
         }
@@ -162,8 +166,12 @@ fn ca_bundle(tree: &Tree) -> Result<Bytes, RuntimeError> {
         if !path.starts_with("usr/share/ca-certificates") || !path.as_str().ends_with(".crt") {
             continue;
         }
-        if let Kind::File(data) = &entry.kind {
-            bundle.extend_from_slice(data);
+        if let Kind::File(content) = &entry.kind {
+            let data = content.read_all().map_err(|source| RuntimeError::Read {
+                path: path.to_string(),
+                source,
+            })?;
+            bundle.extend_from_slice(&data);
             if !data.ends_with(b"\n") {
                 bundle.push(b'\n');
             }
@@ -260,7 +268,7 @@ mod tests {
 
     fn file(tree: &Tree, path: &str) -> String {
         match &tree.get(&RelPath::new(path).unwrap()).unwrap().kind {
-            Kind::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            Kind::File(d) => String::from_utf8(d.read_all().unwrap().to_vec()).unwrap(),
             other => panic!("{path} is {other:?}"),
         }
     }

@@ -51,4 +51,12 @@ pub enum RuntimeError {
         "no CA certificates found under /usr/share/ca-certificates: the ca-certificates package is missing from the package set"
     )]
     NoCertificates,
+    /// A file of a package could not be read back from where the build keeps it.
+    #[error("reading /{path} of the runtime: {source}")]
+    Read {
+        /// The file, relative to the image root.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }

@@ -164,10 +164,14 @@ impl Owners {
             {
                 continue;
             }
-            let Kind::File(data) = &entry.kind else {
+            let Kind::File(content) = &entry.kind else {
                 continue;
             };
-            let Ok(lines) = record::parse(&String::from_utf8_lossy(data)) else {
+            // RECORDs the installer wrote: in memory.
+            let Ok(data) = content.read_all() else {
+                continue;
+            };
+            let Ok(lines) = record::parse(&String::from_utf8_lossy(&data)) else {
                 continue;
             };
             let stem = dist_info.file_name().trim_end_matches(".dist-info");

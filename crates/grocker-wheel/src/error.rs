@@ -64,6 +64,18 @@ pub enum WheelError {
         limit: u64,
     },
 
+    /// A member compressed at an absurd ratio, or inflating past the size its header
+    /// declares: refused before (or as soon as) its expansion costs anything.
+    #[error("{wheel}: `{entry}` {reason}: refusing a zip bomb")]
+    ZipBomb {
+        /// The wheel.
+        wheel: String,
+        /// The member.
+        entry: String,
+        /// What gives it away.
+        reason: String,
+    },
+
     /// A file's content does not match the hash the wheel's `RECORD` gives for it.
     #[error(
         "{wheel}: `{entry}` does not match its RECORD hash (expected {expected}, got {actual}): \

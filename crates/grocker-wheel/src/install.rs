@@ -4,13 +4,15 @@
 //! "Recording installed projects" for `INSTALLER` and `RECORD`.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
+use std::io::{BufReader, Read, Seek};
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use grocker_fs::{Entry, FsError, RelPath, Tree};
 use grocker_hash::Sha256;
 
-use crate::archive::{Member, hostile, read_members};
+use crate::archive::{Member, Source, hostile, read_members};
 use crate::conflict::Replaced;
 use crate::layout::Layout;
 use crate::record::{self, RecordLine};
@@ -67,6 +69,9 @@ pub struct InstalledWheel {
 /// ([`Venv::is_own`]) and a directory where a file is (or the reverse) are errors. The result
 /// depends only on the wheel's bytes, its name, `venv`, `options` and, for what is replaced,
 /// what `tree` held.
+///
+/// The wheel's files are copied into memory: for wheels already there (tests). A wheel on disk
+/// is installed with [`install_wheel_file`], which keeps memory bounded.
 pub fn install_wheel(
     wheel: impl Read + Seek,
     file_name: &str,
@@ -74,9 +79,42 @@ pub fn install_wheel(
     tree: &mut Tree,
     options: &InstallOptions,
 ) -> Result<InstalledWheel, WheelError> {
+    install(wheel, Source::Memory, file_name, venv, tree, options)
+}
+
+/// [`install_wheel`] for the wheel at `path`, whose files stay in it: the tree refers to each
+/// by its place in the wheel, and the layer writer inflates it again from there (checked
+/// against the hash taken here). Nothing is held in memory but the wheel's metadata files,
+/// whatever the wheel's size. `path` must not change while the tree is in use: a verified
+/// download in the cache.
+pub fn install_wheel_file(
+    path: &Path,
+    file_name: &str,
+    venv: &Venv,
+    tree: &mut Tree,
+    options: &InstallOptions,
+) -> Result<InstalledWheel, WheelError> {
+    let io_err = |source| WheelError::Io {
+        wheel: file_name.to_string(),
+        entry: String::new(),
+        source,
+    };
+    let reader = BufReader::new(fs_err::File::open(path).map_err(io_err)?);
+    let path = Arc::new(path.to_path_buf());
+    install(reader, Source::File(&path), file_name, venv, tree, options)
+}
+
+fn install(
+    wheel: impl Read + Seek,
+    source: Source<'_>,
+    file_name: &str,
+    venv: &Venv,
+    tree: &mut Tree,
+    options: &InstallOptions,
+) -> Result<InstalledWheel, WheelError> {
     let filename = WheelFilename::from_str(file_name)?;
     let root = venv.root_path()?;
-    let members = read_members(wheel, file_name, options.max_uncompressed)?;
+    let members = read_members(wheel, file_name, options.max_uncompressed, source)?;
     let w = Wheel {
         file: file_name,
         dist_info: find_dist_info(&members, &filename, file_name)?,
@@ -86,7 +124,7 @@ pub fn install_wheel(
     verify_record(&w, &members)?;
 
     let scripts = match w.find(&members, "entry_points.txt") {
-        Some(m) => entry_points::parse(&String::from_utf8_lossy(&m.data))
+        Some(m) => entry_points::parse(&String::from_utf8_lossy(&w.small(m)?))
             .map_err(|reason| w.invalid(&m.name, reason))?,
         None => Default::default(),
     };
@@ -96,7 +134,7 @@ pub fn install_wheel(
     for member in members {
         let name = member.name.clone();
         if let Some(placed) = layout.place(&w, member)? {
-            staged.add(&w, placed.path, placed.entry, &name, placed.sha256)?;
+            staged.add(&w, placed.path, placed.entry, &name)?;
         }
     }
 
@@ -110,7 +148,6 @@ pub fn install_wheel(
             path,
             Entry::file(text.into_bytes(), 0o755),
             &script.name,
-            None,
         )?;
     }
 
@@ -122,7 +159,6 @@ pub fn install_wheel(
         path,
         Entry::file(installer.into_bytes(), 0o644),
         "INSTALLER",
-        None,
     )?;
     let record_path = layout.dist_info_path(&w, "RECORD")?;
     let mut lines: Vec<RecordLine> = staged
@@ -146,7 +182,6 @@ pub fn install_wheel(
         record_path,
         Entry::file(record_text.into_bytes(), 0o644),
         "RECORD",
-        None,
     )?;
 
     let dist = format!("{} {}", filename.name, filename.version);
@@ -193,6 +228,21 @@ impl Wheel<'_> {
             entry: entry.to_string(),
             reason: reason.into(),
         }
+    }
+
+    /// A metadata file's bytes, read whole: refused past a size no metadata file has, so a
+    /// crafted wheel cannot make the installer hold a huge one.
+    pub(crate) fn small(&self, member: &Member) -> Result<bytes::Bytes, WheelError> {
+        const MAX: u64 = 64 << 20;
+        if member.content.len() > MAX {
+            let reason = format!("{} bytes: too large to be read whole", member.content.len());
+            return Err(self.invalid(&member.name, reason));
+        }
+        member.content.read_all().map_err(|source| WheelError::Io {
+            wheel: self.file.to_string(),
+            entry: member.name.clone(),
+            source,
+        })
     }
 
     fn find<'m>(&self, members: &'m [Member], file: &str) -> Option<&'m Member> {
@@ -257,7 +307,7 @@ fn check_wheel_file(w: &Wheel<'_>, members: &[Member]) -> Result<(), WheelError>
     let wheel_file = w
         .find(members, "WHEEL")
         .ok_or_else(|| w.invalid(&entry, "missing"))?;
-    let text = String::from_utf8_lossy(&wheel_file.data);
+    let text = String::from_utf8_lossy(&w.small(wheel_file)?).into_owned();
     let headers = headers::parse(&text);
     let version = headers::first(&headers, "Wheel-Version")
         .ok_or_else(|| w.invalid(&entry, "no Wheel-Version"))?;
@@ -284,7 +334,7 @@ fn check_metadata(
     let metadata = w
         .find(members, "METADATA")
         .ok_or_else(|| w.invalid(&entry, "missing"))?;
-    let text = String::from_utf8_lossy(&metadata.data);
+    let text = String::from_utf8_lossy(&w.small(metadata)?).into_owned();
     let headers = headers::parse(&text);
     let name = headers::first(&headers, "Name").and_then(|n| PackageName::from_str(n).ok());
     if name.as_ref() != Some(&filename.name) {
@@ -317,7 +367,7 @@ fn verify_record(w: &Wheel<'_>, members: &[Member]) -> Result<(), WheelError> {
     let record_file = w
         .find(members, "RECORD")
         .ok_or_else(|| w.invalid(&entry, "missing"))?;
-    let lines = record::parse(&String::from_utf8_lossy(&record_file.data))
+    let lines = record::parse(&String::from_utf8_lossy(&w.small(record_file)?))
         .map_err(|reason| w.invalid(&entry, reason))?;
     let hashes: HashMap<RelPath, String> = lines
         .into_iter()
@@ -328,7 +378,7 @@ fn verify_record(w: &Wheel<'_>, members: &[Member]) -> Result<(), WheelError> {
         let Some(expected) = hashes.get(&member.path) else {
             continue;
         };
-        if let Err(actual) = record::verify(expected, &member.data, &member.sha256) {
+        if let Err(actual) = record::verify(expected, &member.content) {
             if !actual.contains('=') {
                 return Err(w.invalid(&entry, format!("`{}`: {actual}", member.name)));
             }
@@ -359,13 +409,9 @@ impl Staged {
         path: RelPath,
         entry: Entry,
         origin: &str,
-        known_hash: Option<Sha256>,
     ) -> Result<(), WheelError> {
         let (hash, size) = match &entry.kind {
-            grocker_fs::Kind::File(data) => (
-                known_hash.unwrap_or_else(|| Sha256::digest(data)),
-                data.len() as u64,
-            ),
+            grocker_fs::Kind::File(content) => (content.sha256(), content.len()),
             _ => (Sha256::digest(b""), 0),
         };
         if let Err(e) = self.tree.insert(path.clone(), entry) {

@@ -1,7 +1,6 @@
 //! Where each file of a wheel goes in the venv (PEP 427 "Spread").
 
 use grocker_fs::{Entry, RelPath};
-use grocker_hash::Sha256;
 
 use crate::archive::{Member, hostile};
 use crate::install::Wheel;
@@ -11,8 +10,6 @@ use crate::{Venv, WheelError, WheelFilename};
 pub(crate) struct Placed {
     pub(crate) path: RelPath,
     pub(crate) entry: Entry,
-    /// The content's hash when it is the archive's (not for rewritten scripts).
-    pub(crate) sha256: Option<Sha256>,
 }
 
 /// Where each file of the wheel goes in the venv.
@@ -93,16 +90,25 @@ impl Layout {
             // does (pip keeps the zip's mode).
             "scripts" => {
                 let path = self.join(w, &self.bin, file, &member)?;
-                match self.fix_shebang(&member.data) {
+                let io_err = |source| WheelError::Io {
+                    wheel: w.file.to_string(),
+                    entry: member.name.clone(),
+                    source,
+                };
+                // Only a `#!python` script is read whole, to rewrite its first line.
+                let head = member.content.head(8).map_err(io_err)?;
+                let fixed = match head.starts_with(b"#!python") {
+                    true => self.fix_shebang(&w.small(&member)?),
+                    false => None,
+                };
+                match fixed {
                     Some(fixed) => Placed {
                         path,
                         entry: Entry::file(fixed, 0o755),
-                        sha256: None,
                     },
                     None => Placed {
                         path,
-                        entry: Entry::file(member.data, 0o755),
-                        sha256: Some(member.sha256),
+                        entry: Entry::file_content(member.content, 0o755),
                     },
                 }
             }
@@ -121,8 +127,7 @@ impl Layout {
         let mode = if member.executable { 0o755 } else { 0o644 };
         Placed {
             path,
-            entry: Entry::file(member.data, mode),
-            sha256: Some(member.sha256),
+            entry: Entry::file_content(member.content, mode),
         }
     }
 

@@ -7,8 +7,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use grocker_fs::Content;
 use grocker_hash::Sha256;
-use sha2::Digest as _;
 
 /// One line of a `RECORD`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,15 +108,17 @@ pub(crate) fn hash_field(hash: &Sha256) -> String {
 
 /// Checks `data` against a RECORD hash field. The binary distribution format spec: "The hash
 /// algorithm must be sha256 or better; specifically, md5 and sha1 are not permitted."
-/// `Err` carries the hash of `data` in the same algorithm, or says why it cannot be checked.
-pub(crate) fn verify(expected: &str, data: &[u8], sha256: &Sha256) -> Result<(), String> {
+/// `Err` carries the hash of `content` in the same algorithm, or says why it cannot be checked.
+/// SHA-256, which nearly every wheel uses, was taken as the member was read; another algorithm
+/// streams the content again.
+pub(crate) fn verify(expected: &str, content: &Content) -> Result<(), String> {
     let (algorithm, _) = expected
         .split_once('=')
         .ok_or_else(|| format!("`{expected}` is not ALGORITHM=DIGEST"))?;
     let digest = match algorithm {
-        "sha256" => URL_SAFE_NO_PAD.encode(sha256.as_bytes()),
-        "sha384" => URL_SAFE_NO_PAD.encode(sha2::Sha384::digest(data)),
-        "sha512" => URL_SAFE_NO_PAD.encode(sha2::Sha512::digest(data)),
+        "sha256" => URL_SAFE_NO_PAD.encode(content.sha256().as_bytes()),
+        "sha384" => URL_SAFE_NO_PAD.encode(stream::<sha2::Sha384>(content)?),
+        "sha512" => URL_SAFE_NO_PAD.encode(stream::<sha2::Sha512>(content)?),
         other => {
             return Err(format!(
                 "hash algorithm `{other}` is not permitted in RECORD"
@@ -130,6 +132,13 @@ pub(crate) fn verify(expected: &str, data: &[u8], sha256: &Sha256) -> Result<(),
     } else {
         Err(actual)
     }
+}
+
+fn stream<D: sha2::Digest + std::io::Write>(content: &Content) -> Result<Vec<u8>, String> {
+    let mut digest = D::new();
+    let mut reader = content.open().map_err(|e| e.to_string())?;
+    std::io::copy(&mut reader, &mut digest).map_err(|e| e.to_string())?;
+    Ok(digest.finalize().to_vec())
 }
 
 #[cfg(test)]
@@ -161,20 +170,21 @@ mod tests {
 
     #[test]
     fn hashes() {
+        use sha2::Digest as _;
         let data = b"hello";
-        let sha = Sha256::digest(data);
-        let field = hash_field(&sha);
+        let content = Content::inline(&data[..]);
+        let field = hash_field(&Sha256::digest(data));
         assert_eq!(field, "sha256=LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ");
-        assert!(verify(&field, data, &sha).is_ok());
-        assert!(verify(&format!("{field}="), data, &sha).is_ok());
-        assert!(verify(&field, b"other", &Sha256::digest(b"other")).is_err());
+        assert!(verify(&field, &content).is_ok());
+        assert!(verify(&format!("{field}="), &content).is_ok());
+        assert!(verify(&field, &Content::inline(&b"other"[..])).is_err());
         let sha512 = format!(
             "sha512={}",
             URL_SAFE_NO_PAD.encode(sha2::Sha512::digest(data))
         );
-        assert!(verify(&sha512, data, &sha).is_ok());
+        assert!(verify(&sha512, &content).is_ok());
         assert!(
-            verify("md5=xyz", data, &sha)
+            verify("md5=xyz", &content)
                 .unwrap_err()
                 .contains("not permitted")
         );

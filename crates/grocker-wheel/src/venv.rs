@@ -178,7 +178,7 @@ mod tests {
             panic!("no pyvenv.cfg")
         };
         assert_eq!(
-            &cfg[..],
+            &cfg.read_all().unwrap()[..],
             b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n"
         );
         assert_eq!(

@@ -60,12 +60,12 @@ enum What {
 }
 
 impl What {
-    fn of(entry: &Entry, file_hash: impl FnOnce(&[u8]) -> Sha256) -> What {
+    fn of(entry: &Entry) -> What {
         match &entry.kind {
             Kind::Dir => What::Dir,
-            Kind::File(data) => What::File {
+            Kind::File(content) => What::File {
                 mode: entry.mode,
-                sha256: file_hash(data),
+                sha256: content.sha256(),
             },
             Kind::Symlink(target) => What::Link {
                 sha256: Sha256::digest(format!("symlink {target}").as_bytes()),
@@ -102,7 +102,7 @@ impl VenvIndex {
     pub fn add_skeleton(&mut self, venv: &Venv) {
         let owner = self.owner(GROCKER, "grocker's venv");
         for (path, entry) in venv.skeleton() {
-            let what = What::of(&entry, Sha256::digest);
+            let what = What::of(&entry);
             self.claims
                 .insert(path.as_str().to_string(), Claim { owner, what });
         }
@@ -113,9 +113,9 @@ impl VenvIndex {
     pub fn add_wheel(&mut self, tree: &Tree, wheel_file: &str, installed: &InstalledWheel) {
         let dist = format!("{} {}", installed.name, installed.version);
         let owner = self.owner(wheel_file, &dist);
-        for (path, sha256) in &installed.written {
+        for (path, _) in &installed.written {
             if let Some(entry) = tree.get(path) {
-                let what = What::of(entry, |_| *sha256);
+                let what = What::of(entry);
                 self.claims
                     .insert(path.as_str().to_string(), Claim { owner, what });
             }

@@ -14,7 +14,9 @@ use anyhow::{Context as _, Result, bail};
 use grocker_fs::Tree;
 use grocker_lock::{DebianPackage, PythonPackage};
 use grocker_oci::{Compression, Layer};
-use grocker_wheel::{InstallOptions, Replaced, Venv, VenvIndex, install_wheel, replaced_warnings};
+use grocker_wheel::{
+    InstallOptions, Replaced, Venv, VenvIndex, install_wheel_file, replaced_warnings,
+};
 use tokio::runtime::Handle;
 
 use crate::bytecode::Interpreter;
@@ -196,17 +198,12 @@ impl VenvLayers<'_> {
         let (mut tree, scripts, index) = self
             .install(packages, own, layer.with_skeleton, ctx)
             .await?;
-        let files = || {
-            tree.iter().filter_map(|(_, e)| match &e.kind {
-                grocker_fs::Kind::File(data) => Some(data),
-                _ => None,
-            })
-        };
+        let (elf, iconv) = tokio::task::block_in_place(|| elf_facts(&tree))?;
         let notes = Notes {
             calls_iconv: false,
             scripts,
-            elf: files().any(|data| data.starts_with(b"\x7fELF")),
-            iconv: files().any(|data| grocker_elf::calls_iconv(data)),
+            elf,
+            iconv,
         };
         if let Some(interpreter) = self.bytecode {
             let _stage = ctx
@@ -214,7 +211,8 @@ impl VenvLayers<'_> {
                 .stage(format!("Compiling the {kind} layer's bytecode"));
             let site = self.venv.site_packages();
             let site = site.trim_start_matches('/');
-            tokio::task::block_in_place(|| interpreter.compile(&mut tree, site))?;
+            let spool = ctx.spool()?;
+            tokio::task::block_in_place(|| interpreter.compile(&mut tree, site, &spool))?;
         }
         let _stage = ctx.report.stage(format!("Writing the {kind} layer"));
         let cache = LayerCache::new(ctx.fetcher.cache());
@@ -344,9 +342,10 @@ impl VenvLayers<'_> {
             }
             let mut scripts = Vec::new();
             for (file, path) in &wheels {
-                let reader = std::io::BufReader::new(fs_err::File::open(path)?);
+                // The wheel's files stay in it (a verified download in the cache, or a wheel the
+                // compiler built): the tree refers to them, the layer writer reads them again.
                 let installed =
-                    install_wheel(reader, file, &venv, &mut tree, &InstallOptions::default())?;
+                    install_wheel_file(path, file, &venv, &mut tree, &InstallOptions::default())?;
                 index.add_wheel(&tree, file, &installed);
                 scripts.extend(installed.console_scripts);
                 scripts.extend(installed.gui_scripts);
@@ -361,6 +360,27 @@ impl VenvLayers<'_> {
         .await
         .context("the wheel installer stopped unexpectedly")?
     }
+}
+
+/// Whether the tree holds an ELF file, and whether one calls `iconv_open`: each file's first
+/// bytes are read, and an ELF file's whole content streamed until the name is found.
+fn elf_facts(tree: &Tree) -> Result<(bool, bool)> {
+    let (mut elf, mut iconv) = (false, false);
+    for (path, entry) in tree.iter() {
+        let grocker_fs::Kind::File(content) = &entry.kind else {
+            continue;
+        };
+        let read = || format!("reading /{path}");
+        if !content.head(4).with_context(read)?.starts_with(b"\x7fELF") {
+            continue;
+        }
+        elf = true;
+        if grocker_elf::calls_iconv(content).with_context(read)? {
+            iconv = true;
+            break;
+        }
+    }
+    Ok((elf, iconv))
 }
 
 /// Where the layer cache's neighbour keeps each venv layer's [`VenvIndex`], by layer digest.

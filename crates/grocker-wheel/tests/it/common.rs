@@ -59,7 +59,8 @@ pub fn install(file: &str, bytes: &[u8]) -> Result<(Tree, InstalledWheel), Wheel
     Ok((tree, installed))
 }
 
-pub fn file<'t>(tree: &'t Tree, path: &str) -> (&'t [u8], u32) {
+/// The file's bytes (leaked: a test reads a few small files) and mode.
+pub fn file(tree: &Tree, path: &str) -> (&'static [u8], u32) {
     let entry = tree
         .get(&RelPath::new(path).unwrap())
         .unwrap_or_else(|| panic!("{path} not installed"));
@@ -67,7 +68,8 @@ pub fn file<'t>(tree: &'t Tree, path: &str) -> (&'t [u8], u32) {
         panic!("{path} is not a file");
     };
     assert_eq!((entry.uid, entry.gid), (0, 0), "{path} not root-owned");
-    (data, entry.mode)
+    let data = data.read_all().unwrap().to_vec();
+    (Box::leak(data.into_boxed_slice()), entry.mode)
 }
 
 pub fn record_hash(data: &[u8]) -> String {

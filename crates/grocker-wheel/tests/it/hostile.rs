@@ -4,7 +4,7 @@
 use std::io::{Cursor, Write};
 
 use grocker_fs::Tree;
-use grocker_wheel::{InstallOptions, WheelError, install_wheel};
+use grocker_wheel::{InstallOptions, WheelError, install_wheel, install_wheel_file};
 use zip::write::SimpleFileOptions;
 
 use crate::common::*;
@@ -203,6 +203,58 @@ fn zip_bombs() {
         matches!(err, WheelError::TooLarge { ref entry, .. } if entry == "bomb/part3"),
         "{err:?}"
     );
+}
+
+/// Under the total limit, but compressed at a ratio no real file reaches: refused on its
+/// headers, before a byte is inflated, with one error naming the wheel and the member — from
+/// memory and from a wheel on disk alike. A member whose header understates its size is
+/// refused as soon as it inflates past it, and the tree is left untouched.
+#[test]
+fn zip_bomb_by_ratio_is_refused_before_inflating() {
+    let zeros = vec![0u8; 64 << 20];
+    let builder = WheelBuilder::new("bomb-1.0")
+        .file("bomb/__init__.py", b"")
+        .file("bomb/zeros.bin", &zeros);
+    let bytes = builder.build();
+    drop(zeros);
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(builder.file_name());
+    fs_err::write(&path, &bytes).unwrap();
+    let from_file = |path: &std::path::Path| {
+        let mut tree = Tree::new();
+        let result = install_wheel_file(
+            path,
+            &builder.file_name(),
+            &venv(),
+            &mut tree,
+            &InstallOptions::default(),
+        );
+        assert!(tree.is_empty());
+        result
+    };
+    for err in [
+        from_file(&path).unwrap_err(),
+        install("bomb-1.0-py3-none-any.whl", &bytes).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, WheelError::ZipBomb { ref entry, .. } if entry == "bomb/zeros.bin"),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("bomb-1.0-py3-none-any.whl: `bomb/zeros.bin` declares 67108864 bytes")
+                && text.ends_with("refusing a zip bomb"),
+            "{text}"
+        );
+    }
+    // The same member declaring 1 MiB: the ratio looks harmless, the inflation gives it away.
+    let mut lying = bytes.clone();
+    let declared = (64u32 << 20).to_le_bytes();
+    assert!(patch_bytes(&mut lying, &declared, &(1u32 << 20).to_le_bytes()) >= 2);
+    fs_err::write(&path, &lying).unwrap();
+    let err = from_file(&path).unwrap_err();
+    assert!(err.to_string().contains("bomb/zeros.bin"), "{err}");
 }
 
 fn patch_bytes(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {

@@ -125,7 +125,10 @@ fn same_files_as_pip() {
                 return None;
             };
             let rel = path.as_str().strip_prefix("opt/venv/").unwrap().to_string();
-            Some((rel, (data.to_vec(), entry.mode & 0o111 != 0)))
+            Some((
+                rel,
+                (data.read_all().unwrap().to_vec(), entry.mode & 0o111 != 0),
+            ))
         })
         .collect();
 
