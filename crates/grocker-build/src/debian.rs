@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, bail};
 use grocker_debian::{
-    DebOptions, Keyring, PackageIndex, Source, load_index, read_deb, resolve, status_d_files,
+    DebOptions, Keyring, PackageIndex, Source, index_identity, load_index, read_deb, resolve,
+    status_d_files,
 };
 use grocker_fetch::Download;
 use grocker_fs::{Spool, Tree};
@@ -25,6 +26,9 @@ use crate::bytecode::Interpreter;
 use crate::context::Context;
 use crate::inputs::DebianSources;
 use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
+
+/// The cache namespace of Debian resolutions (see [`DebianArchive::resolve`]).
+const RESOLUTIONS: &str = "debian-resolutions";
 
 /// Archive names as the lock records them, so a lock is independent of the mirror used.
 const DEBIAN: &str = "debian";
@@ -135,9 +139,23 @@ impl DebianArchive {
         let _stage = ctx
             .report
             .stage(format!("Resolving {what} for {}", self.runtime));
-        let index = self.index(ctx).await?;
         let mut roots = self.runtime.root_packages();
         roots.extend(packages.iter().cloned());
+        // A resolution depends on its roots and the indexes it reads, nothing else: the same
+        // ones give the same packages, without parsing ~40 MB of `Packages` again (a runtime
+        // that was resolved once — by `grocker root`, by another app — is resolved for good).
+        let key = self.resolution_key(&roots, ctx).await?;
+        let cache = ctx.fetcher.cache();
+        if let Some((bytes, _)) = cache.get_keyed(RESOLUTIONS, &key) {
+            match serde_json::from_slice::<Vec<DebianPackage>>(&bytes) {
+                Ok(out) => {
+                    tracing::debug!("Debian packages for {}: resolved before", self.runtime);
+                    return Ok(out);
+                }
+                Err(e) => tracing::debug!("ignoring an unreadable resolution record: {e}"),
+            }
+        }
+        let index = self.index(ctx).await?;
         let resolved = resolve(index, &roots, self.arch.oci_name())?;
         let mut out: Vec<DebianPackage> = resolved
             .into_iter()
@@ -152,7 +170,45 @@ impl DebianArchive {
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        cache
+            .put_keyed(RESOLUTIONS, &key, &serde_json::to_vec(&out)?)
+            .context("recording the Debian resolution in the cache")?;
         Ok(out)
+    }
+
+    /// What names a resolution of `roots`: the architecture, the roots, and the identity of
+    /// every index it would read (each `Packages` file's SHA-256 from its verified `InRelease`,
+    /// the mirrors, each extra repository with its own key).
+    async fn resolution_key(&self, roots: &[String], ctx: &Context) -> Result<String> {
+        let arch = self.arch.oci_name();
+        let mut h = grocker_hash::Hasher::new();
+        h.update(format!("debian-resolution v1 {arch}\n").as_bytes());
+        for root in roots {
+            h.update(format!("root {root}\n").as_bytes());
+        }
+        let sources = Source::suite_defaults(
+            self.runtime.suite(),
+            &self.sources.mirror,
+            &self.sources.security_mirror,
+        );
+        let keyring = self.sources.keyring()?;
+        let now = SystemTime::now();
+        let mut lines = index_identity(&ctx.fetcher, &sources, &keyring, arch, now).await?;
+        for repo in &self.sources.repositories {
+            let keyring =
+                Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
+            let source = Source {
+                base: repo.url.clone(),
+                suite: repo.suite.clone(),
+                components: repo.components.clone(),
+            };
+            lines.push(format!("repository {}", repo.name));
+            lines.extend(index_identity(&ctx.fetcher, &[source], &keyring, arch, now).await?);
+        }
+        for line in lines {
+            h.update(format!("{line}\n").as_bytes());
+        }
+        Ok(h.finish().to_string())
     }
 
     /// Which Debian package ships each shared library (Debian's Contents index, verified like
@@ -204,30 +260,11 @@ impl PinnedDebian<'_> {
     /// interpreter (see [`Self::interpreter`]).
     pub async fn layers(&self, bytecode: bool, ctx: &Context) -> Result<OsLayers> {
         let epoch = ctx.epoch;
-        let user = User::default();
-        let key = |kind: LayerKind| {
-            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
-            key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
-            // How the two are split, and what the os layer's notes say, are inputs too.
-            key.add("gconv apart; calls_iconv besides libc and libstdc++");
-            for p in self.packages {
-                key.add(&format!(
-                    "{} {} {} {}",
-                    p.name, p.version, p.architecture, p.sha256
-                ));
-            }
-            key
-        };
-        let (mut os_key, iconv_key) = (key(LayerKind::Os), key(LayerKind::Iconv));
+        let (mut os_key, iconv_key) = self.layer_keys(epoch);
         if bytecode {
             os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
         }
-        let os_created_by = format!(
-            "grocker: os layer, {} on {} Debian packages",
-            self.runtime,
-            self.packages.len()
-        );
-        let iconv_created_by = "grocker: iconv layer (glibc's gconv modules)".to_string();
+        let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx.fetcher.cache());
         if let (Some((os, notes)), Some((iconv, _))) = (
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
@@ -300,6 +337,56 @@ impl PinnedDebian<'_> {
         .context("the layer writer stopped unexpectedly")?
     }
 
+    /// The keys of the `os` layer (without bytecode) and the `iconv` layer of these packages.
+    fn layer_keys(&self, epoch: crate::context::SourceDateEpoch) -> (LayerKey, LayerKey) {
+        let user = User::default();
+        let key = |kind: LayerKind| {
+            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+            key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
+            // How the two are split, and what the os layer's notes say, are inputs too.
+            key.add("gconv apart; calls_iconv besides libc and libstdc++");
+            for p in self.packages {
+                key.add(&format!(
+                    "{} {} {} {}",
+                    p.name, p.version, p.architecture, p.sha256
+                ));
+            }
+            key
+        };
+        (key(LayerKind::Os), key(LayerKind::Iconv))
+    }
+
+    fn created_by(&self) -> (String, String) {
+        (
+            format!(
+                "grocker: os layer, {} on {} Debian packages",
+                self.runtime,
+                self.packages.len()
+            ),
+            "grocker: iconv layer (glibc's gconv modules)".to_string(),
+        )
+    }
+
+    /// The runtime filesystem: read back from its two layers when the layer cache has them (a
+    /// warm runtime is never assembled again), else [`Self::tree`].
+    pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
+        let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
+        let (os_created_by, iconv_created_by) = self.created_by();
+        let cache = LayerCache::new(ctx.fetcher.cache());
+        let (Some((os, _)), Some((iconv, _))) = (
+            cache.lookup(&os_key, Compression::Gzip, &os_created_by),
+            cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
+        ) else {
+            return self.tree(ctx).await;
+        };
+        let _stage = ctx
+            .report
+            .stage("Reading the runtime filesystem from its cached layers");
+        tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&os, &iconv]))
+            .await
+            .context("the layer reader stopped unexpectedly")?
+    }
+
     /// What names the runtime's interpreter: its Debian packages.
     pub(crate) fn interpreter_id(&self) -> grocker_hash::Sha256 {
         let mut h = grocker_hash::Hasher::new();
@@ -323,7 +410,7 @@ impl PinnedDebian<'_> {
         let tree = match tree {
             Some(tree) => tree,
             None => {
-                assembled = self.tree(ctx).await?;
+                assembled = self.runtime_tree(ctx).await?;
                 &assembled
             }
         };

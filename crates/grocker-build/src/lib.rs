@@ -36,6 +36,7 @@ mod debian;
 mod host_build;
 mod image;
 mod inputs;
+mod layer_tree;
 mod layers;
 mod native;
 mod plan;

@@ -52,7 +52,7 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
         .stage("Checking the native libraries of the venv");
     let mut tree = match whole.os_tree {
         Some(tree) => tree,
-        None => whole.os.tree(ctx).await?,
+        None => whole.os.runtime_tree(ctx).await?,
     };
     let venv = match whole.venv_tree {
         Some(tree) => tree,

@@ -151,6 +151,16 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         inputs.lock.locked,
         ctx,
     )?;
+    // A team lock's pins are known before the project is built: their wheels are fetched
+    // while the project's wheel is built (in the sandbox or the builder).
+    let (mut early_pins, prefetch) = match &team {
+        Some((_, team)) => {
+            let pins = crate::project::pins(&team.locked, &python.indexes, &target, ctx).await?;
+            let prefetch = prefetch_wheels(&pins, ctx)?;
+            (Some(pins), Some(prefetch))
+        }
+        None => (None, None),
+    };
     let app = match &team {
         Some((project, team)) => locked_app(project, team, &compiler)?,
         None => resolved_app(&python.app, &compiler)?,
@@ -164,8 +174,12 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             let mut lock = Lock::new(wanted);
             lock.debian = debian;
             lock.added_packages = added.clone();
-            lock.python = match &team {
-                Some((_, team)) => locked_pins(team, python, &target, &compiler, ctx).await?,
+            // Pinned early exactly when there is a team lock.
+            lock.python = match early_pins.take() {
+                Some(pins) => {
+                    compile_sdists(&pins, &compiler, ctx).await?;
+                    pins
+                }
                 None => {
                     let request = PythonRequest {
                         requirement: app_requirement(&python.app, &app)?,
@@ -181,6 +195,10 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             lock
         }
     };
+    if let Some(prefetch) = prefetch {
+        // Done before the build stage fetches the same files; its errors are that fetch's.
+        let _ = prefetch.await;
+    }
     let release = match (app.release, &python.app) {
         (Some(release), _) => release,
         (None, AppInput::Release(spec)) => pinned_release(spec, &lock)?,
@@ -227,19 +245,6 @@ fn team_lock(
         );
     }
     Ok(team.map(|team| (project, team)))
-}
-
-/// The pins of a team lock, its sdists compiled now (see [`compile_sdists`]).
-async fn locked_pins(
-    team: &TeamLock,
-    python: &PythonInputs,
-    target: &Target,
-    compiler: &Compiler,
-    ctx: &Context,
-) -> Result<Vec<PythonPackage>> {
-    let pins = crate::project::pins(&team.locked, &python.indexes, target, ctx).await?;
-    compile_sdists(&pins, compiler, ctx).await?;
-    Ok(pins)
 }
 
 /// The lock to use as the plan, if `existing` was made for `wanted`; `None` to resolve; an
@@ -509,6 +514,21 @@ fn project_wheel(dir: &std::path::Path, compiler: &Compiler) -> Result<LocalApp>
     let handle = tokio::runtime::Handle::current();
     let (name, wheel) = tokio::task::block_in_place(|| compiler.wheel_for_project(&handle, dir))?;
     LocalApp::from_wheel(&name, &wheel, &[])
+}
+
+/// Starts fetching the wheels of `pins` (verified, into the cache) in the background.
+fn prefetch_wheels(pins: &[PythonPackage], ctx: &Context) -> Result<tokio::task::JoinHandle<()>> {
+    let downloads = pins
+        .iter()
+        .filter(|p| !compile::is_sdist(&p.filename))
+        .map(python::download)
+        .collect::<Result<Vec<_>>>()?;
+    let fetcher = ctx.fetcher.clone();
+    Ok(tokio::spawn(async move {
+        if let Err(e) = fetcher.get_all_verified(downloads).await {
+            tracing::debug!("prefetching the locked wheels: {e:#} (the build fetches them again)");
+        }
+    }))
 }
 
 /// Compiles the sdists a team lock pins now, in the plan stage, so that the builder's packages

@@ -131,6 +131,35 @@ pub async fn load_index(
     Ok(index)
 }
 
+/// What [`load_index`] of the same arguments would read, without reading it: each source's
+/// archive root and suite, and the SHA-256 of each `Packages` file its verified `InRelease`
+/// lists for `arch`. Equal identities give equal indexes, so whatever was computed from one
+/// index (a resolution) holds for the other; an `InRelease` is fetched and verified as
+/// [`load_index`] does (within the fetcher's index TTL, from the cache).
+pub async fn index_identity(
+    fetcher: &Fetcher,
+    sources: &[Source],
+    keyring: &Keyring,
+    arch: &str,
+    now: SystemTime,
+) -> Result<Vec<String>, DebianError> {
+    let per_source = sources.iter().map(|source| async move {
+        let (dists, release) = fetch_release(fetcher, source, keyring, now).await?;
+        let mut lines = Vec::new();
+        for component in &source.components {
+            let (path, sha256, _) =
+                pick_index(&release, component, arch).ok_or_else(|| DebianError::MissingIndex {
+                    url: redact_url(&dists),
+                    path: format!("{component}/binary-{arch}/Packages(.xz|.gz)"),
+                })?;
+            lines.push(format!("{} {} {path} {sha256}", source.base, source.suite));
+        }
+        Ok::<_, DebianError>(lines)
+    });
+    let lines = futures_util::future::try_join_all(per_source).await?;
+    Ok(lines.into_iter().flatten().collect())
+}
+
 const INRELEASE: &str = "debian/inrelease";
 
 /// A source's `dists/<suite>/` URL and its Release, from an `InRelease` whose signature by a key

@@ -30,7 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
-pub use archive::{DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, Source, load_index};
+pub use archive::{DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, Source, index_identity, load_index};
 pub use contents::{ContentsIndex, load_contents};
 pub use deb::{DebContents, DebOptions, MERGED_USR_DIRS, SPOOL_FROM, read_deb, read_deb_file};
 pub use dpkg::{STATUS_D, control_package_name, status_d_entry, status_d_files};
