@@ -1,6 +1,3 @@
-//! The `os` stage: plan the Debian package set (or take it from `grocker.lock`), fetch the
-//! `.deb`s verified, read them, and lay out the runtime filesystem.
-
 //! The `os` stage: the Debian package set resolved against the signed archive (its index read
 //! once per build, whoever asks), the pinned `.deb`s fetched verified, read, and laid out as the
 //! runtime filesystem.
@@ -202,7 +199,16 @@ impl PinnedDebian<'_> {
     /// before, else downloaded (verified, cached), read and assembled. With `bytecode`, the
     /// standard library's `.pyc` files are in the `os` layer, compiled by the runtime's
     /// interpreter (see [`Self::interpreter`]).
-    pub async fn layers(&self, bytecode: bool, ctx: &Context) -> Result<OsLayers> {
+    ///
+    /// `host` is this machine's runtime when the image's platform is not this machine's: its
+    /// interpreter compiles the `.pyc` files, which are the same bytes on every platform for
+    /// one Python (see [`crate::foreign::same_python`]).
+    pub async fn layers(
+        &self,
+        bytecode: bool,
+        host: Option<PinnedDebian<'_>>,
+        ctx: &Context,
+    ) -> Result<OsLayers> {
         let epoch = ctx.epoch;
         let user = User::default();
         let key = |kind: LayerKind| {
@@ -247,12 +253,15 @@ impl PinnedDebian<'_> {
                 if !is_toolchain_runtime(path.as_str()) && grocker_elf::calls_iconv(data))
         });
         if bytecode {
-            let interpreter = Interpreter::materialize(
-                ctx.fetcher.cache(),
-                &self.interpreter_id(),
-                &tree,
-                self.runtime.python_version(),
-            )?;
+            let interpreter = match host {
+                Some(host) => host.interpreter(None, ctx).await?,
+                None => Interpreter::materialize(
+                    ctx.fetcher.cache(),
+                    &self.interpreter_id(),
+                    &tree,
+                    self.runtime.python_version(),
+                )?,
+            };
             let _stage = ctx
                 .report
                 .stage("Compiling the standard library's bytecode");

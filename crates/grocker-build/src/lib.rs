@@ -33,6 +33,7 @@ mod bytecode;
 mod compile;
 mod context;
 mod debian;
+mod foreign;
 mod host_build;
 mod image;
 mod inputs;
@@ -51,7 +52,7 @@ pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs,
 };
-pub use plan::{Plan, PlannedApp, plan};
+pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow, bail};
 use grocker_lock::{DebianPackage, Lock, PythonPackage, Request};
 use grocker_project::{Project, ProjectKind};
-use grocker_wheel::{Requirement, Target};
+use grocker_wheel::{Arch, Requirement, Target};
 
-use crate::compile::{self, Compiler, CompilerInputs};
+use crate::compile::{self, Compiler, CompilerInputs, HostTools};
 use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 use crate::inputs::{AppInput, Inputs, LockSettings, PythonInputs};
@@ -19,22 +19,33 @@ use crate::python::{self, LocalApp, PythonRequest};
 use crate::release::{Release, ReleaseSpec};
 use crate::source_tree::SourceTree;
 
-/// Everything a build needs, fully pinned: the inputs it came from, every `.deb` and wheel with
-/// its hash (the lock), and the application.
+/// Everything a build needs, fully pinned: the inputs it came from, the lock, and for each
+/// platform its own pins and application.
 pub struct Plan {
     /// What was asked for.
     pub inputs: Inputs,
-    /// The pins: Debian packages, Python packages, the builder's packages.
+    /// The pins of every platform, as `grocker.lock` records them.
     pub lock: Lock,
     /// Whether `lock` differs from the lock file, and so must be written — once the image is
     /// published, never before, so a failed build leaves the old lock in place.
     pub lock_changed: bool,
+    /// One per platform, in `inputs.platforms` order.
+    pub platforms: Vec<PlatformPlan>,
+}
+
+/// The part of a plan for one platform: what its image is made of.
+pub struct PlatformPlan {
+    /// The platform.
+    pub arch: Arch,
+    /// Its pins (Debian packages, Python packages, the builder's), as the single-platform lock
+    /// of a build for it alone.
+    pub pins: Lock,
     /// The application; `None` for the runtime image alone.
     pub app: Option<PlannedApp>,
     pub(crate) archive: Arc<DebianArchive>,
 }
 
-/// The application of a plan.
+/// The application of a plan, for one platform.
 pub struct PlannedApp {
     /// What it is, by name and version (a local wheel's or project's own).
     pub release: Release,
@@ -49,7 +60,7 @@ pub struct PlannedApp {
     /// The image's Python and platform.
     pub target: Target,
     /// The builder: it built the sdists and the project, and gives their wheels again.
-    pub(crate) compiler: Compiler,
+    pub(crate) compiler: Arc<Compiler>,
 }
 
 impl PlannedApp {
@@ -59,14 +70,22 @@ impl PlannedApp {
     }
 }
 
-impl Plan {
+impl PlatformPlan {
     /// The pinned Debian packages of the `os` layer, with where they come from.
     pub(crate) fn debian(&self) -> PinnedDebian<'_> {
         PinnedDebian {
-            runtime: self.inputs.runtime,
+            runtime: self.archive.runtime(),
             sources: self.archive.sources(),
-            packages: &self.lock.debian,
+            packages: &self.pins.debian,
         }
+    }
+}
+
+impl Plan {
+    /// The application (its release is the same on every platform); `None` for the runtime
+    /// image alone.
+    pub fn app(&self) -> Option<&PlannedApp> {
+        self.platforms.first().and_then(|p| p.app.as_ref())
     }
 
     /// Writes the lock file if the plan changed it, saying so.
@@ -80,18 +99,87 @@ impl Plan {
     }
 }
 
-/// The plan for `inputs`: from the lock file when it was made for the same request, else
-/// resolved.
+/// The plan for `inputs`: each platform's from the lock file when it was made for the same
+/// request, else resolved. The host's platform is planned first, when it is one of them: the
+/// others' pure-Python wheels and bytecode come from its tools.
 pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
+    if inputs.platforms.is_empty() {
+        bail!("internal error: a plan for no platform");
+    }
+    let existing = Lock::read(&inputs.lock.path)?;
+    let host = Arch::host();
+    let mut order: Vec<Arch> = inputs.platforms.clone();
+    order.sort_by_key(|a| Some(*a) != host);
+    let mut host_compiler: Option<Arc<Compiler>> = None;
+    let mut planned: Vec<PlatformPlan> = Vec::new();
+    for arch in order {
+        let part = existing
+            .as_ref()
+            .and_then(|l| l.for_platform(arch.oci_name()));
+        if inputs.lock.locked && existing.is_some() && part.is_none() {
+            bail!(
+                "--locked: {} pins no packages for linux/{}; run without --locked to update it",
+                inputs.lock.path.display(),
+                arch.oci_name()
+            );
+        }
+        let tools = match (Some(arch) == host, &host_compiler) {
+            (true, _) => HostTools::Native,
+            (false, Some(compiler)) => HostTools::Given(Arc::clone(compiler)),
+            (false, None) => HostTools::Lazy,
+        };
+        let platform = plan_platform(&inputs, arch, part, tools, ctx).await?;
+        if Some(arch) == host {
+            host_compiler = platform.app.as_ref().map(|a| Arc::clone(&a.compiler));
+        }
+        planned.push(platform);
+    }
+    planned.sort_by_key(|p| p.arch);
+    if let [first, rest @ ..] = planned.as_slice()
+        && let Some(app) = &first.app
+    {
+        for other in rest {
+            let release = other.app.as_ref().map(|a| &a.release);
+            if release.map(|r| &r.version) != Some(&app.release.version) {
+                bail!(
+                    "{} resolves to version {} for linux/{} but {} for linux/{}: pin one version \
+                     (NAME==VERSION) that both platforms have",
+                    app.release.name,
+                    app.release.version,
+                    first.arch.oci_name(),
+                    release.map_or("none".to_string(), |r| r.version.to_string()),
+                    other.arch.oci_name()
+                );
+            }
+        }
+    }
+    let lock = Lock::combine(planned.iter().map(|p| p.pins.clone()).collect())?;
+    let lock_changed = existing.as_ref() != Some(&lock);
+    Ok(Plan {
+        inputs,
+        lock,
+        lock_changed,
+        platforms: planned,
+    })
+}
+
+/// One platform's part of the plan: from `existing` (the lock's part for it) when made for the
+/// same request, else resolved.
+async fn plan_platform(
+    inputs: &Inputs,
+    arch: Arch,
+    existing: Option<Lock>,
+    tools: HostTools,
+    ctx: &Context,
+) -> Result<PlatformPlan> {
     let archive = Arc::new(DebianArchive::new(
         inputs.runtime,
-        inputs.arch,
+        arch,
         inputs.debian.clone(),
     ));
-    let existing = Lock::read(&inputs.lock.path)?;
-    let os_request = os_request(&inputs);
+    let os_request = os_request(inputs, arch);
     let Some(python) = &inputs.python else {
-        let lock = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {
+        let pins = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {
             Some(lock) => lock,
             None => {
                 let mut lock = Lock::new(os_request);
@@ -101,11 +189,9 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
                 lock
             }
         };
-        let lock_changed = existing.as_ref() != Some(&lock);
-        return Ok(Plan {
-            inputs,
-            lock,
-            lock_changed,
+        return Ok(PlatformPlan {
+            arch,
+            pins,
             app: None,
             archive,
         });
@@ -115,7 +201,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     // its wheel, and a project's wheel comes out of the builder, which needs the runtime. A lock
     // made for the same runtime and packages pins it, whatever the Python side asks.
     // Packages added for missing libraries stay added, even on --upgrade: the image needs them.
-    let added = added_packages(&inputs, existing.as_ref(), &os_request);
+    let added = added_packages(inputs, existing.as_ref(), &os_request);
     let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
     let same_os = existing.as_ref().filter(|l| {
         !inputs.lock.upgrade && same_os_request(&l.request, &os_request) && has_added(l)
@@ -131,8 +217,8 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             (resolved, Vec::new())
         }
     };
-    let target = python::target(inputs.runtime, inputs.arch, &debian)?;
-    let compiler = Compiler::new(
+    let target = python::target(inputs.runtime, arch, &debian)?;
+    let compiler = Arc::new(Compiler::new(
         CompilerInputs {
             archive: Arc::clone(&archive),
             build_packages: &python.build_packages,
@@ -141,9 +227,10 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             allowed: python.compile,
             locked: builder,
             runtime: debian.clone(),
+            host: tools,
         },
         ctx,
-    );
+    ));
     let team = team_lock(
         &python.app,
         &python.project,
@@ -158,7 +245,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     let team_lock = team.as_ref().map(|t| &t.1);
     let wanted = python_request(os_request, python, &app, team_lock, &inputs.lock.path)?;
     let reusable = existing.as_ref().filter(has_added);
-    let lock = match reuse(reusable, &wanted, &inputs.lock)? {
+    let pins = match reuse(reusable, &wanted, &inputs.lock)? {
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(wanted);
@@ -183,14 +270,12 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     };
     let release = match (app.release, &python.app) {
         (Some(release), _) => release,
-        (None, AppInput::Release(spec)) => pinned_release(spec, &lock)?,
+        (None, AppInput::Release(spec)) => pinned_release(spec, &pins)?,
         (None, _) => bail!("internal error: a local application without its release"),
     };
-    let lock_changed = existing.as_ref() != Some(&lock);
-    Ok(Plan {
-        inputs,
-        lock,
-        lock_changed,
+    Ok(PlatformPlan {
+        arch,
+        pins,
         app: Some(PlannedApp {
             release,
             versioned: app.versioned,
@@ -272,8 +357,8 @@ fn reuse(
     Ok(None)
 }
 
-/// The Debian side of the request, as the lock records it.
-fn os_request(inputs: &Inputs) -> Request {
+/// The Debian side of the request for `arch`, as the lock records it.
+fn os_request(inputs: &Inputs, arch: Arch) -> Request {
     let mut repositories: Vec<String> = inputs
         .debian
         .repositories
@@ -283,7 +368,7 @@ fn os_request(inputs: &Inputs) -> Request {
     repositories.sort();
     Request {
         runtime: inputs.runtime.to_string(),
-        architecture: inputs.arch.oci_name().to_string(),
+        architecture: arch.oci_name().to_string(),
         packages: inputs.packages.clone(),
         application: None,
         constraints: vec![],
@@ -296,6 +381,7 @@ fn os_request(inputs: &Inputs) -> Request {
         requires: vec![],
         project_lock: None,
         selection: vec![],
+        architectures: vec![],
     }
 }
 
