@@ -345,9 +345,11 @@ impl Compiler {
         // Named the same from any working directory (it keys the build-requirements hint too).
         let label = fs_err::canonicalize(dir)?.display().to_string();
         let prepare = |builder: &Builder, work: &Path| Ok(builder.prepare_source(dir, work)?);
-        if let Some(host) = handle.block_on(self.host_compiler())? {
+        if !matches!(self.tools, HostTools::Native) {
             let mut host_wheel = None;
-            if crate::host_build::is_pure(dir)? {
+            if crate::host_build::is_pure(dir)?
+                && let Some(host) = handle.block_on(self.host_compiler())?
+            {
                 let built = host.wheel_for_project(handle, dir)?;
                 if is_pure_wheel(&built.0) {
                     return Ok(built);

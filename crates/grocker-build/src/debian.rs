@@ -348,6 +348,28 @@ impl PinnedDebian<'_> {
     /// Downloads every `.deb` (verified against its SHA-256, cached), reads them and lays out
     /// the runtime filesystem.
     pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
+        let packages = self.read(ctx).await?;
+        let _stage = ctx.report.stage("Assembling the runtime filesystem");
+        let user = User::default();
+        tokio::task::spawn_blocking(move || Ok(assemble(packages, &user)?))
+            .await
+            .context("the runtime assembler stopped unexpectedly")?
+    }
+
+    /// The packages' own files, as their `data.tar`s hold them, with nothing synthesized: not
+    /// a runtime (the engine probe runs one program of it).
+    pub async fn files(&self, ctx: &Context) -> Result<Tree> {
+        let mut tree = Tree::new();
+        for package in self.read(ctx).await? {
+            for (path, entry) in package.files {
+                tree.insert(path, entry)?;
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Downloads every `.deb` (verified against its SHA-256, cached) and reads them.
+    async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
         let mut downloads = Vec::with_capacity(self.packages.len());
         for p in self.packages {
             let base = self.sources.archive_base(&p.archive)?;
@@ -371,15 +393,10 @@ impl PinnedDebian<'_> {
             ctx.fetcher.get_all_verified(downloads).await?
         };
 
-        let _stage = ctx.report.stage("Assembling the runtime filesystem");
         let entries: Vec<DebianPackage> = self.packages.to_vec();
-        let user = User::default();
-        tokio::task::spawn_blocking(move || -> Result<Tree> {
-            let packages = read_all(&entries, &paths)?;
-            Ok(assemble(packages, &user)?)
-        })
-        .await
-        .context("the package reader stopped unexpectedly")?
+        tokio::task::spawn_blocking(move || read_all(&entries, &paths))
+            .await
+            .context("the package reader stopped unexpectedly")?
     }
 }
 

@@ -95,19 +95,47 @@ pub fn cannot_compile(
          {platform}, and the engine at {engine} cannot run {platform} containers. Ways out: use \
          a wheel for {platform} (a version of the package that publishes a manylinux_*_{arch} \
          wheel, pinned), build for a subset of platforms (--platform without {platform}), or use \
-         an engine that runs {platform} (a {arch} machine through DOCKER_HOST, or binfmt_misc \
+         an engine that runs {platform} (an {arch} machine through DOCKER_HOST, or binfmt_misc \
          with qemu-user-static on this one)",
         arch = target.arch.as_str(),
     )
 }
 
-/// The dynamic loader of a platform's glibc: an executable of that platform in one file, which
-/// `--version` runs without anything else.
-fn loader(arch: Arch) -> &'static str {
+/// Where a platform's glibc puts its dynamic loader — an executable of that platform in one
+/// file, which `--version` runs with nothing else — in the order of Debian's releases (before
+/// and after the loader moved under `/usr`).
+fn loader_paths(arch: Arch) -> &'static [&'static str] {
     match arch {
-        Arch::X86_64 => "/lib64/ld-linux-x86-64.so.2",
-        Arch::Aarch64 => "/lib/ld-linux-aarch64.so.1",
+        Arch::X86_64 => &[
+            "lib64/ld-linux-x86-64.so.2",
+            "usr/lib64/ld-linux-x86-64.so.2",
+            "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        ],
+        Arch::Aarch64 => &[
+            "lib/ld-linux-aarch64.so.1",
+            "usr/lib/ld-linux-aarch64.so.1",
+            "usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+        ],
     }
+}
+
+/// The loader's path in `tree` (a platform's `libc6`), from the root.
+fn find_loader(tree: &grocker_fs::Tree, arch: Arch) -> Result<String> {
+    loader_paths(arch)
+        .iter()
+        .find(|p| {
+            grocker_fs::RelPath::new(p).is_ok_and(|path| {
+                tree.get(&path)
+                    .is_some_and(|e| matches!(e.kind, grocker_fs::Kind::File(_)))
+            })
+        })
+        .map(|p| format!("/{p}"))
+        .ok_or_else(|| {
+            anyhow!(
+                "libc6 for {} has no dynamic loader where glibc puts it",
+                arch.platform()
+            )
+        })
 }
 
 /// Asks the engine whether it runs containers of `target`'s platform: it runs the platform's
@@ -133,17 +161,22 @@ pub async fn engine_runs(
         target.arch.oci_name(),
         &libc.sha256.to_string()[..16]
     );
+    let pinned = PinnedDebian {
+        runtime: archive.runtime(),
+        sources: archive.sources(),
+        packages: std::slice::from_ref(libc),
+    };
+    let tree = pinned.files(ctx).await?;
+    let loader = find_loader(&tree, target.arch)?;
     if !engine.has_image(&tag)? {
-        let pinned = PinnedDebian {
-            runtime: archive.runtime(),
-            sources: archive.sources(),
-            packages: std::slice::from_ref(libc),
-        };
-        let tree = pinned.tree(ctx).await?;
         let config = ImageConfig {
             architecture: target.arch.oci_name().into(),
             variant: target.arch.oci_variant().map(str::to_string),
-            labels: BTreeMap::from([("grocker.role".into(), "probe".into())]),
+            // An intermediate image, like the builder: `grocker purge` removes it with them.
+            labels: BTreeMap::from([
+                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("grocker.role".into(), "builder".into()),
+            ]),
             ..ImageConfig::default()
         };
         let name = tag.parse()?;
@@ -166,7 +199,7 @@ pub async fn engine_runs(
     }
     let spec = RunSpec {
         image: tag,
-        cmd: vec![loader(target.arch).to_string(), "--version".to_string()],
+        cmd: vec![loader, "--version".to_string()],
         timeout: Some(Duration::from_secs(60)),
         what: format!("check that the engine runs {}", target.arch.platform()),
         ..RunSpec::default()
