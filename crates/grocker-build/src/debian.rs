@@ -85,8 +85,18 @@ impl DebianArchive {
         self.runtime
     }
 
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
     pub fn sources(&self) -> &DebianSources {
         &self.sources
+    }
+
+    /// Loads the package index now, for a resolution to come: the indexes of several
+    /// platforms load at the same time (each is seconds of download and decompression).
+    pub async fn preload(&self, ctx: &Context) -> Result<()> {
+        self.index(ctx).await.map(drop)
     }
 
     async fn index(&self, ctx: &Context) -> Result<&PackageIndex> {

@@ -107,6 +107,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         bail!("internal error: a plan for no platform");
     }
     let existing = Lock::read(&inputs.lock.path)?;
+    let archives = archives(&inputs, existing.as_ref(), ctx).await?;
     let host = Arch::host();
     let mut order: Vec<Arch> = inputs.platforms.clone();
     order.sort_by_key(|a| Some(*a) != host);
@@ -128,7 +129,12 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             (false, Some(compiler)) => HostTools::Given(Arc::clone(compiler)),
             (false, None) => HostTools::Lazy,
         };
-        let platform = plan_platform(&inputs, arch, part, tools, ctx).await?;
+        let archive = archives
+            .iter()
+            .find(|a| a.arch() == arch)
+            .map(Arc::clone)
+            .ok_or_else(|| anyhow!("internal error: no archive for {arch}"))?;
+        let platform = plan_platform(&inputs, archive, part, tools, ctx).await?;
         if Some(arch) == host {
             host_compiler = platform.app.as_ref().map(|a| Arc::clone(&a.compiler));
         }
@@ -163,20 +169,52 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     })
 }
 
+/// Each platform's Debian archive. With several platforms, the package indexes of those the
+/// lock does not pin (or all, on `--upgrade`) are loaded at once, before planning resolves them
+/// one platform after the other.
+async fn archives(
+    inputs: &Inputs,
+    existing: Option<&Lock>,
+    ctx: &Context,
+) -> Result<Vec<Arc<DebianArchive>>> {
+    let archives: Vec<Arc<DebianArchive>> = inputs
+        .platforms
+        .iter()
+        .map(|arch| {
+            Arc::new(DebianArchive::new(
+                inputs.runtime,
+                *arch,
+                inputs.debian.clone(),
+            ))
+        })
+        .collect();
+    if archives.len() > 1 {
+        let mut loads = tokio::task::JoinSet::new();
+        for archive in &archives {
+            let pinned =
+                existing.is_some_and(|l| l.for_platform(archive.arch().oci_name()).is_some());
+            if !pinned || inputs.lock.upgrade {
+                let (archive, ctx) = (Arc::clone(archive), ctx.clone());
+                loads.spawn(async move { archive.preload(&ctx).await });
+            }
+        }
+        while let Some(loaded) = loads.join_next().await {
+            loaded.context("loading a package index stopped unexpectedly")??;
+        }
+    }
+    Ok(archives)
+}
+
 /// One platform's part of the plan: from `existing` (the lock's part for it) when made for the
 /// same request, else resolved.
 async fn plan_platform(
     inputs: &Inputs,
-    arch: Arch,
+    archive: Arc<DebianArchive>,
     existing: Option<Lock>,
     tools: HostTools,
     ctx: &Context,
 ) -> Result<PlatformPlan> {
-    let archive = Arc::new(DebianArchive::new(
-        inputs.runtime,
-        arch,
-        inputs.debian.clone(),
-    ));
+    let arch = archive.arch();
     let os_request = os_request(inputs, arch);
     let Some(python) = &inputs.python else {
         let pins = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {

@@ -267,7 +267,8 @@ pub struct BuildArgs {
     pub no_auto_packages: bool,
 
     /// Put `.pyc` files in the image (the standard library's and the venv's), compiled by the
-    /// image's own Python run on this machine (Linux x86-64): containers start faster (httpie:
+    /// image's own Python run on this machine (for another platform's image, this machine's
+    /// build of the same Debian python3.X: the bytes are the same): containers start faster (httpie:
     /// 0.35 s instead of 1.1 s) and images are larger (httpie: 91 MB instead of 63 MB). Off by
     /// default, as with pip's `--no-compile` and uv.
     #[arg(long)]
