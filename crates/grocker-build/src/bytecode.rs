@@ -1,6 +1,8 @@
 //! `--compile-bytecode`: the image's `.py` files compiled to `.pyc` by the image's own
 //! interpreter — Debian's `python3.X`, from the runtime's `.deb`s — run on this machine through
-//! the runtime's own dynamic loader. No engine, as for the rest of the image.
+//! the runtime's own dynamic loader. No engine, as for the rest of the image. For another
+//! platform's image, the same Debian version of `python3.X` for this machine's architecture
+//! compiles them: `.pyc` files are the same bytes on every platform for one CPython.
 //!
 //! Without bytecode, every start of a container compiles what it imports, since the venv and
 //! `/usr` are read-only to the app's user: `http --version` takes 1.1 s instead of 0.35 s. With
@@ -121,13 +123,19 @@ impl Interpreter {
 
     fn run(&self, src: &Path, named: &str) -> Result<()> {
         let (major, minor) = self.python;
-        let libs = self.root.join("usr/lib/x86_64-linux-gnu");
-        let loader = libs.join("ld-linux-x86-64.so.2");
+        // This machine's own loader: the interpreter is the runtime's for this machine's
+        // architecture (another platform's `.pyc` files are the same bytes).
+        let (triplet, loader) = match std::env::consts::ARCH {
+            "aarch64" => ("aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
+            _ => ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+        };
+        let libs = self.root.join("usr/lib").join(triplet);
+        let loader = libs.join(loader);
         let python = self.root.join(format!("usr/bin/python{major}.{minor}"));
-        if !cfg!(all(target_os = "linux", target_arch = "x86_64")) || !loader.is_file() {
+        if !cfg!(target_os = "linux") || !loader.is_file() {
             bail!(
-                "--compile-bytecode runs the image's own Python on this machine, which needs a \
-                 Linux x86-64 host and an amd64 image"
+                "--compile-bytecode runs Debian's Python of this machine's architecture here, \
+                 which needs a Linux host of an architecture grocker builds for (x86-64, arm64)"
             );
         }
         let out = Command::new(&loader)

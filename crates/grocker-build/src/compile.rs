@@ -20,6 +20,8 @@ use tokio::runtime::Handle;
 
 use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
+pub use crate::foreign::HostTools;
+use crate::foreign::{LazyHost, cannot_compile, is_pure_wheel};
 
 /// What every builder has besides the runtime: compilers and Python headers, and the
 /// `Essential: yes` tools Debian never lists as dependencies but configure
@@ -69,6 +71,13 @@ pub struct Compiler {
     /// The engine-less builder for pure-Python projects, `None` where the host cannot make
     /// the namespaces it needs.
     host: tokio::sync::OnceCell<Option<Arc<(Builder, String)>>>,
+    /// For a platform this machine is not: where its pure-Python wheels come from.
+    tools: HostTools,
+    /// How to make the host's compiler when no platform of the build is the host's.
+    lazy_host: Option<LazyHost>,
+    made_host: tokio::sync::OnceCell<Arc<Compiler>>,
+    /// Whether the engine runs this platform's containers, once asked.
+    engine_runs: tokio::sync::OnceCell<bool>,
 }
 
 /// What a [`Compiler`] is made of.
@@ -87,11 +96,20 @@ pub struct CompilerInputs<'a> {
     pub locked: Vec<DebianPackage>,
     /// The runtime's packages (engine-less builds run on their filesystem).
     pub runtime: Vec<DebianPackage>,
+    /// Where the platform's pure-Python wheels are built, when it is not this machine's.
+    pub host: HostTools,
 }
 
 impl Compiler {
     pub fn new(inputs: CompilerInputs<'_>, ctx: &Context) -> Self {
         let locked = inputs.locked;
+        let lazy_host = matches!(inputs.host, HostTools::Lazy).then(|| LazyHost {
+            runtime: inputs.archive.runtime(),
+            sources: inputs.archive.sources().clone(),
+            build_packages: inputs.build_packages.to_vec(),
+            indexes: inputs.indexes.clone(),
+            allowed: inputs.allowed,
+        });
         Self {
             archive: inputs.archive,
             build_packages: inputs.build_packages.to_vec(),
@@ -103,7 +121,64 @@ impl Compiler {
             ready: tokio::sync::OnceCell::new(),
             runtime_packages: inputs.runtime,
             host: tokio::sync::OnceCell::new(),
+            tools: inputs.host,
+            lazy_host,
+            made_host: tokio::sync::OnceCell::new(),
+            engine_runs: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The host's compiler when this platform is not this machine's: pure-Python wheels and
+    /// bytecode come from it. `None` for the host's own platform.
+    pub async fn host_compiler(&self) -> Result<Option<Arc<Compiler>>> {
+        match (&self.tools, &self.lazy_host) {
+            (HostTools::Native, _) => Ok(None),
+            (HostTools::Given(host), _) => Ok(Some(Arc::clone(host))),
+            (HostTools::Lazy, Some(lazy)) => {
+                let made = self.made_host.get_or_try_init(|| lazy.make(&self.ctx));
+                Ok(Some(Arc::clone(made.await?)))
+            }
+            (HostTools::Lazy, None) => Err(anyhow!("internal error: no way to the host's tools")),
+        }
+    }
+
+    /// The runtime's pinned packages (the bytecode interpreter of the host's platform).
+    pub(crate) fn runtime(&self) -> PinnedDebian<'_> {
+        PinnedDebian {
+            runtime: self.target_runtime(),
+            sources: self.archive.sources(),
+            packages: &self.runtime_packages,
+        }
+    }
+
+    /// The builder of this (foreign) platform for `label`, which has native code, when the
+    /// engine runs the platform's containers; else the error saying the ways out.
+    async fn foreign_builder(
+        &self,
+        label: &str,
+        host_wheel: Option<&str>,
+    ) -> Result<Arc<(Builder, String)>> {
+        let engine = Engine::from_env().map_err(|e| {
+            anyhow!("{e}\n{label} has native code: its wheel is compiled in a container")
+        })?;
+        let runs = self.engine_runs.get_or_try_init(|| {
+            crate::foreign::engine_runs(
+                &engine,
+                &self.archive,
+                &self.runtime_packages,
+                &self.target,
+                &self.ctx,
+            )
+        });
+        if !*runs.await? {
+            return Err(cannot_compile(
+                label,
+                host_wheel,
+                &self.target,
+                engine.host(),
+            ));
+        }
+        self.builder().await
     }
 
     /// The interpreter and platform the wheels are for.
@@ -198,6 +273,7 @@ impl Compiler {
                 ]),
                 created: epoch.seconds(),
                 architecture: self.target.arch.oci_name().into(),
+                variant: self.target.arch.oci_variant().map(str::to_string),
                 os: "linux".into(),
                 ..ImageConfig::default()
             };
@@ -239,7 +315,17 @@ impl Compiler {
         sha256: &Sha256,
         path: &Path,
     ) -> Result<(String, PathBuf)> {
-        let ready = handle.block_on(self.builder())?;
+        let ready = match handle.block_on(self.host_compiler())? {
+            None => handle.block_on(self.builder())?,
+            Some(host) => {
+                // Built once, on this machine; a pure wheel is every platform's.
+                let built = host.wheel_for(handle, filename, sha256, path)?;
+                if is_pure_wheel(&built.0) {
+                    return Ok(built);
+                }
+                handle.block_on(self.foreign_builder(filename, Some(&built.0)))?
+            }
+        };
         self.build(handle, &ready, filename, sha256, |builder, work| {
             let sdist = work.join(filename);
             fs_err::copy(path, &sdist)?;
@@ -259,6 +345,20 @@ impl Compiler {
         // Named the same from any working directory (it keys the build-requirements hint too).
         let label = fs_err::canonicalize(dir)?.display().to_string();
         let prepare = |builder: &Builder, work: &Path| Ok(builder.prepare_source(dir, work)?);
+        if !matches!(self.tools, HostTools::Native) {
+            let mut host_wheel = None;
+            if crate::host_build::is_pure(dir)?
+                && let Some(host) = handle.block_on(self.host_compiler())?
+            {
+                let built = host.wheel_for_project(handle, dir)?;
+                if is_pure_wheel(&built.0) {
+                    return Ok(built);
+                }
+                host_wheel = Some(built.0);
+            }
+            let ready = handle.block_on(self.foreign_builder(&label, host_wheel.as_deref()))?;
+            return self.build(handle, &ready, &label, &tree, prepare);
+        }
         let mut sandboxed = None;
         if crate::host_build::is_pure(dir)?
             && let Some(host) = handle.block_on(self.host_builder())?

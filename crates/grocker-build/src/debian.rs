@@ -1,6 +1,3 @@
-//! The `os` stage: plan the Debian package set (or take it from `grocker.lock`), fetch the
-//! `.deb`s verified, read them, and lay out the runtime filesystem.
-
 //! The `os` stage: the Debian package set resolved against the signed archive (its index read
 //! once per build, whoever asks), the pinned `.deb`s fetched verified, read, and laid out as the
 //! runtime filesystem.
@@ -92,8 +89,18 @@ impl DebianArchive {
         self.runtime
     }
 
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
     pub fn sources(&self) -> &DebianSources {
         &self.sources
+    }
+
+    /// Loads the package index now, for a resolution to come: the indexes of several
+    /// platforms load at the same time (each is seconds of download and decompression).
+    pub async fn preload(&self, ctx: &Context) -> Result<()> {
+        self.index(ctx).await.map(drop)
     }
 
     async fn index(&self, ctx: &Context) -> Result<&PackageIndex> {
@@ -258,7 +265,16 @@ impl PinnedDebian<'_> {
     /// before, else downloaded (verified, cached), read and assembled. With `bytecode`, the
     /// standard library's `.pyc` files are in the `os` layer, compiled by the runtime's
     /// interpreter (see [`Self::interpreter`]).
-    pub async fn layers(&self, bytecode: bool, ctx: &Context) -> Result<OsLayers> {
+    ///
+    /// `host` is this machine's runtime when the image's platform is not this machine's: its
+    /// interpreter compiles the `.pyc` files, which are the same bytes on every platform for
+    /// one Python (see [`crate::foreign::same_python`]).
+    pub async fn layers(
+        &self,
+        bytecode: bool,
+        host: Option<PinnedDebian<'_>>,
+        ctx: &Context,
+    ) -> Result<OsLayers> {
         let epoch = ctx.epoch;
         let (mut os_key, iconv_key) = self.layer_keys(epoch);
         if bytecode {
@@ -291,12 +307,15 @@ impl PinnedDebian<'_> {
             }
         }
         if bytecode {
-            let interpreter = Interpreter::materialize(
-                ctx.fetcher.cache(),
-                &self.interpreter_id(),
-                &tree,
-                self.runtime.python_version(),
-            )?;
+            let interpreter = match host {
+                Some(host) => host.interpreter(None, ctx).await?,
+                None => Interpreter::materialize(
+                    ctx.fetcher.cache(),
+                    &self.interpreter_id(),
+                    &tree,
+                    self.runtime.python_version(),
+                )?,
+            };
             let _stage = ctx
                 .report
                 .stage("Compiling the standard library's bytecode");
@@ -434,6 +453,28 @@ impl PinnedDebian<'_> {
     /// Downloads every `.deb` (verified against its SHA-256, cached), reads them and lays out
     /// the runtime filesystem.
     pub async fn tree(&self, ctx: &Context) -> Result<Tree> {
+        let packages = self.read(ctx).await?;
+        let _stage = ctx.report.stage("Assembling the runtime filesystem");
+        let user = User::default();
+        tokio::task::spawn_blocking(move || Ok(assemble(packages, &user)?))
+            .await
+            .context("the runtime assembler stopped unexpectedly")?
+    }
+
+    /// The packages' own files, as their `data.tar`s hold them, with nothing synthesized: not
+    /// a runtime (the engine probe runs one program of it).
+    pub async fn files(&self, ctx: &Context) -> Result<Tree> {
+        let mut tree = Tree::new();
+        for package in self.read(ctx).await? {
+            for (path, entry) in package.files {
+                tree.insert(path, entry)?;
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Downloads every `.deb` (verified against its SHA-256, cached) and reads them.
+    async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
         let mut downloads = Vec::with_capacity(self.packages.len());
         for p in self.packages {
             let base = self.sources.archive_base(&p.archive)?;
@@ -457,16 +498,11 @@ impl PinnedDebian<'_> {
             ctx.fetcher.get_all_verified(downloads).await?
         };
 
-        let _stage = ctx.report.stage("Assembling the runtime filesystem");
         let entries: Vec<DebianPackage> = self.packages.to_vec();
-        let user = User::default();
         let cache = ctx.fetcher.cache().clone();
-        tokio::task::spawn_blocking(move || -> Result<Tree> {
-            let packages = read_all(&entries, &paths, &cache)?;
-            Ok(assemble(packages, &user)?)
-        })
-        .await
-        .context("the package reader stopped unexpectedly")?
+        tokio::task::spawn_blocking(move || read_all(&entries, &paths, &cache))
+            .await
+            .context("the package reader stopped unexpectedly")?
     }
 }
 

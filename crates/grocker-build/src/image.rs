@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
-use grocker_oci::{Image, ImageConfig, Layer};
+use grocker_oci::{Artifact, Image, ImageConfig, ImageIndex, Layer};
+use grocker_wheel::Arch;
 
 use crate::context::Context;
 use crate::inputs::PythonInputs;
 use crate::native::{self, MissingPackages, Whole};
-use crate::plan::{Plan, PlannedApp};
+use crate::plan::{Plan, PlannedApp, PlatformPlan};
 use crate::python::{self, VENV, VenvLayers};
 use crate::release::Release;
 use crate::source_tree::APP_DIR;
@@ -22,7 +23,7 @@ pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 /// each), those packages join the `os` layer — planned again with them, recorded in the lock as
 /// added — and the image is built again, once; each addition is said in one line. Unless
 /// `inputs.auto_packages` is off, when the missing libraries stay an error naming the packages.
-pub async fn build_adding_packages(plan: Plan, ctx: &Context) -> Result<(Plan, Image)> {
+pub async fn build_adding_packages(plan: Plan, ctx: &Context) -> Result<(Plan, Artifact)> {
     let missing = match build(&plan, ctx).await {
         Ok(image) => return Ok((plan, image)),
         Err(e) => match e.downcast::<MissingPackages>() {
@@ -48,50 +49,110 @@ pub async fn build_adding_packages(plan: Plan, ctx: &Context) -> Result<(Plan, I
     Ok((plan, image))
 }
 
-/// The image of `plan`.
-pub async fn build(plan: &Plan, ctx: &Context) -> Result<Image> {
-    match (&plan.inputs.python, &plan.app) {
-        (Some(python), Some(app)) => build_app(plan, python, app, ctx).await,
-        _ => build_root(plan, ctx).await,
+/// The image of `plan`: one platform's, or one per platform under an index. Every platform's
+/// image is built and checked before anything is published.
+pub async fn build(plan: &Plan, ctx: &Context) -> Result<Artifact> {
+    let shared = shared_wheels(plan);
+    let mut images = Vec::with_capacity(plan.platforms.len());
+    for platform in &plan.platforms {
+        let _platform = (plan.platforms.len() > 1).then(|| {
+            ctx.report
+                .stage(format!("Building for {}", platform.arch.platform()))
+        });
+        let image = match (&plan.inputs.python, &platform.app) {
+            (Some(python), Some(app)) => {
+                build_app(plan, platform, python, app, shared.as_ref(), ctx).await?
+            }
+            _ => build_root(plan, platform, ctx).await?,
+        };
+        images.push(image);
     }
+    if let [_] = images.as_slice() {
+        return Ok(Artifact::Image(images.remove(0)));
+    }
+    let annotations = match plan.app() {
+        Some(app) => app_annotations(&app.release),
+        None => BTreeMap::new(),
+    };
+    Ok(Artifact::Index(ImageIndex::new(images, annotations)?))
+}
+
+/// The wheels every platform pins, the same file (`filename sha256`): with several platforms
+/// they make a `deps` layer of their own, the same blob in every image, uploaded once. Sdists
+/// are not among them (their wheels may be built per platform). `None` for one platform,
+/// whose layers stay as they always were.
+fn shared_wheels(plan: &Plan) -> Option<BTreeSet<String>> {
+    let [first, rest @ ..] = plan.platforms.as_slice() else {
+        return None;
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let files = |p: &crate::plan::PlatformPlan| -> BTreeSet<String> {
+        p.pins
+            .python
+            .iter()
+            .filter(|p| !crate::compile::is_sdist(&p.filename))
+            .map(|p| format!("{} {}", p.filename, p.sha256))
+            .collect()
+    };
+    let mut shared = files(first);
+    for other in rest {
+        let theirs = files(other);
+        shared.retain(|f| theirs.contains(f));
+    }
+    Some(shared)
 }
 
 /// The runtime image alone: a base for anything, so glibc's charset modules are in.
-async fn build_root(plan: &Plan, ctx: &Context) -> Result<Image> {
-    let os = plan.debian().layers(false, ctx).await?;
+async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Result<Image> {
+    let os = platform.debian().layers(false, None, ctx).await?;
     let config = ImageConfig {
         entrypoint: vec!["python3".to_string()],
         env: vec![
             ("PATH".to_string(), PATH.to_string()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
         ],
-        ..base_config(plan, ctx, labels(plan))
+        ..base_config(platform.arch, ctx, labels(plan))
     };
     Ok(Image::new(&config, vec![os.os, os.iconv], BTreeMap::new())?)
 }
 
 async fn build_app(
     plan: &Plan,
+    platform: &PlatformPlan,
     python: &PythonInputs,
     app: &PlannedApp,
+    shared: Option<&BTreeSet<String>>,
     ctx: &Context,
 ) -> Result<Image> {
     let venv = python::venv(&app.target);
-    let debian = plan.debian();
-    let os = debian.layers(python.bytecode, ctx).await?;
-    let interpreter = match python.bytecode {
-        true => Some(debian.interpreter(os.tree.as_ref(), ctx).await?),
+    let debian = platform.debian();
+    // A foreign platform's bytecode is compiled by this machine's interpreter.
+    let host = match python.bytecode {
+        true => app.compiler.host_compiler().await?,
         false => None,
+    };
+    let host_debian = host.as_ref().map(|h| h.runtime());
+    if let Some(host_debian) = &host_debian {
+        crate::foreign::same_python(&debian, host_debian)?;
+    }
+    let os = debian.layers(python.bytecode, host_debian, ctx).await?;
+    let interpreter = match (python.bytecode, host_debian) {
+        (false, _) => None,
+        (true, Some(host)) => Some(host.interpreter(None, ctx).await?),
+        (true, None) => Some(debian.interpreter(os.tree.as_ref(), ctx).await?),
     };
     let venv_layers = VenvLayers {
         release: &app.release,
-        packages: &plan.lock.python,
-        builder: &plan.lock.builder,
+        packages: &platform.pins.python,
+        builder: &platform.pins.builder,
         venv: &venv,
         compiler: &app.compiler,
         local: &app.local,
         source: app.source.as_ref(),
         bytecode: interpreter.as_ref(),
+        shared,
     };
     let py = venv_layers.layers(ctx).await?;
     // An app that is not a package has no console script of its own: Python runs it, with
@@ -109,8 +170,9 @@ async fn build_app(
     let mut checked: Vec<(&Layer, bool)> = layers.iter().map(|l| (l, true)).collect();
     checked.extend(py.layers.iter().zip(py.elf.iter().copied()));
     let whole = Whole {
+        arch: platform.arch,
         os: debian,
-        archive: &plan.archive,
+        archive: &platform.archive,
         venv: &venv_layers,
         layers: checked,
         os_tree: os.tree,
@@ -141,7 +203,7 @@ async fn build_app(
         slots.push(Some((k.clone(), v.clone())));
     }
     let env: Vec<(String, String)> = slots.into_iter().flatten().collect();
-    let base = base_config(plan, ctx, labels(plan));
+    let base = base_config(platform.arch, ctx, labels(plan));
     let config = ImageConfig {
         entrypoint: vec![entrypoint],
         cmd: python.image.cmd.clone(),
@@ -159,8 +221,12 @@ async fn build_app(
             .collect::<BTreeSet<_>>(),
         ..base
     };
-    let release = &app.release;
-    let annotations = BTreeMap::from([
+    Ok(Image::new(&config, layers, app_annotations(&app.release))?)
+}
+
+/// The manifest's (and index's) annotations of an application image.
+fn app_annotations(release: &Release) -> BTreeMap<String, String> {
+    BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
             release.name.to_string(),
@@ -169,20 +235,20 @@ async fn build_app(
             "org.opencontainers.image.version".to_string(),
             release.version.to_string(),
         ),
-    ]);
-    Ok(Image::new(&config, layers, annotations)?)
+    ])
 }
 
 /// What every image has: the non-root user, its home as working directory, the date, the
 /// platform.
-fn base_config(plan: &Plan, ctx: &Context, labels: BTreeMap<String, String>) -> ImageConfig {
+fn base_config(arch: Arch, ctx: &Context, labels: BTreeMap<String, String>) -> ImageConfig {
     let user = grocker_runtime::User::default();
     ImageConfig {
         user: format!("{}:{}", user.uid, user.gid),
         working_dir: user.home(),
         labels,
         created: ctx.epoch.seconds(),
-        architecture: plan.inputs.arch.oci_name().to_string(),
+        architecture: arch.oci_name().to_string(),
+        variant: arch.oci_variant().map(str::to_string),
         os: "linux".to_string(),
         ..ImageConfig::default()
     }
@@ -199,7 +265,7 @@ fn labels(plan: &Plan) -> BTreeMap<String, String> {
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);
-    if let Some(app) = &plan.app {
+    if let Some(app) = plan.app() {
         let release = &app.release;
         for (key, value) in [
             ("grocker.app.name", release.name.to_string()),

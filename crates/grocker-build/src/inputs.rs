@@ -236,8 +236,9 @@ pub struct PythonInputs {
 pub struct Inputs {
     /// `SUITE/PYTHON`.
     pub runtime: Runtime,
-    /// The image's platform.
-    pub arch: Arch,
+    /// The image's platforms, sorted, without duplicates, at least one: one image each, under
+    /// an index when there are several.
+    pub platforms: Vec<Arch>,
     /// Debian packages for the os layer beyond the runtime's own, sorted.
     pub packages: Vec<String>,
     /// The Debian archives.

@@ -21,8 +21,11 @@ pub enum LayerKind {
     Os,
     /// glibc's gconv charset modules, for images that call `iconv_open`.
     Iconv,
-    /// Third-party wheels, and the venv itself.
+    /// Third-party wheels, and the venv itself; with several platforms, the wheels they all
+    /// share.
     Deps,
+    /// With several platforms, this platform's own third-party wheels.
+    PlatformDeps,
     /// One very large third-party wheel, alone.
     OwnDeps(String),
     /// The application's own wheel.
@@ -35,6 +38,7 @@ impl fmt::Display for LayerKind {
             LayerKind::Os => f.write_str("os"),
             LayerKind::Iconv => f.write_str("iconv"),
             LayerKind::Deps => f.write_str("deps"),
+            LayerKind::PlatformDeps => f.write_str("deps (platform)"),
             LayerKind::OwnDeps(name) => write!(f, "deps: {name}"),
             LayerKind::App => f.write_str("app"),
         }

@@ -15,9 +15,9 @@
 //! # async fn example(inputs: Inputs) -> anyhow::Result<()> {
 //! let ctx = Context::new(Reporter::new(Verbosity::Quiet), false, SourceDateEpoch::from_env()?)?;
 //! let plan = grocker_build::plan(inputs, &ctx).await?;         // pinned: grocker.lock
-//! let image = grocker_build::build(&plan, &ctx).await?;        // layers, native check, config
+//! let image = grocker_build::build(&plan, &ctx).await?;        // per platform: layers, checks
 //! let mut sink = grocker_oci::OciLayoutSink::new("./image".as_ref())?;
-//! grocker_oci::Sink::publish(&mut sink, &image, &"app:1.0".parse()?)?;
+//! image.publish(&mut sink, &"app:1.0".parse()?)?;              // an image, or an index
 //! plan.write_lock(&ctx)?;                                      // only once the image is out
 //! # Ok(()) }
 //! ```
@@ -28,11 +28,19 @@
 //! write layers through the layer cache in `layers`, an app that is not a package adds its
 //! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
 //! image's ELF files).
+//!
+//! Several platforms (`--platform linux/amd64,linux/arm64`) make one plan with a
+//! [`PlatformPlan`] each — its Debian packages, wheels and markers, one lock for all — and one
+//! image each under an OCI index; the wheels every platform pins make a layer that is the same
+//! blob in every image. `foreign` says how a platform that is not this machine's gets its
+//! compiled wheels and bytecode: pure Python from this machine's tools, native code only from
+//! an engine that runs the platform, never the host's architecture in its place.
 
 mod bytecode;
 mod compile;
 mod context;
 mod debian;
+mod foreign;
 mod host_build;
 mod image;
 mod inputs;
@@ -52,7 +60,7 @@ pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs,
 };
-pub use plan::{Plan, PlannedApp, plan};
+pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
+use grocker_elf::Machine;
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
 use grocker_oci::Layer;
@@ -15,6 +16,8 @@ use crate::python::VenvLayers;
 
 /// The whole image, as the check sees it.
 pub struct Whole<'a> {
+    /// The image's platform: its ELF files must all be for it, and its loader's paths apply.
+    pub arch: grocker_wheel::Arch,
     /// The runtime's packages, and the archive that says which package ships a library.
     pub os: PinnedDebian<'a>,
     pub archive: &'a DebianArchive,
@@ -33,7 +36,7 @@ pub struct Whole<'a> {
 /// layer), skips it.
 pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
     let mut key = Hasher::new();
-    key.update(b"native-check v2\n");
+    key.update(format!("native-check v3 {}\n", whole.arch.oci_name()).as_bytes());
     for (layer, has_elf) in &whole.layers {
         match has_elf {
             true => key.update(layer.digest().to_string().as_bytes()),
@@ -60,8 +63,18 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
     };
     tree.merge(venv)?;
     let root = whole.venv.venv.root.trim_start_matches('/').to_string();
-    let missing =
-        tokio::task::spawn_blocking(move || grocker_elf::missing_libraries(&tree, &root)).await??;
+    let machine = match whole.arch {
+        grocker_wheel::Arch::X86_64 => Machine::X86_64,
+        grocker_wheel::Arch::Aarch64 => Machine::Aarch64,
+    };
+    let (foreign, missing) = tokio::task::spawn_blocking(move || {
+        let foreign = grocker_elf::foreign_objects(&tree, machine)?;
+        grocker_elf::missing_libraries_for(&tree, &root, machine).map(|m| (foreign, m))
+    })
+    .await??;
+    if !foreign.is_empty() {
+        bail!("{}", foreign_message(&foreign, whole.arch));
+    }
     if missing.is_empty() {
         cache.put_keyed("native-check", &key, b"ok")?;
         return Ok(());
@@ -99,6 +112,26 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
         }
     }
     Err(MissingPackages { packages, message }.into())
+}
+
+/// The error for ELF files of another machine in an image.
+fn foreign_message(foreign: &[(grocker_fs::RelPath, String)], arch: grocker_wheel::Arch) -> String {
+    const SHOWN: usize = 10;
+    let mut lines: Vec<String> = foreign
+        .iter()
+        .take(SHOWN)
+        .map(|(path, machine)| format!("  /{path} is for {machine}"))
+        .collect();
+    if foreign.len() > SHOWN {
+        lines.push(format!("  … and {} more", foreign.len() - SHOWN));
+    }
+    format!(
+        "the {} image holds {} ELF file(s) for another machine, which would fail to run there \
+         (a wheel or package of the wrong platform; no image was written):\n{}",
+        arch.platform(),
+        foreign.len(),
+        lines.join("\n")
+    )
 }
 
 /// The image lacks libraries that one Debian package each would bring.

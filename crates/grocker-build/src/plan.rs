@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow, bail};
 use grocker_lock::{DebianPackage, Lock, PythonPackage, Request};
 use grocker_project::{Project, ProjectKind};
-use grocker_wheel::{Requirement, Target};
+use grocker_wheel::{Arch, Requirement, Target};
 
-use crate::compile::{self, Compiler, CompilerInputs};
+use crate::compile::{self, Compiler, CompilerInputs, HostTools};
 use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 use crate::inputs::{AppInput, Inputs, LockSettings, PythonInputs};
@@ -19,22 +19,33 @@ use crate::python::{self, LocalApp, PythonRequest};
 use crate::release::{Release, ReleaseSpec};
 use crate::source_tree::SourceTree;
 
-/// Everything a build needs, fully pinned: the inputs it came from, every `.deb` and wheel with
-/// its hash (the lock), and the application.
+/// Everything a build needs, fully pinned: the inputs it came from, the lock, and for each
+/// platform its own pins and application.
 pub struct Plan {
     /// What was asked for.
     pub inputs: Inputs,
-    /// The pins: Debian packages, Python packages, the builder's packages.
+    /// The pins of every platform, as `grocker.lock` records them.
     pub lock: Lock,
     /// Whether `lock` differs from the lock file, and so must be written — once the image is
     /// published, never before, so a failed build leaves the old lock in place.
     pub lock_changed: bool,
+    /// One per platform, in `inputs.platforms` order.
+    pub platforms: Vec<PlatformPlan>,
+}
+
+/// The part of a plan for one platform: what its image is made of.
+pub struct PlatformPlan {
+    /// The platform.
+    pub arch: Arch,
+    /// Its pins (Debian packages, Python packages, the builder's), as the single-platform lock
+    /// of a build for it alone.
+    pub pins: Lock,
     /// The application; `None` for the runtime image alone.
     pub app: Option<PlannedApp>,
     pub(crate) archive: Arc<DebianArchive>,
 }
 
-/// The application of a plan.
+/// The application of a plan, for one platform.
 pub struct PlannedApp {
     /// What it is, by name and version (a local wheel's or project's own).
     pub release: Release,
@@ -49,7 +60,7 @@ pub struct PlannedApp {
     /// The image's Python and platform.
     pub target: Target,
     /// The builder: it built the sdists and the project, and gives their wheels again.
-    pub(crate) compiler: Compiler,
+    pub(crate) compiler: Arc<Compiler>,
 }
 
 impl PlannedApp {
@@ -59,14 +70,22 @@ impl PlannedApp {
     }
 }
 
-impl Plan {
+impl PlatformPlan {
     /// The pinned Debian packages of the `os` layer, with where they come from.
     pub(crate) fn debian(&self) -> PinnedDebian<'_> {
         PinnedDebian {
-            runtime: self.inputs.runtime,
+            runtime: self.archive.runtime(),
             sources: self.archive.sources(),
-            packages: &self.lock.debian,
+            packages: &self.pins.debian,
         }
+    }
+}
+
+impl Plan {
+    /// The application (its release is the same on every platform); `None` for the runtime
+    /// image alone.
+    pub fn app(&self) -> Option<&PlannedApp> {
+        self.platforms.first().and_then(|p| p.app.as_ref())
     }
 
     /// Writes the lock file if the plan changed it, saying so.
@@ -80,18 +99,125 @@ impl Plan {
     }
 }
 
-/// The plan for `inputs`: from the lock file when it was made for the same request, else
-/// resolved.
+/// The plan for `inputs`: each platform's from the lock file when it was made for the same
+/// request, else resolved. The host's platform is planned first, when it is one of them: the
+/// others' pure-Python wheels and bytecode come from its tools.
 pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
-    let archive = Arc::new(DebianArchive::new(
-        inputs.runtime,
-        inputs.arch,
-        inputs.debian.clone(),
-    ));
+    if inputs.platforms.is_empty() {
+        bail!("internal error: a plan for no platform");
+    }
     let existing = Lock::read(&inputs.lock.path)?;
-    let os_request = os_request(&inputs);
+    let archives = archives(&inputs, existing.as_ref(), ctx).await?;
+    let host = Arch::host();
+    let mut order: Vec<Arch> = inputs.platforms.clone();
+    order.sort_by_key(|a| Some(*a) != host);
+    let mut host_compiler: Option<Arc<Compiler>> = None;
+    let mut planned: Vec<PlatformPlan> = Vec::new();
+    for arch in order {
+        let part = existing
+            .as_ref()
+            .and_then(|l| l.for_platform(arch.oci_name()));
+        if inputs.lock.locked && existing.is_some() && part.is_none() {
+            bail!(
+                "--locked: {} pins no packages for linux/{}; run without --locked to update it",
+                inputs.lock.path.display(),
+                arch.oci_name()
+            );
+        }
+        let tools = match (Some(arch) == host, &host_compiler) {
+            (true, _) => HostTools::Native,
+            (false, Some(compiler)) => HostTools::Given(Arc::clone(compiler)),
+            (false, None) => HostTools::Lazy,
+        };
+        let archive = archives
+            .iter()
+            .find(|a| a.arch() == arch)
+            .map(Arc::clone)
+            .ok_or_else(|| anyhow!("internal error: no archive for {arch}"))?;
+        let platform = plan_platform(&inputs, archive, part, tools, ctx).await?;
+        if Some(arch) == host {
+            host_compiler = platform.app.as_ref().map(|a| Arc::clone(&a.compiler));
+        }
+        planned.push(platform);
+    }
+    planned.sort_by_key(|p| p.arch);
+    if let [first, rest @ ..] = planned.as_slice()
+        && let Some(app) = &first.app
+    {
+        for other in rest {
+            let release = other.app.as_ref().map(|a| &a.release);
+            if release.map(|r| &r.version) != Some(&app.release.version) {
+                bail!(
+                    "{} resolves to version {} for linux/{} but {} for linux/{}: pin one version \
+                     (NAME==VERSION) that both platforms have",
+                    app.release.name,
+                    app.release.version,
+                    first.arch.oci_name(),
+                    release.map_or("none".to_string(), |r| r.version.to_string()),
+                    other.arch.oci_name()
+                );
+            }
+        }
+    }
+    let lock = Lock::combine(planned.iter().map(|p| p.pins.clone()).collect())?;
+    let lock_changed = existing.as_ref() != Some(&lock);
+    Ok(Plan {
+        inputs,
+        lock,
+        lock_changed,
+        platforms: planned,
+    })
+}
+
+/// Each platform's Debian archive. With several platforms, the package indexes of those the
+/// lock does not pin (or all, on `--upgrade`) are loaded at once, before planning resolves them
+/// one platform after the other.
+async fn archives(
+    inputs: &Inputs,
+    existing: Option<&Lock>,
+    ctx: &Context,
+) -> Result<Vec<Arc<DebianArchive>>> {
+    let archives: Vec<Arc<DebianArchive>> = inputs
+        .platforms
+        .iter()
+        .map(|arch| {
+            Arc::new(DebianArchive::new(
+                inputs.runtime,
+                *arch,
+                inputs.debian.clone(),
+            ))
+        })
+        .collect();
+    if archives.len() > 1 {
+        let mut loads = tokio::task::JoinSet::new();
+        for archive in &archives {
+            let pinned =
+                existing.is_some_and(|l| l.for_platform(archive.arch().oci_name()).is_some());
+            if !pinned || inputs.lock.upgrade {
+                let (archive, ctx) = (Arc::clone(archive), ctx.clone());
+                loads.spawn(async move { archive.preload(&ctx).await });
+            }
+        }
+        while let Some(loaded) = loads.join_next().await {
+            loaded.context("loading a package index stopped unexpectedly")??;
+        }
+    }
+    Ok(archives)
+}
+
+/// One platform's part of the plan: from `existing` (the lock's part for it) when made for the
+/// same request, else resolved.
+async fn plan_platform(
+    inputs: &Inputs,
+    archive: Arc<DebianArchive>,
+    existing: Option<Lock>,
+    tools: HostTools,
+    ctx: &Context,
+) -> Result<PlatformPlan> {
+    let arch = archive.arch();
+    let os_request = os_request(inputs, arch);
     let Some(python) = &inputs.python else {
-        let lock = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {
+        let pins = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {
             Some(lock) => lock,
             None => {
                 let mut lock = Lock::new(os_request);
@@ -101,38 +227,19 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
                 lock
             }
         };
-        let lock_changed = existing.as_ref() != Some(&lock);
-        return Ok(Plan {
-            inputs,
-            lock,
-            lock_changed,
+        return Ok(PlatformPlan {
+            arch,
+            pins,
             app: None,
             archive,
         });
     };
 
-    // The Debian side comes first: a local app is known (name, version, requirements) only from
-    // its wheel, and a project's wheel comes out of the builder, which needs the runtime. A lock
-    // made for the same runtime and packages pins it, whatever the Python side asks.
-    // Packages added for missing libraries stay added, even on --upgrade: the image needs them.
-    let added = added_packages(&inputs, existing.as_ref(), &os_request);
+    let (added, debian, builder) =
+        runtime_packages(inputs, existing.as_ref(), &os_request, &archive, ctx).await?;
     let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
-    let same_os = existing.as_ref().filter(|l| {
-        !inputs.lock.upgrade && same_os_request(&l.request, &os_request) && has_added(l)
-    });
-    let (debian, builder): (Vec<DebianPackage>, Vec<DebianPackage>) = match same_os {
-        Some(l) => (l.debian.clone(), l.builder.clone()),
-        None => {
-            let mut packages = inputs.packages.clone();
-            packages.extend(added.iter().cloned());
-            packages.sort();
-            packages.dedup();
-            let resolved = archive.resolve(&packages, "Debian packages", ctx).await?;
-            (resolved, Vec::new())
-        }
-    };
-    let target = python::target(inputs.runtime, inputs.arch, &debian)?;
-    let compiler = Compiler::new(
+    let target = python::target(inputs.runtime, arch, &debian)?;
+    let compiler = Arc::new(Compiler::new(
         CompilerInputs {
             archive: Arc::clone(&archive),
             build_packages: &python.build_packages,
@@ -141,9 +248,10 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
             allowed: python.compile,
             locked: builder,
             runtime: debian.clone(),
+            host: tools,
         },
         ctx,
-    );
+    ));
     let team = team_lock(
         &python.app,
         &python.project,
@@ -168,7 +276,7 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     let team_lock = team.as_ref().map(|t| &t.1);
     let wanted = python_request(os_request, python, &app, team_lock, &inputs.lock.path)?;
     let reusable = existing.as_ref().filter(has_added);
-    let lock = match reuse(reusable, &wanted, &inputs.lock)? {
+    let pins = match reuse(reusable, &wanted, &inputs.lock)? {
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(wanted);
@@ -201,14 +309,12 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
     }
     let release = match (app.release, &python.app) {
         (Some(release), _) => release,
-        (None, AppInput::Release(spec)) => pinned_release(spec, &lock)?,
+        (None, AppInput::Release(spec)) => pinned_release(spec, &pins)?,
         (None, _) => bail!("internal error: a local application without its release"),
     };
-    let lock_changed = existing.as_ref() != Some(&lock);
-    Ok(Plan {
-        inputs,
-        lock,
-        lock_changed,
+    Ok(PlatformPlan {
+        arch,
+        pins,
         app: Some(PlannedApp {
             release,
             versioned: app.versioned,
@@ -219,6 +325,39 @@ pub async fn plan(inputs: Inputs, ctx: &Context) -> Result<Plan> {
         }),
         archive,
     })
+}
+
+/// The runtime's and the builder's Debian packages, with the packages added for missing
+/// libraries.
+///
+/// The Debian side comes first: a local app is known (name, version, requirements) only from
+/// its wheel, and a project's wheel comes out of the builder, which needs the runtime. A lock
+/// made for the same runtime and packages pins it, whatever the Python side asks. Packages
+/// added for missing libraries stay added, even on --upgrade: the image needs them.
+async fn runtime_packages(
+    inputs: &Inputs,
+    existing: Option<&Lock>,
+    os_request: &Request,
+    archive: &DebianArchive,
+    ctx: &Context,
+) -> Result<(Vec<String>, Vec<DebianPackage>, Vec<DebianPackage>)> {
+    let added = added_packages(inputs, existing, os_request);
+    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let same_os = existing.filter(|l| {
+        !inputs.lock.upgrade && same_os_request(&l.request, os_request) && has_added(l)
+    });
+    let (debian, builder) = match same_os {
+        Some(l) => (l.debian.clone(), l.builder.clone()),
+        None => {
+            let mut packages = inputs.packages.clone();
+            packages.extend(added.iter().cloned());
+            packages.sort();
+            packages.dedup();
+            let resolved = archive.resolve(&packages, "Debian packages", ctx).await?;
+            (resolved, Vec::new())
+        }
+    };
+    Ok((added, debian, builder))
 }
 
 /// A project's own lock, read for `target`; `None` for other inputs, and for a package without
@@ -277,8 +416,8 @@ fn reuse(
     Ok(None)
 }
 
-/// The Debian side of the request, as the lock records it.
-fn os_request(inputs: &Inputs) -> Request {
+/// The Debian side of the request for `arch`, as the lock records it.
+fn os_request(inputs: &Inputs, arch: Arch) -> Request {
     let mut repositories: Vec<String> = inputs
         .debian
         .repositories
@@ -288,7 +427,7 @@ fn os_request(inputs: &Inputs) -> Request {
     repositories.sort();
     Request {
         runtime: inputs.runtime.to_string(),
-        architecture: inputs.arch.oci_name().to_string(),
+        architecture: arch.oci_name().to_string(),
         packages: inputs.packages.clone(),
         application: None,
         constraints: vec![],
@@ -301,6 +440,7 @@ fn os_request(inputs: &Inputs) -> Request {
         requires: vec![],
         project_lock: None,
         selection: vec![],
+        architectures: vec![],
     }
 }
 

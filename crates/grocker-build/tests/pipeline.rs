@@ -11,7 +11,7 @@ fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
     let url = |path: &str| format!("{}/{path}", archive.server.url()).parse().unwrap();
     Inputs {
         runtime: Default::default(),
-        arch: grocker_wheel::Arch::X86_64,
+        platforms: vec![grocker_wheel::Arch::X86_64],
         packages: vec!["libpq5".to_string()],
         debian: DebianSources {
             mirror: url("debian"),
@@ -83,7 +83,7 @@ async fn the_plan_pins_the_archive_and_its_lock_is_the_plan() {
     let other = context(&dir.path().join("other-cache"));
     let rebuilt = grocker_build::build(&again, &other).await.unwrap();
     assert_eq!(rebuilt.digest(), image.digest());
-    assert_eq!(image.layers().len(), 2, "os and iconv");
+    assert_eq!(image.images()[0].layers().len(), 2, "os and iconv");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,7 +183,7 @@ async fn a_damaged_cached_layer_is_rebuilt_not_published() {
         .await
         .unwrap();
     let image = grocker_build::build(&plan, &ctx).await.unwrap();
-    let os = &image.layers()[0];
+    let os = &image.images()[0].layers()[0];
     let mut bytes = fs_err::read(&os.blob).unwrap();
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 3] {
@@ -193,7 +193,7 @@ async fn a_damaged_cached_layer_is_rebuilt_not_published() {
 
     let again = grocker_build::build(&plan, &ctx).await.unwrap();
     assert_eq!(again.digest(), image.digest());
-    for layer in again.layers() {
+    for layer in again.images()[0].layers() {
         let blob = fs_err::read(&layer.blob).unwrap();
         assert_eq!(
             grocker_oci::Digest::of(&blob),

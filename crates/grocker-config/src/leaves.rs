@@ -102,6 +102,44 @@ pub(crate) fn packages(value: &Value, path: &KeyPath) -> Check<Option<Vec<String
     Ok(Some(names))
 }
 
+/// `platforms`: OCI platforms, a list or one comma-separated string (`linux/amd64,linux/arm64`),
+/// each one grocker builds for.
+pub(crate) fn platforms(value: &Value, path: &KeyPath) -> Check<Option<Vec<String>>> {
+    const EXPECTED: &str = "platforms such as [linux/amd64, linux/arm64]";
+    let items: Vec<(KeyPath, &Value)> = match value {
+        Value::Null => return Ok(None),
+        Value::String(_) => vec![(path.clone(), value)],
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (path.index(i), item))
+            .collect(),
+        other => return wrong(path, EXPECTED, other),
+    };
+    let mut out = Vec::new();
+    for (path, item) in items {
+        let Some(text) = string(item, &path, "a platform such as linux/arm64")? else {
+            return wrong(&path, "a platform such as linux/arm64", item);
+        };
+        for platform in text.split(',').map(str::trim) {
+            if !matches!(
+                platform,
+                "linux/amd64" | "linux/arm64" | "linux/arm64/v8" | "amd64" | "arm64"
+            ) {
+                return problem(
+                    &path,
+                    ProblemKind::Invalid(format!(
+                        "`{platform}` is not a platform grocker builds for: use linux/amd64 or \
+                         linux/arm64"
+                    )),
+                );
+            }
+            out.push(platform.to_string());
+        }
+    }
+    Ok(Some(out))
+}
+
 pub(crate) fn sequence<'v>(
     value: &'v Value,
     path: &KeyPath,

@@ -44,6 +44,9 @@ pub struct FileConfig {
     /// Whether grocker adds the Debian package that ships a library the image lacks (default
     /// true; `--no-auto-packages` says false).
     pub auto_packages: Option<bool>,
+    /// The image's platforms (`[linux/amd64, linux/arm64]`): one image each, under an index
+    /// (`--platform` wins). Default: this machine's.
+    pub platforms: Option<Vec<String>>,
 }
 
 /// Debian packages, Grocker's `dependencies: {run: [...], build: [...]}`.

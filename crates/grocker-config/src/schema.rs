@@ -11,8 +11,8 @@ use grocker_runtime::Runtime;
 use serde_norway::Value;
 
 use crate::leaves::{
-    Check, boolean, cmd, envs, key_of, mapping, packages, ports, problem, public_key, string,
-    volumes, wrong,
+    Check, boolean, cmd, envs, key_of, mapping, packages, platforms, ports, problem, public_key,
+    string, volumes, wrong,
 };
 use crate::tree::KeyPath;
 use crate::{Dependencies, FileConfig, Repository, RuntimeOverride};
@@ -33,6 +33,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "entrypoint_name",
     "cmd",
     "auto_packages",
+    "platforms",
     "manifest",
 ];
 const DEPENDENCY_KEYS: &[&str] = &["run", "build"];
@@ -111,6 +112,7 @@ impl Walk {
                 }
                 "cmd" => cfg.cmd = cmd(value, &path)?,
                 "auto_packages" => cfg.auto_packages = boolean(value, &path)?,
+                "platforms" => cfg.platforms = platforms(value, &path)?,
                 "manifest" => {
                     boolean(value, &path)?;
                 }

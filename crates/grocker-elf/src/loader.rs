@@ -451,3 +451,85 @@ mod tests {
         );
     }
 }
+
+/// ELF files of `tree` built for another machine than `machine`, with the machine they are
+/// for (`x86-64`, or `e_machine N`), sorted by path: an image for one platform must hold none
+/// (an x86-64 extension module in an arm64 image is the silent fallback multi-platform builds
+/// are known for). Every file with the ELF magic counts — objects, executables, `.o` files —
+/// not only what the loader would load.
+pub fn foreign_objects(tree: &Tree, machine: Machine) -> Result<Vec<(RelPath, String)>, ElfError> {
+    let mut out = Vec::new();
+    for (path, entry) in tree.iter() {
+        let Kind::File(content) = &entry.kind else {
+            continue;
+        };
+        if content.len() < 20 {
+            continue;
+        }
+        let data = content.head(20).map_err(|source| ElfError::Read {
+            path: path.as_str().to_string(),
+            source,
+        })?;
+        if !data.starts_with(b"\x7fELF") {
+            continue;
+        }
+        // EI_DATA: 1 little-endian, 2 big-endian; e_machine is at offset 18 either way.
+        let raw = [data[18], data[19]];
+        let e_machine = match data[5] {
+            2 => u16::from_be_bytes(raw),
+            _ => u16::from_le_bytes(raw),
+        };
+        if e_machine != machine.e_machine() {
+            out.push((path.clone(), machine_name(e_machine)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// How `file(1)` would name an ELF machine.
+fn machine_name(e_machine: u16) -> String {
+    match e_machine {
+        goblin::elf::header::EM_X86_64 => "x86-64".to_string(),
+        goblin::elf::header::EM_AARCH64 => "aarch64".to_string(),
+        goblin::elf::header::EM_386 => "i386".to_string(),
+        goblin::elf::header::EM_ARM => "arm".to_string(),
+        other => format!("e_machine {other}"),
+    }
+}
+
+#[cfg(test)]
+mod foreign_tests {
+    use super::*;
+    use grocker_fs::Entry;
+
+    fn elf(machine: u16) -> Vec<u8> {
+        let mut bytes = vec![0u8; 64];
+        bytes[..4].copy_from_slice(b"\x7fELF");
+        bytes[4] = 2;
+        bytes[5] = 1;
+        bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn elf_files_of_another_machine_are_named() {
+        let mut tree = Tree::new();
+        let mut add = |path: &str, data: Vec<u8>| {
+            tree.insert(RelPath::new(path).unwrap(), Entry::file(data, 0o644))
+                .unwrap();
+        };
+        add("usr/lib/libok.so", elf(goblin::elf::header::EM_AARCH64));
+        add("opt/venv/x.so", elf(goblin::elf::header::EM_X86_64));
+        add("opt/venv/y.pyc", b"\x7fELF?".to_vec());
+        add("opt/venv/z.py", b"print(1)".to_vec());
+        let found = foreign_objects(&tree, Machine::Aarch64).unwrap();
+        assert_eq!(
+            found,
+            vec![(RelPath::new("opt/venv/x.so").unwrap(), "x86-64".to_string())]
+        );
+        let found = foreign_objects(&tree, Machine::X86_64).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, "aarch64");
+    }
+}

@@ -9,6 +9,12 @@
 //! The file is TOML, written with a stable field order and sorted entries so that it diffs well
 //! in review and round-trips byte for byte.
 //!
+//! A multi-platform image (`--platform linux/amd64,linux/arm64`) has one lock: the first
+//! platform's pins where a single-platform lock has them, each further platform's in a
+//! `[[platform]]` table, and `request.architectures` listing them all. Such a lock is format
+//! version 2; a single-platform lock is written as version 1, byte for byte as before, so that
+//! existing locks (and the digests of the images they give) do not change.
+//!
 //! ```
 //! use grocker_lock::{Lock, Request};
 //! let lock = Lock::new(Request {
@@ -22,6 +28,7 @@
 //!     requires: vec![],
 //!     project_lock: None,
 //!     selection: vec![],
+//!     architectures: vec![],
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -35,8 +42,13 @@ use std::path::{Path, PathBuf};
 use grocker_hash::Sha256;
 use serde::{Deserialize, Serialize};
 
-/// The lock format version this grocker writes and reads.
-pub const VERSION: u32 = 1;
+/// The lock format version this grocker writes for a multi-platform image, and the newest it
+/// reads. Version 1 (one platform) is still written for single-platform images: a version 2
+/// lock without `[[platform]]` tables would be the same lock.
+pub const VERSION: u32 = 2;
+
+/// The version of a single-platform lock.
+const SINGLE_PLATFORM_VERSION: u32 = 1;
 
 const HEADER: &str = "# This file is written by grocker. Do not edit it by hand:\n\
 # `grocker lock --upgrade` (or `grocker root --upgrade`) refreshes it.\n";
@@ -98,6 +110,10 @@ pub struct Request {
     /// What was selected of the project's lock (`member=api`, `group=prod`, `extra=pg`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<String>,
+    /// For a multi-platform image, every Debian architecture, sorted (`architecture` is the
+    /// first); empty for one platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
 }
 
 /// One pinned `.deb`.
@@ -144,6 +160,27 @@ pub struct PythonPackage {
     pub sha256: Sha256,
 }
 
+/// The pins of one further platform of a multi-platform lock (`[[platform]]`): the same
+/// fields as a lock's own, for that architecture.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformPins {
+    /// Debian architecture (`arm64`).
+    pub architecture: String,
+    /// The Debian packages of its `os` layer, sorted by name.
+    #[serde(default)]
+    pub debian: Vec<DebianPackage>,
+    /// Its Python distributions, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<PythonPackage>,
+    /// Its builder's Debian packages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builder: Vec<DebianPackage>,
+    /// Debian packages grocker added for it, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_packages: Vec<String>,
+}
+
 /// A whole lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,19 +203,106 @@ pub struct Lock {
     /// what they ship (not asked for: the request does not list them), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added_packages: Vec<String>,
+    /// The further platforms of a multi-platform image, in `request.architectures` order.
+    #[serde(default, rename = "platform", skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformPins>,
 }
 
 impl Lock {
     /// An empty lock for `request`.
     pub fn new(request: Request) -> Self {
         Self {
-            version: VERSION,
+            version: SINGLE_PLATFORM_VERSION,
             request,
             debian: Vec::new(),
             python: Vec::new(),
             builder: Vec::new(),
             added_packages: Vec::new(),
+            platforms: Vec::new(),
         }
+    }
+
+    /// The Debian architectures this lock pins, in order.
+    pub fn architectures(&self) -> Vec<&str> {
+        match self.request.architectures.is_empty() {
+            true => vec![self.request.architecture.as_str()],
+            false => self
+                .request
+                .architectures
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+
+    /// The part of this lock for one architecture, as the single-platform lock a build for it
+    /// alone would have; `None` if the lock does not pin `arch`.
+    pub fn for_platform(&self, arch: &str) -> Option<Lock> {
+        let request = Request {
+            architecture: arch.to_string(),
+            architectures: Vec::new(),
+            ..self.request.clone()
+        };
+        let mut lock = Lock::new(request);
+        if self.request.architecture == arch {
+            lock.debian = self.debian.clone();
+            lock.python = self.python.clone();
+            lock.builder = self.builder.clone();
+            lock.added_packages = self.added_packages.clone();
+            return Some(lock);
+        }
+        let pins = self.platforms.iter().find(|p| p.architecture == arch)?;
+        lock.debian = pins.debian.clone();
+        lock.python = pins.python.clone();
+        lock.builder = pins.builder.clone();
+        lock.added_packages = pins.added_packages.clone();
+        Some(lock)
+    }
+
+    /// One lock for several platforms from each one's single-platform lock (see
+    /// [`Lock::for_platform`]), in the order given; one lock is returned as it is. The locks
+    /// must have been made for the same request but for their architecture.
+    pub fn combine(mut locks: Vec<Lock>) -> Result<Lock, LockError> {
+        let invalid = |reason: String| LockError::Invalid {
+            path: PathBuf::from("grocker.lock"),
+            reason,
+        };
+        if locks.len() <= 1 {
+            return locks
+                .pop()
+                .ok_or_else(|| invalid("a lock for no platform".into()));
+        }
+        let mut rest = locks.split_off(1);
+        let mut first = locks.remove(0);
+        let architectures: Vec<String> = std::iter::once(&first)
+            .chain(&rest)
+            .map(|l| l.request.architecture.clone())
+            .collect();
+        for other in &rest {
+            let same = Request {
+                architecture: first.request.architecture.clone(),
+                ..other.request.clone()
+            };
+            if same != first.request {
+                return Err(invalid(format!(
+                    "the {} and {} parts were made for different requests",
+                    first.request.architecture, other.request.architecture
+                )));
+            }
+        }
+        first.version = VERSION;
+        first.request.architectures = architectures;
+        first.platforms = rest
+            .drain(..)
+            .map(|l| PlatformPins {
+                architecture: l.request.architecture,
+                debian: l.debian,
+                python: l.python,
+                builder: l.builder,
+                added_packages: l.added_packages,
+            })
+            .collect();
+        Ok(first)
     }
 
     /// The lock as TOML text, entries sorted.
@@ -190,6 +314,12 @@ impl Lock {
         sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.python.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.builder.sort_by(|a, b| a.name.cmp(&b.name));
+        for p in &mut sorted.platforms {
+            p.added_packages.sort();
+            p.debian.sort_by(|a, b| a.name.cmp(&b.name));
+            p.python.sort_by(|a, b| a.name.cmp(&b.name));
+            p.builder.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         let body = toml::to_string(&sorted).map_err(|e| LockError::Invalid {
             path: PathBuf::from("grocker.lock"),
             reason: e.to_string(),
@@ -203,14 +333,39 @@ impl Lock {
             path: path.to_path_buf(),
             reason: e.message().to_string(),
         })?;
-        if lock.version != VERSION {
-            return Err(LockError::Invalid {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "format version {} (this grocker reads version {VERSION})",
-                    lock.version
-                ),
-            });
+        let invalid = |reason: String| LockError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !(SINGLE_PLATFORM_VERSION..=VERSION).contains(&lock.version) {
+            return Err(invalid(format!(
+                "format version {} (this grocker reads versions {SINGLE_PLATFORM_VERSION} to \
+                 {VERSION})",
+                lock.version
+            )));
+        }
+        let multi = !lock.request.architectures.is_empty();
+        if multi != (lock.version == VERSION) {
+            return Err(invalid(format!(
+                "format version {} with {} request.architectures",
+                lock.version,
+                if multi { "some" } else { "no" }
+            )));
+        }
+        // Each further architecture has exactly its table, in order.
+        let tables: Vec<&str> = std::iter::once(lock.request.architecture.as_str())
+            .chain(lock.platforms.iter().map(|p| p.architecture.as_str()))
+            .collect();
+        if multi && tables != lock.architectures() {
+            return Err(invalid(format!(
+                "request.architectures {:?} but pins for {tables:?}",
+                lock.request.architectures
+            )));
+        }
+        if !multi && !lock.platforms.is_empty() {
+            return Err(invalid(
+                "[[platform]] tables in a single-platform lock".into(),
+            ));
         }
         Ok(lock)
     }
@@ -281,6 +436,7 @@ mod tests {
             requires: vec![],
             project_lock: Some("uv.lock sha256:00".into()),
             selection: vec!["group=prod".into()],
+            architectures: vec![],
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),
@@ -312,6 +468,59 @@ mod tests {
         assert_eq!(back.to_toml().unwrap(), text);
         // Written sorted whatever the in-memory order.
         assert!(text.find("name = \"libc6\"").unwrap() < text.find("name = \"zlib1g\"").unwrap());
+    }
+
+    #[test]
+    fn single_platform_locks_stay_version_1() {
+        let text = sample().to_toml().unwrap();
+        assert!(text.contains("\nversion = 1\n"), "{text}");
+        assert!(!text.contains("architectures") && !text.contains("[[platform]]"));
+    }
+
+    #[test]
+    fn platforms_combine_and_split_back() {
+        let amd64 = sample();
+        assert_eq!(
+            amd64.for_platform("arm64"),
+            None,
+            "the sample pins amd64 only"
+        );
+        let mut arm64 = sample();
+        arm64.request.architecture = "arm64".into();
+        for p in &mut arm64.debian {
+            p.architecture = "arm64".into();
+        }
+        arm64.added_packages = vec!["libgomp1".into()];
+        let both = Lock::combine(vec![amd64.clone(), arm64.clone()]).unwrap();
+        assert_eq!(both.version, VERSION);
+        assert_eq!(both.architectures(), ["amd64", "arm64"]);
+        let text = both.to_toml().unwrap();
+        assert!(text.contains("[[platform]]"), "{text}");
+        let back = Lock::from_toml(&text, Path::new("x")).unwrap();
+        assert_eq!(back.to_toml().unwrap(), text);
+        let same = |a: Lock, b: &Lock| assert_eq!(a.to_toml().unwrap(), b.to_toml().unwrap());
+        same(back.for_platform("amd64").unwrap(), &amd64);
+        same(back.for_platform("arm64").unwrap(), &arm64);
+        assert_eq!(back.for_platform("riscv64"), None);
+        // One platform's lock is that lock.
+        assert_eq!(Lock::combine(vec![amd64.clone()]).unwrap(), amd64);
+        // Parts of different requests are no one lock.
+        arm64.request.packages.push("curl".into());
+        assert!(Lock::combine(vec![amd64, arm64]).is_err());
+    }
+
+    #[test]
+    fn inconsistent_platform_tables_are_refused() {
+        let mut arm64 = sample();
+        arm64.request.architecture = "arm64".into();
+        let both = Lock::combine(vec![sample(), arm64]).unwrap();
+        let text = both.to_toml().unwrap();
+        let err = Lock::from_toml(&text.replace("version = 2", "version = 1"), Path::new("g"))
+            .unwrap_err();
+        assert!(err.to_string().contains("architectures"), "{err}");
+        let missing = text.replace("architecture = \"arm64\"", "architecture = \"s390x\"");
+        let err = Lock::from_toml(&missing, Path::new("g")).unwrap_err();
+        assert!(err.to_string().contains("s390x"), "{err}");
     }
 
     #[test]

@@ -85,6 +85,17 @@ fn has_manifest_json(reader: impl Read + io::Seek) -> bool {
 }
 
 impl Sink for DockerArchiveSink {
+    fn publish_index(
+        &mut self,
+        index: &crate::ImageIndex,
+        _name: &ImageName,
+    ) -> Result<Published, OciError> {
+        Err(OciError::OnePlatformOnly {
+            destination: format!("-o docker-archive:{}", self.file.display()),
+            count: index.images().len(),
+        })
+    }
+
     fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
         add_entry(&mut self.entries, image, name);
         Ok(Published {

@@ -140,6 +140,17 @@ impl DockerEngineSink {
 }
 
 impl Sink for DockerEngineSink {
+    fn publish_index(
+        &mut self,
+        index: &crate::ImageIndex,
+        _name: &ImageName,
+    ) -> Result<Published, OciError> {
+        Err(OciError::OnePlatformOnly {
+            destination: "the local engine (-o docker)".into(),
+            count: index.images().len(),
+        })
+    }
+
     fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
         let entry = ArchiveEntry {
             image: image.clone(),

@@ -63,6 +63,19 @@ pub enum OciError {
         reason: String,
     },
 
+    /// A multi-platform image was sent to a destination that holds one platform's image.
+    #[error(
+        "{destination} holds one platform's image, and this image has {count} platforms: build \
+         one of them there (--platform linux/ARCH), or write them all with -o oci:DIR or \
+         -o registry"
+    )]
+    OnePlatformOnly {
+        /// The destination, as the user named it (`-o docker`, `-o docker-archive:FILE`).
+        destination: String,
+        /// How many platforms the image has.
+        count: usize,
+    },
+
     /// The image configuration cannot be written as given.
     #[error("invalid image configuration: {reason}")]
     InvalidConfig {

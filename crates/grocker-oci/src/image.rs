@@ -31,6 +31,8 @@ pub struct ImageConfig {
     pub architecture: String,
     /// GOOS spelling: `linux`.
     pub os: String,
+    /// CPU variant (`v8` for arm64, as buildx and ko write it), if any.
+    pub variant: Option<String>,
     /// Author, if any.
     pub author: Option<String>,
 }
@@ -50,6 +52,7 @@ impl Default for ImageConfig {
             created: 0,
             architecture: "amd64".to_string(),
             os: "linux".to_string(),
+            variant: None,
             author: None,
         }
     }
@@ -61,7 +64,7 @@ impl ImageConfig {
         Platform {
             architecture: self.architecture.clone(),
             os: self.os.clone(),
-            variant: None,
+            variant: self.variant.clone(),
         }
     }
 
@@ -128,6 +131,9 @@ impl ImageConfig {
         let mut root = Map::new();
         root.insert("architecture".into(), json!(self.architecture));
         root.insert("os".into(), json!(self.os));
+        if let Some(variant) = &self.variant {
+            root.insert("variant".into(), json!(variant));
+        }
         if let Some(author) = &self.author {
             root.insert("author".into(), json!(author));
         }

@@ -7,6 +7,10 @@
 //! - [`RegistrySink`]: any OCI registry through the distribution API (`--push`), uploading only
 //!   the blobs it lacks, with docker's and podman's credentials;
 //!
+//! A multi-platform image is an [`ImageIndex`] over one [`Image`] per platform; the layout and
+//! the registry hold one ([`Sink::publish_index`]), the archive and the engine hold one
+//! platform's image only.
+//!
 //! and ko's wrappers around them: [`Tee`] (to several sinks, like tee(1)) and [`Recorder`]
 //! (an action once the images are safely there).
 //!
@@ -48,6 +52,7 @@ pub use docker_archive::DockerArchiveSink;
 pub use engine::DockerEngineSink;
 pub use error::OciError;
 pub use image::{Image, ImageConfig};
+pub use index::{Artifact, ImageIndex};
 pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
@@ -62,6 +67,7 @@ mod docker_archive;
 mod engine;
 mod error;
 mod image;
+mod index;
 mod json;
 mod layer;
 mod name;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::sink::{self, OCI_LAYOUT, REF_NAME};
-use crate::{Digest, Image, ImageName, OciError, Published, Sink, json};
+use crate::{Digest, Image, ImageIndex, ImageName, OciError, Published, Sink, json};
 
 /// Writes images into an OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
 ///
@@ -93,12 +93,16 @@ impl OciLayoutSink {
     }
 }
 
-impl Sink for OciLayoutSink {
-    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+impl OciLayoutSink {
+    /// Writes the blobs of `images` (each layer once, whichever images share it), then their
+    /// configs and manifests; `index.json` is the caller's, last.
+    fn put_images(&self, images: &[Image]) -> Result<(), OciError> {
         // Every layer blob is checked before anything is created at the destination.
-        let sources = image
-            .layers()
+        let mut seen = std::collections::HashSet::new();
+        let sources = images
             .iter()
+            .flat_map(|image| image.layers())
+            .filter(|layer| seen.insert(layer.digest()))
             .map(|layer| Ok((layer, layer.open_blob()?)))
             .collect::<Result<Vec<_>, OciError>>()?;
         // `oci-layout` first, as the mark of a layout: whatever a kill or a full disk leaves
@@ -115,23 +119,52 @@ impl Sink for OciLayoutSink {
                 io::copy(&mut source, w).map(drop)
             })?;
         }
-        let config = image.config_bytes();
-        self.put_blob(image.config_digest(), config.len() as u64, |w| {
-            w.write_all(config)
-        })?;
-        let manifest = image.manifest_bytes();
-        self.put_blob(image.digest(), manifest.len() as u64, |w| {
-            w.write_all(manifest)
-        })?;
+        for image in images {
+            let config = image.config_bytes();
+            self.put_blob(image.config_digest(), config.len() as u64, |w| {
+                w.write_all(config)
+            })?;
+            let manifest = image.manifest_bytes();
+            self.put_blob(image.digest(), manifest.len() as u64, |w| {
+                w.write_all(manifest)
+            })?;
+        }
+        Ok(())
+    }
 
+    /// Replaces the entry tagged like `name` in `index.json` with `entry`, atomically.
+    fn tag(&self, name: &ImageName, entry: Value) -> Result<(), OciError> {
         let index_path = self.dir.join("index.json");
         let mut manifests = self.read_index(&index_path)?;
         manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(name.tag()));
-        manifests.push(sink::index_entry(image, name));
-        sink::write_atomic(&index_path, &json::to_vec(&sink::index(manifests)))?;
+        manifests.push(entry);
+        sink::write_atomic(&index_path, &json::to_vec(&sink::index(manifests)))
+    }
+}
 
+impl Sink for OciLayoutSink {
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+        self.put_images(std::slice::from_ref(image))?;
+        self.tag(name, sink::index_entry(image, name))?;
         Ok(Published {
             digest: image.digest(),
+            location: format!("oci:{}:{}", self.dir.display(), name.tag()),
+        })
+    }
+
+    /// The images' blobs, the nested index as a blob, and `index.json` naming it (OCI image
+    /// spec, image-layout.md: "index.json … MAY reference other indexes").
+    fn publish_index(
+        &mut self,
+        index: &ImageIndex,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
+        self.put_images(index.images())?;
+        let bytes = index.bytes();
+        self.put_blob(index.digest(), bytes.len() as u64, |w| w.write_all(bytes))?;
+        self.tag(name, sink::named_entry(index.descriptor(), name))?;
+        Ok(Published {
+            digest: index.digest(),
             location: format!("oci:{}:{}", self.dir.display(), name.tag()),
         })
     }

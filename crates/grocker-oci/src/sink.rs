@@ -6,13 +6,28 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{Digest, Image, ImageName, OciError};
+use crate::{Digest, Image, ImageIndex, ImageName, OciError};
 
 /// Where a finished image goes (ko's `publish.Interface`): an OCI layout, a docker-archive, the
 /// local engine, a registry. Sinks that write in one batch (an archive) do it in `finish`.
 pub trait Sink {
     /// Writes (or records, for batch sinks) `image` under `name`.
     fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError>;
+
+    /// Writes a multi-platform image: every platform's image and the index over them, `name`
+    /// naming the index. Sinks that hold one platform's image (an archive, the engine) refuse
+    /// it, which is the default.
+    fn publish_index(
+        &mut self,
+        index: &ImageIndex,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
+        let _ = name;
+        Err(OciError::OnePlatformOnly {
+            destination: "this output".into(),
+            count: index.images().len(),
+        })
+    }
 
     /// Completes the batch; for sinks that write at once, does nothing.
     fn finish(self: Box<Self>) -> Result<(), OciError>;
@@ -42,12 +57,15 @@ impl Tee {
     }
 }
 
-impl Sink for Tee {
-    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+impl Tee {
+    fn each(
+        &mut self,
+        mut publish: impl FnMut(&mut dyn Sink) -> Result<Published, OciError>,
+    ) -> Result<Published, OciError> {
         let mut digest = None;
         let mut locations = Vec::new();
         for sink in &mut self.sinks {
-            let published = sink.publish(image, name)?;
+            let published = publish(sink.as_mut())?;
             digest = Some(published.digest);
             locations.push(published.location);
         }
@@ -58,6 +76,20 @@ impl Sink for Tee {
             digest,
             location: locations.join(" and "),
         })
+    }
+}
+
+impl Sink for Tee {
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+        self.each(|sink| sink.publish(image, name))
+    }
+
+    fn publish_index(
+        &mut self,
+        index: &ImageIndex,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
+        self.each(|sink| sink.publish_index(index, name))
     }
 
     fn finish(self: Box<Self>) -> Result<(), OciError> {
@@ -106,6 +138,16 @@ where
         Ok(published)
     }
 
+    fn publish_index(
+        &mut self,
+        index: &ImageIndex,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
+        let published = self.inner.publish_index(index, name)?;
+        self.published.push((name.clone(), published.clone()));
+        Ok(published)
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         let Self {
             inner,
@@ -127,7 +169,11 @@ pub(crate) const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// The index entry for `image` named `name`.
 pub(crate) fn index_entry(image: &Image, name: &ImageName) -> Value {
-    let mut descriptor = image.descriptor();
+    named_entry(image.descriptor(), name)
+}
+
+/// The entry of a layout's `index.json` for the blob `descriptor` names, tagged `name`.
+pub(crate) fn named_entry(mut descriptor: crate::Descriptor, name: &ImageName) -> Value {
     descriptor.annotations = BTreeMap::from([
         (REF_NAME.to_string(), name.tag().to_string()),
         (CONTAINERD_NAME.to_string(), name.normalized()),

@@ -695,3 +695,54 @@ fn podman_loads_the_archive() {
 }
 
 mod registry;
+
+/// An index in a layout: `index.json` names it, it names each platform's manifest, and a
+/// layer both images hold is one blob; one-platform sinks refuse it, saying what to do.
+#[test]
+fn oci_layout_holds_an_index_and_one_platform_sinks_refuse_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = tmp.path().join("layers");
+    let base = image(&layers, Compression::Gzip, GREETING);
+    let arm_config = ImageConfig {
+        architecture: "arm64".into(),
+        variant: Some("v8".into()),
+        ..ImageConfig::default()
+    };
+    let arm = Image::new(&arm_config, base.layers().to_vec(), BTreeMap::new()).unwrap();
+    let index =
+        grocker_oci::ImageIndex::new(vec![base.clone(), arm.clone()], BTreeMap::new()).unwrap();
+    let dir = tmp.path().join("out");
+    let name: ImageName = "app:1.0".parse().unwrap();
+    let mut sink = Box::new(OciLayoutSink::new(&dir).unwrap());
+    let published = sink.publish_index(&index, &name).unwrap();
+    sink.finish().unwrap();
+    assert_eq!(published.digest, index.digest());
+
+    let reference = format!("oci:{}:1.0", dir.display());
+    assert_eq!(
+        run("skopeo", &["inspect", "--raw", &reference]),
+        index.bytes()
+    );
+    let arm_inspect = json(&run(
+        "skopeo",
+        &["--override-arch", "arm64", "inspect", &reference],
+    ));
+    assert_eq!(arm_inspect["Architecture"], "arm64");
+    let blobs = fs_err::read_dir(dir.join("blobs/sha256")).unwrap().count();
+    assert_eq!(
+        blobs,
+        1 + 2 + 2 + 1,
+        "one layer, two configs, two manifests, the index"
+    );
+
+    let archive = tmp.path().join("one.tar");
+    let mut one: Box<dyn Sink> = Box::new(DockerArchiveSink::new(&archive).unwrap());
+    let err = one.publish_index(&index, &name).unwrap_err();
+    assert!(
+        matches!(err, OciError::OnePlatformOnly { count: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--platform"), "{err}");
+    drop(one);
+    assert!(!archive.exists(), "nothing written");
+}

@@ -34,6 +34,46 @@ impl Arch {
         }
     }
 
+    /// The architecture of the machine grocker runs on, if it is one grocker builds for: the
+    /// default platform, and the one whose interpreter compiles for the others.
+    pub fn host() -> Option<Arch> {
+        std::env::consts::ARCH.parse().ok()
+    }
+
+    /// The OCI platform (`linux/arm64`).
+    pub fn platform(self) -> String {
+        format!("linux/{}", self.oci_name())
+    }
+
+    /// The CPU variant OCI platforms give it (`v8` for arm64, as buildx and ko write it).
+    pub fn oci_variant(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::Aarch64 => Some("v8"),
+        }
+    }
+
+    /// An OCI platform as `--platform` takes it: `linux/amd64`, `linux/arm64` (or
+    /// `linux/arm64/v8`), or the architecture alone.
+    pub fn from_platform(platform: &str) -> Result<Arch, String> {
+        let parts: Vec<&str> = platform.trim().split('/').collect();
+        let arch = match parts.as_slice() {
+            [arch] | ["linux", arch] => arch,
+            ["linux", arch @ ("arm64" | "aarch64"), "v8"] => arch,
+            _ => {
+                return Err(format!(
+                    "`{platform}` is not a platform grocker builds for: use linux/amd64 or \
+                     linux/arm64"
+                ));
+            }
+        };
+        arch.parse().map_err(|_| {
+            format!(
+                "`{platform}` is not a platform grocker builds for: use linux/amd64 or linux/arm64"
+            )
+        })
+    }
+
     /// The oldest glibc a manylinux wheel for this architecture can target: PEP 600 tags go down
     /// to `manylinux_2_5` on x86_64 (`manylinux1`), while aarch64 starts at `manylinux2014`.
     fn oldest_glibc_minor(self) -> u32 {

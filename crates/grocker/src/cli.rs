@@ -87,7 +87,7 @@ pub enum Command {
     ///   grocker root -r trixie/3.13 -o oci:./root-oci
     ///   grocker root --package libpq5 -o docker
     #[command(verbatim_doc_comment)]
-    Root(RootArgs),
+    Root(Box<RootArgs>),
 
     /// Write or refresh grocker.lock without building: the runtime's Debian packages and the
     /// application's Python packages, every file pinned with its SHA-256.
@@ -123,6 +123,13 @@ pub struct RuntimeArgs {
     /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+
+    /// The image's platforms, comma-separated: linux/amd64, linux/arm64, or both — one image
+    /// each under an OCI image index, from each platform's own Debian packages and wheels (no
+    /// emulation). Default: this machine's platform. `-o docker` and `-o docker-archive:` hold
+    /// one platform; `-o oci:DIR` and registries hold them all.
+    #[arg(long, value_name = "PLATFORMS", value_delimiter = ',')]
+    pub platform: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -260,7 +267,8 @@ pub struct BuildArgs {
     pub no_auto_packages: bool,
 
     /// Put `.pyc` files in the image (the standard library's and the venv's), compiled by the
-    /// image's own Python run on this machine (Linux x86-64): containers start faster (httpie:
+    /// image's own Python run on this machine (for another platform's image, this machine's
+    /// build of the same Debian python3.X: the bytes are the same): containers start faster (httpie:
     /// 0.35 s instead of 1.1 s) and images are larger (httpie: 91 MB instead of 63 MB). Off by
     /// default, as with pip's `--no-compile` and uv.
     #[arg(long)]

@@ -54,7 +54,7 @@ fn limit_malloc_arenas() {
 fn run(command: Command, report: &Reporter) -> Result<()> {
     match command {
         Command::Root(args) => {
-            let settings = settings::RootSettings::resolve(args)?;
+            let settings = settings::RootSettings::resolve(*args)?;
             runtime()?.block_on(commands::root::root(settings, report))
         }
         Command::Build(args) => {
@@ -75,13 +75,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The publish step (ko's): hand the image to the sink, then — only once it is safely there,
-/// through a [`Recorder`](grocker_oci::Recorder) — write the lock if the plan changed it,
-/// print the result line, and run `record` (the `--result-file`) with what was published. A
-/// failed publish writes none of them.
+/// The publish step (ko's): hand the image (one platform's, or the index over several) to the
+/// sink, then — only once it is safely there, through a [`Recorder`](grocker_oci::Recorder) —
+/// write the lock if the plan changed it, print the result line, and run `record` (the
+/// `--result-file`) with what was published. A failed publish writes none of them.
 pub(crate) fn publish(
     sink: Box<dyn grocker_oci::Sink>,
-    image: &grocker_oci::Image,
+    artifact: &grocker_oci::Artifact,
     name: &grocker_oci::ImageName,
     plan: &Plan,
     ctx: &Context,
@@ -89,7 +89,7 @@ pub(crate) fn publish(
 ) -> Result<()> {
     use grocker_oci::{ImageName, Published, RecordError, Sink};
 
-    let digest = image.digest();
+    let digest = artifact.digest();
     let stage = ctx.report.stage("Publishing");
     let after = move |published: &[(ImageName, Published)]| -> Result<(), RecordError> {
         drop(stage); // the spinner ends before the lines below are printed
@@ -101,7 +101,7 @@ pub(crate) fn publish(
         Ok(())
     };
     let mut sink = Box::new(grocker_oci::Recorder::new(sink, after));
-    sink.publish(image, name)?;
+    artifact.publish(sink.as_mut(), name)?;
     sink.finish()?;
     Ok(())
 }

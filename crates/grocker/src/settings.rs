@@ -56,6 +56,53 @@ impl std::str::FromStr for Output {
     }
 }
 
+/// The image's platforms: `--platform`, else the configuration's `platforms`, else this
+/// machine's; sorted, without duplicates, so that the same set gives the same index whatever
+/// order it was written in.
+fn platforms(cli: &[String], file: Option<&Vec<String>>) -> Result<Vec<Arch>> {
+    let given: Vec<&String> = match (cli.is_empty(), file) {
+        (false, _) => cli.iter().collect(),
+        (true, Some(file)) => file.iter().collect(),
+        (true, None) => Vec::new(),
+    };
+    let mut out = given
+        .iter()
+        .map(|p| Arch::from_platform(p).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    if out.is_empty() {
+        out.push(Arch::host().ok_or_else(|| {
+            anyhow::anyhow!(
+                "this machine ({}) is not a platform grocker builds for: give --platform \
+                 linux/amd64 or linux/arm64",
+                std::env::consts::ARCH
+            )
+        })?);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Refuses several platforms for an output that holds one platform's image, before any work.
+pub(crate) fn check_output(output: Option<&Output>, platforms: &[Arch]) -> Result<()> {
+    if platforms.len() < 2 {
+        return Ok(());
+    }
+    let one = match output {
+        Some(Output::Docker) => "-o docker (the local engine)".to_string(),
+        Some(Output::DockerArchive(file)) => format!("-o docker-archive:{}", file.display()),
+        None => "the default output (the local engine, or a docker-archive)".to_string(),
+        Some(Output::Oci(_) | Output::Registry) => return Ok(()),
+    };
+    let asked: Vec<String> = platforms.iter().map(|a| a.platform()).collect();
+    bail!(
+        "{one} holds one platform's image, and --platform asks for {}: give one platform \
+         (--platform {}), or write them all with -o oci:DIR or -o registry",
+        asked.join(", "),
+        asked[0]
+    )
+}
+
 fn repositories(
     configured: Option<&std::collections::BTreeMap<String, grocker_config::Repository>>,
 ) -> Result<Vec<ExtraRepository>> {
@@ -106,10 +153,12 @@ impl RootSettings {
         packages.sort();
         packages.dedup();
         let default_name = format!("grocker-root:{}-{}", runtime.suite(), runtime.python());
+        let platforms = platforms(&args.runtime.platform, None)?;
+        let output = output(&args.output)?;
         Ok(Self {
             inputs: Inputs {
                 runtime,
-                arch: Arch::X86_64,
+                platforms,
                 packages,
                 debian: debian(args.debian)?,
                 lock: lock(args.lock, None),
@@ -117,7 +166,7 @@ impl RootSettings {
                 auto_packages: false,
                 added_packages: Vec::new(),
             },
-            output: output(&args.output)?,
+            output,
             image_name: image_name(&args.output, &default_name)?,
             epoch: SourceDateEpoch::from_env()?,
         })
@@ -164,6 +213,7 @@ impl BuildSettings {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
+        let platforms = platforms(&args.runtime.platform, file.platforms.as_ref())?;
         let system = file.dependencies_for(&runtime.to_string());
         let mut packages = system.run;
         packages.extend(args.runtime.packages);
@@ -227,10 +277,11 @@ impl BuildSettings {
             image,
             project,
         };
+        let output = output(&args.output)?;
         Ok(Self {
             inputs: Inputs {
                 runtime,
-                arch: Arch::X86_64,
+                platforms,
                 packages,
                 debian,
                 lock: lock(args.lock, project_dir.as_deref()),
@@ -238,7 +289,7 @@ impl BuildSettings {
                 auto_packages: !args.no_auto_packages && file.auto_packages.unwrap_or(true),
                 added_packages: Vec::new(),
             },
-            output: output(&args.output)?,
+            output,
             image_name,
             image_prefix,
             image_base_name,

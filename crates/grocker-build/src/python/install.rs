@@ -81,6 +81,10 @@ pub struct VenvLayers<'a> {
     /// The source tree of an app that is not a package (the app layer carries it in `/app`).
     pub source: Option<&'a SourceTree>,
     pub bytecode: Option<&'a Interpreter>,
+    /// With several platforms, the wheels all of them pin (`filename sha256`): they make the
+    /// `deps` layer, the same blob in every image, and this platform's other wheels a
+    /// `deps (platform)` layer above it. `None` for one platform: one `deps` layer.
+    pub shared: Option<&'a std::collections::BTreeSet<String>>,
 }
 
 impl VenvLayers<'_> {
@@ -252,6 +256,11 @@ impl VenvLayers<'_> {
         let app_name = self.release.name.to_string();
         let mut groups: Vec<(LayerKind, Vec<&PythonPackage>)> = Vec::new();
         let mut deps = Vec::new();
+        let mut platform_deps = Vec::new();
+        let shared = |p: &PythonPackage| {
+            self.shared
+                .is_none_or(|s| s.contains(&format!("{} {}", p.filename, p.sha256)))
+        };
         // By name, whatever the lock's order: the install order decides who wins a file.
         let mut packages: Vec<&PythonPackage> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
@@ -261,9 +270,16 @@ impl VenvLayers<'_> {
             }
             if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
                 groups.push((LayerKind::OwnDeps(p.name.clone()), vec![p]));
-            } else {
+            } else if shared(p) {
                 deps.push(p);
+            } else {
+                platform_deps.push(p);
             }
+        }
+        // Above the shared layer, below the large wheels: the order in which files win is
+        // the install order, by name within each layer, as for one platform.
+        if !platform_deps.is_empty() {
+            groups.insert(0, (LayerKind::PlatformDeps, platform_deps));
         }
         groups.insert(0, (LayerKind::Deps, deps));
         let app: Vec<&PythonPackage> = self

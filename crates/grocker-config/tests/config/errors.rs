@@ -87,7 +87,7 @@ fn missing_explicit_file_is_named() {
 fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     assert_eq!(
         yaml_err("runtime: bookworm/3.11\nentrypoint: app\n"),
-        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, manifest"
+        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, manifest"
     );
     assert_eq!(
         yaml_err("dependencies:\n  run: []\n  buld: [gcc]\n"),
@@ -103,7 +103,7 @@ fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     );
     assert_eq!(
         err.unwrap_err().to_string(),
-        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, manifest"
+        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, manifest"
     );
 }
 
@@ -162,5 +162,25 @@ fn syntax_errors_say_where() {
     assert_eq!(
         err.to_string(),
         "pyproject.toml:1: invalid TOML: unclosed table, expected `]`"
+    );
+}
+
+#[test]
+fn platforms_are_a_list_or_a_comma_separated_string_of_known_ones() {
+    for text in [
+        "platforms: [linux/amd64, linux/arm64]\n",
+        "platforms: linux/amd64,linux/arm64\n",
+    ] {
+        let dir = project(&[(".grocker.yml", text)]);
+        let config = load(dir.path(), &[]).unwrap().config;
+        assert_eq!(
+            config.platforms,
+            Some(vec!["linux/amd64".to_string(), "linux/arm64".to_string()]),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        yaml_err("platforms: [linux/amd64, linux/s390x]\n"),
+        "conf/.grocker.yml:1: `platforms[1]`: `linux/s390x` is not a platform grocker builds for: use linux/amd64 or linux/arm64"
     );
 }

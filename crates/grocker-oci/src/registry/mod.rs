@@ -33,7 +33,7 @@ use self::client::{Context, Session};
 use self::credentials::CredentialSources;
 pub(crate) use self::target::{Target, plain_http_allowed};
 use self::upload::{Blob, Outcome};
-use crate::{Digest, Image, ImageName, OciError, Published, Sink};
+use crate::{Digest, Image, ImageIndex, ImageName, MediaType, OciError, Published, Sink};
 
 /// How to reach registries and where credentials are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,25 +145,39 @@ impl RegistrySink {
         self.last_report.as_ref()
     }
 
-    fn push(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+    fn push(
+        &mut self,
+        images: &[Image],
+        index: Option<&ImageIndex>,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
         let target = Target::new(name, &self.options.insecure_registries)?;
         let mut report = PushReport::default();
-        let result = self.push_to(image, &target, &mut report);
+        let result = self.push_to(images, index, &target, &mut report);
         self.last_report = Some(report);
         let reported = result?;
+        let expected = match (index, images) {
+            (Some(index), _) => index.digest(),
+            (None, [image]) => image.digest(),
+            (None, _) => {
+                return Err(OciError::InvalidConfig {
+                    reason: "several images without an index".into(),
+                });
+            }
+        };
         let digest = match reported {
             Some(text) => match text.parse::<Digest>() {
-                Ok(digest) if digest == image.digest() => digest,
+                Ok(digest) if digest == expected => digest,
                 _ => {
                     return Err(OciError::RegistryDigestMismatch {
                         registry: target.registry,
                         repository: target.repository,
-                        expected: image.digest(),
+                        expected,
                         reported: text,
                     });
                 }
             },
-            None => image.digest(),
+            None => expected,
         };
         tracing::info!("pushed {} to {}", digest, target.location());
         Ok(Published {
@@ -172,10 +186,13 @@ impl RegistrySink {
         })
     }
 
-    /// Blobs, then the manifest; returns the registry's `Docker-Content-Digest`, if any.
+    /// Blobs (each once, whichever images share it), then the manifests — by digest when an
+    /// index lists them, then the index under the tag; else the one manifest under the tag.
+    /// Returns the registry's `Docker-Content-Digest` for what the tag names, if any.
     fn push_to(
         &mut self,
-        image: &Image,
+        images: &[Image],
+        index: Option<&ImageIndex>,
         target: &Target,
         report: &mut PushReport,
     ) -> Result<Option<String>, OciError> {
@@ -191,9 +208,15 @@ impl RegistrySink {
             retries: self.options.retries,
         };
         let placed = self.placed.entry(target.registry.clone()).or_default();
-        let blobs = image.layers().iter().map(Blob::Layer);
+        let blobs = images.iter().flat_map(|image| {
+            image
+                .layers()
+                .iter()
+                .map(Blob::Layer)
+                .chain([Blob::Config(image)])
+        });
         let mut seen = HashSet::new();
-        for blob in blobs.chain([Blob::Config(image)]) {
+        for blob in blobs {
             let digest = blob.digest();
             if !seen.insert(digest) {
                 continue;
@@ -211,21 +234,45 @@ impl RegistrySink {
             }
             placed.insert(digest, target.repository.clone());
         }
-        session.put_manifest(image)
+        let manifest = |image: &Image| {
+            (
+                image.descriptor().media_type,
+                image.manifest_bytes().to_vec(),
+            )
+        };
+        match index {
+            None => {
+                let (media_type, bytes) = manifest(&images[0]);
+                session.put_manifest(&target.tag, media_type.as_str(), &bytes)
+            }
+            Some(index) => {
+                for image in images {
+                    let (media_type, bytes) = manifest(image);
+                    session.put_manifest(
+                        &image.digest().to_string(),
+                        media_type.as_str(),
+                        &bytes,
+                    )?;
+                }
+                session.put_manifest(&target.tag, MediaType::OciIndex.as_str(), index.bytes())
+            }
+        }
     }
-}
 
-impl Sink for RegistrySink {
-    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
-        // reqwest's blocking client panics when built or waited on inside an async runtime, and
-        // grocker's CLI publishes from one; the push runs on a thread of its own, which takes
-        // the caller's tracing subscriber along.
+    /// Runs `push` on a thread of its own: reqwest's blocking client panics when built or
+    /// waited on inside an async runtime, and grocker's CLI publishes from one. The thread
+    /// takes the caller's tracing subscriber along.
+    fn on_push_thread(
+        &mut self,
+        name: &ImageName,
+        push: impl FnOnce(&mut Self) -> Result<Published, OciError> + Send,
+    ) -> Result<Published, OciError> {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
                 .name("grocker-push".into())
                 .spawn_scoped(scope, || {
-                    tracing::dispatcher::with_default(&dispatch, || self.push(image, name))
+                    tracing::dispatcher::with_default(&dispatch, || push(self))
                 })
                 .map_err(|e| OciError::Registry {
                     registry: name.registry().unwrap_or_default().to_string(),
@@ -237,6 +284,22 @@ impl Sink for RegistrySink {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
+    }
+}
+
+impl Sink for RegistrySink {
+    fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
+        self.on_push_thread(name, |sink| {
+            sink.push(std::slice::from_ref(image), None, name)
+        })
+    }
+
+    fn publish_index(
+        &mut self,
+        index: &ImageIndex,
+        name: &ImageName,
+    ) -> Result<Published, OciError> {
+        self.on_push_thread(name, |sink| sink.push(index.images(), Some(index), name))
     }
 
     /// Every push is complete when `publish` returns.

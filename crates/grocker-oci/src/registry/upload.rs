@@ -109,18 +109,25 @@ impl Session<'_> {
         })
     }
 
-    /// Puts the manifest under the tag; returns the registry's `Docker-Content-Digest`, if any.
-    pub(crate) fn put_manifest(&mut self, image: &Image) -> Result<Option<String>, OciError> {
+    /// Puts a manifest (or an index) of `media_type` under `reference` (the tag, or its digest
+    /// for the manifests an index lists); returns the registry's `Docker-Content-Digest`, if
+    /// any.
+    pub(crate) fn put_manifest(
+        &mut self,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Option<String>, OciError> {
         let target = self.cx.target;
-        let action = format!("put manifest {}", target.tag);
-        let url = target.api(&format!("manifests/{}", target.tag))?;
+        let action = format!("put manifest {reference}");
+        let url = target.api(&format!("manifests/{reference}"))?;
         let scopes = [target.push_scope()];
         self.retrying(&action, |s| {
             let response = s.send(&scopes, |http| {
                 Ok(http
                     .put(url.clone())
-                    .header(CONTENT_TYPE, image.descriptor().media_type.as_str())
-                    .body(image.manifest_bytes().to_vec()))
+                    .header(CONTENT_TYPE, media_type)
+                    .body(bytes.to_vec()))
             })?;
             if !response.status().is_success() {
                 return Err(Failure::Final(s.unexpected(&action, response)));

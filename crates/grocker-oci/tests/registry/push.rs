@@ -124,3 +124,69 @@ fn registry_push_from_inside_an_async_runtime() {
     });
     assert_eq!(published.digest, image.digest());
 }
+
+/// Two platforms' images sharing a layer: every blob goes up once, the manifests by digest,
+/// the index under the tag; skopeo reads the index and picks each platform's manifest.
+#[test]
+fn registry_index_push_uploads_shared_blobs_once() {
+    let registry = TestRegistry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let shared = file_layer(dir, Compression::Gzip, "shared.txt", b"the same for both");
+    let platform_image = |arch: &str, variant: Option<&str>| {
+        let own = file_layer(dir, Compression::Gzip, "arch.txt", arch.as_bytes());
+        let config = ImageConfig {
+            architecture: arch.into(),
+            variant: variant.map(str::to_string),
+            created: 1_700_000_000,
+            ..ImageConfig::default()
+        };
+        Image::new(&config, vec![own, shared.clone()], Default::default()).unwrap()
+    };
+    let (amd, arm) = (
+        platform_image("amd64", None),
+        platform_image("arm64", Some("v8")),
+    );
+    let index =
+        grocker_oci::ImageIndex::new(vec![amd.clone(), arm.clone()], Default::default()).unwrap();
+    let name = registry.name(&format!("team/multi:{}", std::process::id()));
+    let mut sink = Box::new(new_sink(no_auth_files()));
+    let published = sink.publish_index(&index, &name).unwrap();
+    assert_eq!(published.digest, index.digest());
+    let pushed = report(&sink);
+    let mut uploaded = pushed.uploaded.clone();
+    uploaded.sort();
+    uploaded.dedup();
+    assert_eq!(
+        uploaded.len(),
+        pushed.uploaded.len(),
+        "a blob went up twice"
+    );
+    // Two own layers, the shared one, two configs.
+    assert_eq!(pushed.uploaded.len(), 5, "{pushed:?}");
+    sink.finish().unwrap();
+
+    let reference = format!("docker://{name}");
+    assert_eq!(
+        run(
+            "skopeo",
+            &["inspect", "--tls-verify=false", "--raw", &reference]
+        ),
+        index.bytes()
+    );
+    for (arch, image) in [("amd64", &amd), ("arm64", &arm)] {
+        let inspect: serde_json::Value = serde_json::from_slice(&run(
+            "skopeo",
+            &[
+                "--override-arch",
+                arch,
+                "inspect",
+                "--tls-verify=false",
+                &reference,
+            ],
+        ))
+        .unwrap();
+        assert_eq!(inspect["Architecture"], arch);
+        assert_eq!(inspect["Layers"][0], image.layers()[0].digest().to_string());
+    }
+}

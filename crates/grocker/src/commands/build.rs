@@ -8,11 +8,13 @@ use crate::output;
 use crate::settings::{BuildSettings, Output};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    if settings.build_image {
+        crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
+    }
     let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
     let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
     let app = plan
-        .app
-        .as_ref()
+        .app()
         .ok_or_else(|| anyhow!("internal error: an application build without an application"))?;
     let release = &app.release;
 
@@ -20,11 +22,15 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         // Grocker's dependency-only build: everything resolved, fetched and compiled (so in
         // the cache), the lock written; no image.
         plan.write_lock(&ctx)?;
-        println!(
-            "{release}: {} Debian packages, {} Python packages ready (--no-build-image: no image made)",
-            plan.lock.debian.len(),
-            plan.lock.python.len()
-        );
+        for platform in &plan.platforms {
+            println!(
+                "{release}: {} Debian packages, {} Python packages ready for {} \
+                 (--no-build-image: no image made)",
+                platform.pins.debian.len(),
+                platform.pins.python.len(),
+                platform.arch.platform()
+            );
+        }
         return Ok(());
     }
     let name = settings.image_name_for(app)?;
@@ -39,9 +45,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         &plan,
         &ctx,
         |published| match &settings.result_file {
-            Some(path) => {
-                write_result(path, &settings, &plan, &name, &published.digest.to_string())
-            }
+            Some(path) => write_result(path, &settings, &plan, &name, published, &image),
             None => Ok(()),
         },
     )
@@ -75,16 +79,22 @@ fn pushes(settings: &BuildSettings, name: &ImageName) -> bool {
 }
 
 /// Grocker's result file: what was built, under which name, and — once pushed, as Grocker
-/// wrote it — with which manifest digest; the builder image when one compiled something.
+/// wrote it — with which manifest digest (the index's for several platforms); the builder image
+/// when one compiled something. A multi-platform image also lists each platform's manifest
+/// digest (`manifests`, by platform), which its index names.
 #[derive(serde::Serialize)]
-struct ResultFile<'a> {
+struct ResultFile {
     release: String,
     image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    hash: Option<&'a str>,
+    hash: Option<String>,
     runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     compiler_image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platforms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifests: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn write_result(
@@ -92,15 +102,33 @@ fn write_result(
     settings: &BuildSettings,
     plan: &Plan,
     image_name: &ImageName,
-    digest: &str,
+    published: &grocker_oci::Published,
+    artifact: &grocker_oci::Artifact,
 ) -> Result<()> {
-    let app = plan.app.as_ref();
+    let app = plan.app();
+    let several = matches!(artifact, grocker_oci::Artifact::Index(_));
+    let manifests = several.then(|| {
+        artifact
+            .images()
+            .iter()
+            .map(|image| {
+                let p = image.platform();
+                (
+                    format!("{}/{}", p.os, p.architecture),
+                    image.digest().to_string(),
+                )
+            })
+            .collect()
+    });
     let result = ResultFile {
         release: app.map(|a| a.release.to_string()).unwrap_or_default(),
         image: image_name.to_string(),
-        hash: pushes(settings, image_name).then_some(digest),
+        // An index's digest is the same in every sink that holds it: said for oci:DIR too.
+        hash: (pushes(settings, image_name) || several).then(|| published.digest.to_string()),
         runtime: settings.inputs.runtime.to_string(),
         compiler_image: app.and_then(|a| a.builder_image()),
+        platforms: several.then(|| plan.platforms.iter().map(|p| p.arch.platform()).collect()),
+        manifests,
     };
     let text = serde_norway::to_string(&result)?;
     fs_err::write(path, text)?;

@@ -14,11 +14,17 @@ pub async fn lock(settings: BuildSettings, report: &Reporter) -> Result<()> {
     } else {
         report.note(format!("{} is up to date", path.display()));
     }
-    println!(
-        "{}: {} Debian packages, {} Python packages",
-        path.display(),
-        plan.lock.debian.len(),
-        plan.lock.python.len()
-    );
+    for platform in &plan.platforms {
+        let on = match plan.platforms.len() {
+            1 => String::new(),
+            _ => format!(" for {}", platform.arch.platform()),
+        };
+        println!(
+            "{}: {} Debian packages, {} Python packages{on}",
+            path.display(),
+            platform.pins.debian.len(),
+            platform.pins.python.len()
+        );
+    }
     Ok(())
 }

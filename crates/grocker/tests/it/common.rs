@@ -120,12 +120,12 @@ impl OciImage {
     }
 }
 
-fn blob(dir: &Path, digest: &str) -> PathBuf {
+pub fn blob(dir: &Path, digest: &str) -> PathBuf {
     dir.join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
 
-fn json(path: &Path) -> Value {
+pub fn json(path: &Path) -> Value {
     serde_json::from_slice(&fs_err::read(path).expect("read json")).expect("parse json")
 }
 

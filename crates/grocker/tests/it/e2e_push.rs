@@ -10,7 +10,7 @@ use crate::common::*;
 use crate::e2e_root::{docker, engine, real};
 
 /// A registry on a free loopback port, stopped on drop; its log is kept to count requests.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -18,7 +18,7 @@ struct Registry {
 }
 
 impl Registry {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -64,12 +64,12 @@ impl Registry {
         }
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Request lines the registry logged so far (it logs to stderr or stdout by version).
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         let mut text = fs_err::read_to_string(&self.log).unwrap_or_default();
         text.push_str(
             &fs_err::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default(),

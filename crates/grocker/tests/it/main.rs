@@ -6,6 +6,7 @@ mod common;
 mod e2e_build;
 mod e2e_compile;
 mod e2e_locks;
+mod e2e_platforms;
 mod e2e_push;
 mod e2e_root;
 mod hermetic_build;
