@@ -30,6 +30,8 @@ const COMPILE: &str = "import compileall, py_compile, sys\n\
 pub struct Interpreter {
     root: PathBuf,
     python: (u8, u8),
+    /// Where it is installed below `root`: `usr` (Debian's), `opt/python/3.X` (built by grocker).
+    prefix: String,
 }
 
 impl Interpreter {
@@ -40,6 +42,7 @@ impl Interpreter {
         id: &Sha256,
         runtime: &Tree,
         python: (u8, u8),
+        prefix: &str,
     ) -> Result<Interpreter> {
         let root = Self::dir(cache, id);
         if !root.is_dir() {
@@ -58,7 +61,11 @@ impl Interpreter {
                 return Err(e.into());
             }
         }
-        Ok(Interpreter { root, python })
+        Ok(Interpreter {
+            root,
+            python,
+            prefix: prefix.to_string(),
+        })
     }
 
     /// The runtime filesystem it was written into.
@@ -67,9 +74,18 @@ impl Interpreter {
     }
 
     /// Where the materialized interpreter for `id` would be, if it exists already.
-    pub fn existing(cache: &Cache, id: &Sha256, python: (u8, u8)) -> Option<Interpreter> {
+    pub fn existing(
+        cache: &Cache,
+        id: &Sha256,
+        python: (u8, u8),
+        prefix: &str,
+    ) -> Option<Interpreter> {
         let root = Self::dir(cache, id);
-        root.is_dir().then_some(Interpreter { root, python })
+        root.is_dir().then(|| Interpreter {
+            root,
+            python,
+            prefix: prefix.to_string(),
+        })
     }
 
     fn dir(cache: &Cache, id: &Sha256) -> PathBuf {
@@ -131,7 +147,8 @@ impl Interpreter {
         };
         let libs = self.root.join("usr/lib").join(triplet);
         let loader = libs.join(loader);
-        let python = self.root.join(format!("usr/bin/python{major}.{minor}"));
+        let home = self.root.join(&self.prefix);
+        let python = home.join(format!("bin/python{major}.{minor}"));
         if !cfg!(target_os = "linux") || !loader.is_file() {
             bail!(
                 "--compile-bytecode runs Debian's Python of this machine's architecture here, \
@@ -147,7 +164,7 @@ impl Interpreter {
             .arg(src)
             .arg(named)
             .env_clear()
-            .env("PYTHONHOME", self.root.join("usr"))
+            .env("PYTHONHOME", &home)
             .env("PYTHONHASHSEED", "0")
             .env("LANG", "C.UTF-8")
             .output()

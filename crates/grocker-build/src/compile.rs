@@ -45,7 +45,7 @@ fn builder_packages(runtime: grocker_runtime::Runtime, build: &[String]) -> Vec<
     ]
     .map(String::from)
     .to_vec();
-    packages.push(format!("python{}-dev", runtime.python()));
+    packages.extend(runtime.python_build_packages());
     packages.extend(build.iter().cloned());
     packages.sort();
     packages.dedup();
@@ -66,6 +66,12 @@ pub struct Compiler {
     /// The builder's locked packages, once resolved.
     locked: Mutex<Option<Vec<DebianPackage>>>,
     ready: tokio::sync::OnceCell<Arc<(Builder, String)>>,
+    /// The interpreter's source, for a runtime whose CPython grocker builds.
+    interpreter: Option<grocker_lock::Interpreter>,
+    /// The builder without any Python, which builds that CPython.
+    base: tokio::sync::OnceCell<Arc<(Builder, String)>>,
+    /// That CPython's layer, once built or found in the cache.
+    python: tokio::sync::OnceCell<Layer>,
     /// The runtime's packages: the sandbox of engine-less builds is their filesystem.
     runtime_packages: Vec<DebianPackage>,
     /// The engine-less builder for pure-Python projects, `None` where the host cannot make
@@ -98,6 +104,8 @@ pub struct CompilerInputs<'a> {
     pub runtime: Vec<DebianPackage>,
     /// Where the platform's pure-Python wheels are built, when it is not this machine's.
     pub host: HostTools,
+    /// The interpreter's source, for a runtime whose CPython grocker builds.
+    pub interpreter: Option<grocker_lock::Interpreter>,
 }
 
 impl Compiler {
@@ -119,6 +127,9 @@ impl Compiler {
             allowed: inputs.allowed,
             locked: Mutex::new((!locked.is_empty()).then_some(locked)),
             ready: tokio::sync::OnceCell::new(),
+            interpreter: inputs.interpreter,
+            base: tokio::sync::OnceCell::new(),
+            python: tokio::sync::OnceCell::new(),
             runtime_packages: inputs.runtime,
             host: tokio::sync::OnceCell::new(),
             tools: inputs.host,
@@ -196,57 +207,114 @@ impl Compiler {
         lock(&self.locked).clone().unwrap_or_default()
     }
 
-    /// The builder and its image reference, assembling and loading it the first time.
+    /// The builder and its image reference, assembling and loading it the first time. For a
+    /// runtime whose CPython grocker builds, that CPython's layer is on top.
     async fn builder(&self) -> Result<Arc<(Builder, String)>> {
         self.ready
-            .get_or_try_init(|| self.assemble())
+            .get_or_try_init(|| async {
+                let python = self.python_layer().await?;
+                self.assemble(python.as_ref()).await
+            })
             .await
             .cloned()
     }
 
-    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
-        let engine = Engine::from_env().map_err(|e| {
-            anyhow!(
-                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
-                 offline builder container, which needs a container engine (Docker, or Podman's \
-                 Docker-compatible socket through DOCKER_HOST)"
-            )
-        })?;
-        let runtime = self.target_runtime();
-        let locked = lock(&self.locked).clone();
-        let packages = match locked {
-            Some(l) => l,
-            None => {
-                let wanted = builder_packages(runtime, &self.build_packages);
-                let resolved = self
-                    .archive
-                    .resolve(&wanted, "the builder's packages", &self.ctx)
-                    .await?;
-                *lock(&self.locked) = Some(resolved.clone());
-                resolved
-            }
-        };
-        let epoch = self.ctx.epoch;
-        // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
-        // that has the tag has the image, and nothing is assembled.
+    /// The builder's packages: from the lock, else resolved (once).
+    async fn packages(&self) -> Result<Vec<DebianPackage>> {
+        if let Some(locked) = lock(&self.locked).clone() {
+            return Ok(locked);
+        }
+        let wanted = builder_packages(self.target_runtime(), &self.build_packages);
+        let resolved = self
+            .archive
+            .resolve(&wanted, "the builder's packages", &self.ctx)
+            .await?;
+        *lock(&self.locked) = Some(resolved.clone());
+        Ok(resolved)
+    }
+
+    /// What names the builder image made of `packages` (and `python`, its CPython layer).
+    fn image_id(&self, packages: &[DebianPackage], python: Option<&Layer>) -> String {
         let user = grocker_runtime::User::default();
         let mut inputs = grocker_hash::Hasher::new();
         inputs.update(
             format!(
                 "grocker-builder v2 {} {} epoch={} user={}:{}\n",
                 env!("CARGO_PKG_VERSION"),
-                runtime,
-                epoch.seconds(),
+                self.target_runtime(),
+                self.ctx.epoch.seconds(),
                 user.uid,
                 user.gid
             )
             .as_bytes(),
         );
-        for p in &packages {
+        for p in packages {
             let line = format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256);
             inputs.update(line.as_bytes());
         }
-        let id = inputs.finish().to_string();
+        if let Some(layer) = python {
+            inputs.update(format!("python {}\n", layer.diff_id).as_bytes());
+        }
+        inputs.finish().to_string()
+    }
+
+    /// The layer of the CPython grocker builds for this runtime (`None` for Debian's): from
+    /// the layer cache when this builder built this source with these flags before, else
+    /// compiled in the builder without Python.
+    pub async fn python_layer(&self) -> Result<Option<Layer>> {
+        let Some(interpreter) = &self.interpreter else {
+            return Ok(None);
+        };
+        let layer = self
+            .python
+            .get_or_try_init(|| async {
+                let packages = self.packages().await?;
+                let id = self.image_id(&packages, None);
+                if let Some(layer) = crate::cpython::cached(interpreter, &id, &self.ctx) {
+                    return Ok::<_, anyhow::Error>(layer);
+                }
+                if !self.allowed {
+                    anyhow::bail!(
+                        "CPython {} must be compiled, and --no-build-dependencies forbids the \
+                         compiler stage",
+                        interpreter.version
+                    );
+                }
+                let base = self
+                    .base
+                    .get_or_try_init(|| self.assemble(None))
+                    .await?
+                    .clone();
+                let engine = Engine::from_env()?;
+                crate::cpython::build(
+                    self.target_runtime(),
+                    interpreter,
+                    self.archive.sources(),
+                    (&engine, base.0.image(), &id),
+                    &self.ctx,
+                )
+                .await
+            })
+            .await?;
+        Ok(Some(layer.clone()))
+    }
+
+    async fn assemble(&self, python: Option<&Layer>) -> Result<Arc<(Builder, String)>> {
+        let engine = Engine::from_env().map_err(|e| {
+            anyhow!(
+                "{e}\nSome packages have only a source distribution (or the runtime's CPython \
+                 is built from source); grocker compiles them in an offline builder container, \
+                 which needs a container engine (Docker, or Podman's Docker-compatible socket \
+                 through DOCKER_HOST)"
+            )
+        })?;
+        let runtime = self.target_runtime();
+        let packages = self.packages().await?;
+        let epoch = self.ctx.epoch;
+        // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
+        // that has the tag has the image, and nothing is assembled.
+        let user = grocker_runtime::User::default();
+        let id = self.image_id(&packages, python);
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
             let pinned = PinnedDebian {
@@ -254,7 +322,23 @@ impl Compiler {
                 sources: self.archive.sources(),
                 packages: &packages,
             };
-            let tree = pinned.builder_tree(&self.ctx).await?;
+            let mut tree = pinned.builder_tree(&self.ctx).await?;
+            let mut path = crate::image::PATH.to_string();
+            if python.is_some() {
+                // Build tools find the builder's Python as `python3` (first on PATH) and as
+                // Debian's `/usr/bin/python3.X` (the build environment's venv links it).
+                let bin = format!("/{}/bin", runtime.prefix());
+                path = format!("{bin}:{path}");
+                for link in [
+                    format!("usr/bin/python{}", runtime.python()),
+                    "usr/bin/python3".into(),
+                ] {
+                    let at = grocker_fs::RelPath::new(&link)?;
+                    if tree.get(&at).is_none() {
+                        tree.insert(at, grocker_fs::Entry::symlink(runtime.interpreter()))?;
+                    }
+                }
+            }
             let _stage = self
                 .ctx
                 .report
@@ -262,7 +346,7 @@ impl Compiler {
             let config = ImageConfig {
                 user: format!("{}:{}", user.uid, user.gid),
                 env: vec![
-                    ("PATH".into(), crate::image::PATH.into()),
+                    ("PATH".into(), path),
                     ("LANG".into(), "C.UTF-8".into()),
                     ("HOME".into(), "/tmp".into()),
                 ],
@@ -280,6 +364,7 @@ impl Compiler {
             // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
             // compressing 400 MB (8 s) would buy nothing.
             let name = tag.parse()?;
+            let python = python.cloned();
             tokio::task::spawn_blocking(move || -> Result<()> {
                 let scratch = tempfile::Builder::new()
                     .prefix("grocker-builder-")
@@ -290,7 +375,9 @@ impl Compiler {
                     "grocker: builder layer",
                     |w| tree.write_tar(w, epoch.seconds()).map(drop),
                 )?;
-                let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+                let mut layers = vec![layer];
+                layers.extend(python);
+                let image = Image::new(&config, layers, BTreeMap::new())?;
                 let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
                 sink.publish(&image, &name)?;
                 sink.finish()?;
@@ -387,6 +474,11 @@ impl Compiler {
     /// The engine-less builder, made the first time: the runtime's filesystem written out (once
     /// per runtime, in the cache) as the sandbox's root.
     async fn host_builder(&self) -> Result<Option<Arc<(Builder, String)>>> {
+        // The sandbox runs the runtime's Debian interpreter, which a runtime built from source
+        // does not have.
+        if self.interpreter.is_some() {
+            return Ok(None);
+        }
         let made = self.host.get_or_try_init(|| async {
             let debian = PinnedDebian {
                 runtime: self.target_runtime(),

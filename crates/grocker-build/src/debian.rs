@@ -32,7 +32,7 @@ const DEBIAN: &str = "debian";
 const DEBIAN_SECURITY: &str = "debian-security";
 
 impl DebianSources {
-    fn archive_base(&self, archive: &str) -> Result<&Url> {
+    pub(crate) fn archive_base(&self, archive: &str) -> Result<&Url> {
         match archive {
             DEBIAN => Ok(&self.mirror),
             DEBIAN_SECURITY => Ok(&self.security_mirror),
@@ -56,7 +56,7 @@ impl DebianSources {
         }
     }
 
-    fn keyring(&self) -> Result<Keyring> {
+    pub(crate) fn keyring(&self) -> Result<Keyring> {
         let mut keyring = Keyring::debian()?;
         for path in &self.extra_keyrings {
             keyring.extend(Keyring::from_file(path)?);
@@ -277,7 +277,7 @@ impl PinnedDebian<'_> {
     ) -> Result<OsLayers> {
         let epoch = ctx.epoch;
         let (mut os_key, iconv_key) = self.layer_keys(epoch);
-        if bytecode {
+        if bytecode && !self.runtime.from_source() {
             os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
         }
         let (os_created_by, iconv_created_by) = self.created_by();
@@ -306,20 +306,23 @@ impl PinnedDebian<'_> {
                 break;
             }
         }
-        if bytecode {
+        // A CPython built from source has its standard library, and its bytecode, in its own
+        // layer.
+        if bytecode && !self.runtime.from_source() {
             let interpreter = match host {
-                Some(host) => host.interpreter(None, ctx).await?,
+                Some(host) => host.interpreter(None, None, ctx).await?,
                 None => Interpreter::materialize(
                     ctx.fetcher.cache(),
                     &self.interpreter_id(),
                     &tree,
                     self.runtime.python_version(),
+                    &self.runtime.prefix(),
                 )?,
             };
             let _stage = ctx
                 .report
                 .stage("Compiling the standard library's bytecode");
-            let stdlib = format!("usr/lib/python{}", self.runtime.python());
+            let stdlib = self.runtime.stdlib();
             let spool = ctx.spool()?;
             tokio::task::block_in_place(|| interpreter.compile(&mut tree, &stdlib, &spool))?;
         }
@@ -418,22 +421,38 @@ impl PinnedDebian<'_> {
 
     /// The runtime's interpreter, to compile bytecode with: from the cache, else written out
     /// from `tree` (the runtime filesystem, when this build assembled it) or a newly assembled
-    /// one.
-    pub async fn interpreter(&self, tree: Option<&Tree>, ctx: &Context) -> Result<Interpreter> {
-        let id = self.interpreter_id();
-        let python = self.runtime.python_version();
-        if let Some(found) = Interpreter::existing(ctx.fetcher.cache(), &id, python) {
+    /// one — with `python`, the layer of a CPython built from source, on top.
+    pub async fn interpreter(
+        &self,
+        tree: Option<&Tree>,
+        python: Option<&Layer>,
+        ctx: &Context,
+    ) -> Result<Interpreter> {
+        let mut id = self.interpreter_id();
+        if let Some(layer) = python {
+            id = grocker_hash::Sha256::digest(format!("{id} {}", layer.diff_id).as_bytes());
+        }
+        let version = self.runtime.python_version();
+        let prefix = self.runtime.prefix();
+        if let Some(found) = Interpreter::existing(ctx.fetcher.cache(), &id, version, &prefix) {
             return Ok(found);
         }
-        let assembled;
-        let tree = match tree {
-            Some(tree) => tree,
-            None => {
-                assembled = self.runtime_tree(ctx).await?;
-                &assembled
+        let mut assembled = match tree {
+            Some(tree) if python.is_none() => {
+                return Interpreter::materialize(ctx.fetcher.cache(), &id, tree, version, &prefix);
             }
+            Some(tree) => tree.clone(),
+            None => self.runtime_tree(ctx).await?,
         };
-        Interpreter::materialize(ctx.fetcher.cache(), &id, tree, python)
+        if let Some(layer) = python {
+            let layer = layer.clone();
+            let python =
+                tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&layer]))
+                    .await
+                    .context("the layer reader stopped unexpectedly")??;
+            assembled.merge(python)?;
+        }
+        Interpreter::materialize(ctx.fetcher.cache(), &id, &assembled, version, &prefix)
     }
 
     /// The builder's filesystem: the packages laid out like a runtime, plus

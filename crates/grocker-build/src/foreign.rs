@@ -55,7 +55,7 @@ impl LazyHost {
         let runtime = archive
             .resolve(&[], "this machine's runtime (for its tools)", ctx)
             .await?;
-        let target = crate::python::target(self.runtime, arch, &runtime)?;
+        let target = crate::python::target(self.runtime, arch, &runtime, None)?;
         Ok(Arc::new(Compiler::new(
             CompilerInputs {
                 archive,
@@ -66,6 +66,7 @@ impl LazyHost {
                 locked: Vec::new(),
                 runtime,
                 host: HostTools::Native,
+                interpreter: None,
             },
             ctx,
         )))

@@ -75,7 +75,7 @@ pub async fn builder(
         tracing::info!("pure-Python projects go to the builder: no sandbox here ({why})");
         return Ok(None);
     }
-    let interpreter = debian.interpreter(None, ctx).await?;
+    let interpreter = debian.interpreter(None, None, ctx).await?;
     tracing::info!(
         "pure-Python projects are built on this machine ({})",
         Sandbox::isolation()

@@ -106,16 +106,51 @@ fn shared_wheels(plan: &Plan) -> Option<BTreeSet<String>> {
 
 /// The runtime image alone: a base for anything, so glibc's charset modules are in.
 async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Result<Image> {
-    let os = platform.debian().layers(false, None, ctx).await?;
+    let debian = platform.debian();
+    let os = debian.layers(false, None, ctx).await?;
+    let mut layers = vec![os.os, os.iconv];
+    let python = python_layer(platform).await?;
+    if let Some(python) = &python {
+        let checked = layers.iter().chain([python]).map(|l| (l, true)).collect();
+        let whole = Whole {
+            arch: platform.arch,
+            os: debian,
+            archive: &platform.archive,
+            venv: None,
+            python: Some(python),
+            layers: checked,
+            os_tree: os.tree,
+            venv_tree: None,
+        };
+        native::check(whole, ctx).await?;
+    }
+    layers.extend(python);
     let config = ImageConfig {
         entrypoint: vec!["python3".to_string()],
         env: vec![
-            ("PATH".to_string(), PATH.to_string()),
+            ("PATH".to_string(), runtime_path(debian.runtime)),
             ("LANG".to_string(), "C.UTF-8".to_string()),
         ],
         ..base_config(platform.arch, ctx, labels(plan))
     };
-    Ok(Image::new(&config, vec![os.os, os.iconv], BTreeMap::new())?)
+    Ok(Image::new(&config, layers, BTreeMap::new())?)
+}
+
+/// The layer of the CPython grocker built for the platform's runtime, if it did.
+async fn python_layer(platform: &PlatformPlan) -> Result<Option<Layer>> {
+    match &platform.python_builder {
+        Some(compiler) => compiler.python_layer().await,
+        None => Ok(None),
+    }
+}
+
+/// `PATH` of the runtime's images: a CPython built from source comes first, as `/usr/local/bin`
+/// does in `python:3.X` images.
+fn runtime_path(runtime: grocker_runtime::Runtime) -> String {
+    match runtime.from_source() {
+        true => format!("/{}/bin:{PATH}", runtime.prefix()),
+        false => PATH.to_string(),
+    }
 }
 
 async fn build_app(
@@ -126,8 +161,9 @@ async fn build_app(
     shared: Option<&BTreeSet<String>>,
     ctx: &Context,
 ) -> Result<Image> {
-    let venv = python::venv(&app.target);
     let debian = platform.debian();
+    let venv = python::venv(&app.target, debian.runtime);
+    let python_layer = python_layer(platform).await?;
     // A foreign platform's bytecode is compiled by this machine's interpreter.
     let host = match python.bytecode {
         true => app.compiler.host_compiler().await?,
@@ -140,8 +176,12 @@ async fn build_app(
     let os = debian.layers(python.bytecode, host_debian, ctx).await?;
     let interpreter = match (python.bytecode, host_debian) {
         (false, _) => None,
-        (true, Some(host)) => Some(host.interpreter(None, ctx).await?),
-        (true, None) => Some(debian.interpreter(os.tree.as_ref(), ctx).await?),
+        (true, Some(host)) => Some(host.interpreter(None, None, ctx).await?),
+        (true, None) => Some(
+            debian
+                .interpreter(os.tree.as_ref(), python_layer.as_ref(), ctx)
+                .await?,
+        ),
     };
     let venv_layers = VenvLayers {
         release: &app.release,
@@ -167,13 +207,15 @@ async fn build_app(
     if os.os_calls_iconv || py.calls_iconv {
         layers.push(os.iconv);
     }
+    layers.extend(python_layer.clone());
     let mut checked: Vec<(&Layer, bool)> = layers.iter().map(|l| (l, true)).collect();
     checked.extend(py.layers.iter().zip(py.elf.iter().copied()));
     let whole = Whole {
         arch: platform.arch,
         os: debian,
         archive: &platform.archive,
-        venv: &venv_layers,
+        venv: Some(&venv_layers),
+        python: python_layer.as_ref(),
         layers: checked,
         os_tree: os.tree,
         venv_tree: py.tree,
@@ -182,7 +224,10 @@ async fn build_app(
     layers.extend(py.layers);
 
     let env = vec![
-        ("PATH".to_string(), format!("{VENV}/bin:{PATH}")),
+        (
+            "PATH".to_string(),
+            format!("{VENV}/bin:{}", runtime_path(debian.runtime)),
+        ),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("VIRTUAL_ENV".to_string(), VENV.to_string()),
         // Logs reach `docker logs` as they are written, not when a buffer fills.

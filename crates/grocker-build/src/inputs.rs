@@ -253,6 +253,22 @@ pub struct Inputs {
     /// Debian packages added that way, on top of [`Inputs::packages`]; recorded in the lock
     /// apart from the request.
     pub added_packages: Vec<String>,
+    /// How an interpreter built from source is built (for runtimes whose Python is not
+    /// Debian's; see [`Runtime::from_source`]).
+    pub python_source: PythonSourceInputs,
+}
+
+/// How to build CPython for a runtime whose interpreter grocker builds.
+#[derive(Clone, Debug, Default)]
+pub struct PythonSourceInputs {
+    /// `--python-source FILE|URL`: an upstream tarball instead of Debian's sources.
+    pub source: Option<String>,
+    /// `--python-sha256`: the tarball's SHA-256.
+    pub sha256: Option<grocker_hash::Sha256>,
+    /// `--python-optimize`: PGO + LTO.
+    pub optimize: bool,
+    /// `--python-allow-expired`: accept a signed `Sources` index past its `Valid-Until`.
+    pub allow_expired: bool,
 }
 
 #[cfg(test)]

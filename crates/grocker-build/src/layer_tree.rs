@@ -25,6 +25,14 @@ pub fn read_layers(layers: &[&Layer]) -> Result<Tree> {
     Ok(tree)
 }
 
+/// The filesystem of an uncompressed tar file (the builder's CPython build).
+pub fn read_tar_file(path: &std::path::Path) -> Result<Tree> {
+    let mut tree = Tree::new();
+    let file = std::io::BufReader::with_capacity(1 << 17, fs_err::File::open(path)?);
+    read_tar(file, &mut tree).with_context(|| format!("reading {}", path.display()))?;
+    Ok(tree)
+}
+
 fn read_tar(reader: impl Read, tree: &mut Tree) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {

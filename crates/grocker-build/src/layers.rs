@@ -21,6 +21,8 @@ pub enum LayerKind {
     Os,
     /// glibc's gconv charset modules, for images that call `iconv_open`.
     Iconv,
+    /// CPython built from source, under `/opt/python/3.X`.
+    Python,
     /// Third-party wheels, and the venv itself; with several platforms, the wheels they all
     /// share.
     Deps,
@@ -37,6 +39,7 @@ impl fmt::Display for LayerKind {
         match self {
             LayerKind::Os => f.write_str("os"),
             LayerKind::Iconv => f.write_str("iconv"),
+            LayerKind::Python => f.write_str("python"),
             LayerKind::Deps => f.write_str("deps"),
             LayerKind::PlatformDeps => f.write_str("deps (platform)"),
             LayerKind::OwnDeps(name) => write!(f, "deps: {name}"),

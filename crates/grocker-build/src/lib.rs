@@ -39,6 +39,7 @@
 mod bytecode;
 mod compile;
 mod context;
+mod cpython;
 mod debian;
 mod foreign;
 mod host_build;
@@ -55,10 +56,11 @@ mod report;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
+pub use cpython::list_runtimes;
 pub use image::{PATH, build, build_adding_packages};
 pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
-    ProjectLockSettings, PythonInputs,
+    ProjectLockSettings, PythonInputs, PythonSourceInputs,
 };
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;

@@ -21,7 +21,10 @@ pub struct Whole<'a> {
     /// The runtime's packages, and the archive that says which package ships a library.
     pub os: PinnedDebian<'a>,
     pub archive: &'a DebianArchive,
-    pub venv: &'a VenvLayers<'a>,
+    /// The venv; `None` for the runtime image alone.
+    pub venv: Option<&'a VenvLayers<'a>>,
+    /// The layer of a CPython grocker built, whose modules are checked too.
+    pub python: Option<&'a Layer>,
     /// Each layer, with whether it holds an ELF file.
     pub layers: Vec<(&'a Layer, bool)>,
     /// The runtime filesystem and the venv, when this build already made them (for their
@@ -52,24 +55,42 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
 
     let _stage = ctx
         .report
-        .stage("Checking the native libraries of the venv");
+        .stage("Checking the native libraries of the image");
     let mut tree = match whole.os_tree {
         Some(tree) => tree,
         None => whole.os.runtime_tree(ctx).await?,
     };
-    let venv = match whole.venv_tree {
-        Some(tree) => tree,
-        None => whole.venv.tree(ctx).await?,
+    let venv = match (whole.venv_tree, whole.venv) {
+        (Some(tree), _) => tree,
+        (None, Some(venv)) => venv.tree(ctx).await?,
+        (None, None) => Tree::new(),
     };
     tree.merge(venv)?;
-    let root = whole.venv.venv.root.trim_start_matches('/').to_string();
+    // The venv's objects, and those of a CPython grocker built (its `ssl`, `sqlite3`…
+    // modules link libraries no package of the runtime brought yet).
+    let mut roots: Vec<String> = whole
+        .venv
+        .map(|v| v.venv.root.trim_start_matches('/').to_string())
+        .into_iter()
+        .collect();
+    if let Some(layer) = whole.python {
+        let layer = layer.clone();
+        let python = tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&layer]))
+            .await??;
+        tree.merge(python)?;
+        roots.push(whole.os.runtime.prefix());
+    }
     let machine = match whole.arch {
         grocker_wheel::Arch::X86_64 => Machine::X86_64,
         grocker_wheel::Arch::Aarch64 => Machine::Aarch64,
     };
     let (foreign, missing) = tokio::task::spawn_blocking(move || {
         let foreign = grocker_elf::foreign_objects(&tree, machine)?;
-        grocker_elf::missing_libraries_for(&tree, &root, machine).map(|m| (foreign, m))
+        let mut missing = Vec::new();
+        for root in &roots {
+            missing.extend(grocker_elf::missing_libraries_for(&tree, root, machine)?);
+        }
+        Ok::<_, anyhow::Error>((foreign, missing))
     })
     .await??;
     if !foreign.is_empty() {
@@ -93,7 +114,9 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
             .map(|p| p.packages_providing(soname))
             .unwrap_or_default()
     };
-    let site_packages = whole.venv.venv.site_packages();
+    let site_packages = whole
+        .venv
+        .map_or_else(|| whole.os.runtime.stdlib(), |v| v.venv.site_packages());
     let message = grocker_elf::missing_message(&missing, &site_packages, provided);
     // Each library shipped by exactly one package of the suite: the build can add them. One
     // with several candidates (or none) is the user's call.

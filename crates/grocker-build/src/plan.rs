@@ -43,6 +43,9 @@ pub struct PlatformPlan {
     /// The application; `None` for the runtime image alone.
     pub app: Option<PlannedApp>,
     pub(crate) archive: Arc<DebianArchive>,
+    /// The builder of the CPython grocker builds for this runtime (the app's compiler, when
+    /// there is an app); `None` when the interpreter is Debian's.
+    pub(crate) python_builder: Option<Arc<Compiler>>,
 }
 
 /// The application of a plan, for one platform.
@@ -216,29 +219,16 @@ async fn plan_platform(
 ) -> Result<PlatformPlan> {
     let arch = archive.arch();
     let os_request = os_request(inputs, arch);
+    check_source_platform(inputs, arch)?;
     let Some(python) = &inputs.python else {
-        let pins = match reuse(existing.as_ref(), &os_request, &inputs.lock)? {
-            Some(lock) => lock,
-            None => {
-                let mut lock = Lock::new(os_request);
-                lock.debian = archive
-                    .resolve(&inputs.packages, "Debian packages", ctx)
-                    .await?;
-                lock
-            }
-        };
-        return Ok(PlatformPlan {
-            arch,
-            pins,
-            app: None,
-            archive,
-        });
+        return plan_root(inputs, archive, existing, os_request, tools, ctx).await;
     };
 
     let (added, debian, builder) =
         runtime_packages(inputs, existing.as_ref(), &os_request, &archive, ctx).await?;
+    let interpreter = interpreter_pin(inputs, existing.as_ref(), &os_request, ctx).await?;
     let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
-    let target = python::target(inputs.runtime, arch, &debian)?;
+    let target = python::target(inputs.runtime, arch, &debian, interpreter.as_ref())?;
     let compiler = Arc::new(Compiler::new(
         CompilerInputs {
             archive: Arc::clone(&archive),
@@ -249,9 +239,13 @@ async fn plan_platform(
             locked: builder,
             runtime: debian.clone(),
             host: tools,
+            interpreter: interpreter.clone(),
         },
         ctx,
     ));
+    // Built now, in the plan stage, as sdists are: its builder's packages are pinned in the
+    // lock, and the builder of the sdists to come has it.
+    compiler.python_layer().await?;
     let team = team_lock(
         &python.app,
         &python.project,
@@ -282,6 +276,7 @@ async fn plan_platform(
             let mut lock = Lock::new(wanted);
             lock.debian = debian;
             lock.added_packages = added.clone();
+            lock.interpreter = interpreter;
             // Pinned early exactly when there is a team lock.
             lock.python = match early_pins.take() {
                 Some(pins) => {
@@ -312,9 +307,11 @@ async fn plan_platform(
         (None, AppInput::Release(spec)) => pinned_release(spec, &pins)?,
         (None, _) => bail!("internal error: a local application without its release"),
     };
+    let python_builder = inputs.runtime.from_source().then(|| Arc::clone(&compiler));
     Ok(PlatformPlan {
         arch,
         pins,
+        python_builder,
         app: Some(PlannedApp {
             release,
             versioned: app.versioned,
@@ -324,6 +321,68 @@ async fn plan_platform(
             compiler,
         }),
         archive,
+    })
+}
+
+/// Refuses a runtime built from source for a platform that is not this machine's.
+fn check_source_platform(inputs: &Inputs, arch: Arch) -> Result<()> {
+    if inputs.runtime.from_source() && Some(arch) != Arch::host() {
+        bail!(
+            "runtime {} builds CPython from source, which grocker does for this machine's \
+             platform only (linux/{}); build linux/{} on such a machine, or use a runtime whose \
+             Python is Debian's ({})",
+            inputs.runtime,
+            Arch::host().map_or("?", |a| a.oci_name()),
+            arch.oci_name(),
+            grocker_runtime::Runtime::debian_runtimes()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The plan of the runtime image alone (`grocker root`): its Debian packages, and for a
+/// runtime whose CPython grocker builds, that CPython's source and builder.
+async fn plan_root(
+    inputs: &Inputs,
+    archive: Arc<DebianArchive>,
+    existing: Option<Lock>,
+    os_request: Request,
+    tools: HostTools,
+    ctx: &Context,
+) -> Result<PlatformPlan> {
+    let arch = archive.arch();
+    let added = added_packages(inputs, existing.as_ref(), &os_request);
+    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let reusable = existing.as_ref().filter(has_added);
+    let pins = match reuse(reusable, &os_request, &inputs.lock)? {
+        Some(lock) => lock,
+        None => {
+            let mut lock = Lock::new(os_request);
+            let mut packages = inputs.packages.clone();
+            packages.extend(added.iter().cloned());
+            packages.sort();
+            packages.dedup();
+            lock.debian = archive.resolve(&packages, "Debian packages", ctx).await?;
+            lock.added_packages = added;
+            lock.interpreter = interpreter_pin(inputs, None, &lock.request, ctx).await?;
+            lock
+        }
+    };
+    let python_builder = root_python_builder(inputs, &archive, &pins, tools, ctx).await?;
+    let mut pins = pins;
+    if let Some(compiler) = &python_builder {
+        pins.builder = compiler.locked_packages();
+    }
+    Ok(PlatformPlan {
+        arch,
+        pins,
+        app: None,
+        archive,
+        python_builder,
     })
 }
 
@@ -441,6 +500,7 @@ fn os_request(inputs: &Inputs, arch: Arch) -> Request {
         project_lock: None,
         selection: vec![],
         architectures: vec![],
+        interpreter: crate::cpython::request(inputs.runtime, &inputs.python_source),
     }
 }
 
@@ -462,6 +522,75 @@ fn same_os_request(locked: &Request, wanted: &Request) -> bool {
         && locked.architecture == wanted.architecture
         && locked.packages == wanted.packages
         && locked.repositories == wanted.repositories
+        && locked.interpreter == wanted.interpreter
+}
+
+/// The CPython source of a runtime whose interpreter grocker builds: the lock's, when made for
+/// the same runtime and request (and not `--upgrade`), else pinned now; `None` for Debian's.
+async fn interpreter_pin(
+    inputs: &Inputs,
+    existing: Option<&Lock>,
+    os_request: &Request,
+    ctx: &Context,
+) -> Result<Option<grocker_lock::Interpreter>> {
+    if !inputs.runtime.from_source() {
+        return Ok(None);
+    }
+    let locked = existing
+        .filter(|l| !inputs.lock.upgrade && same_os_request(&l.request, os_request))
+        .and_then(|l| l.interpreter.clone());
+    if let Some(interpreter) = locked {
+        crate::cpython::check_pinned(inputs.runtime, &interpreter)?;
+        return Ok(Some(interpreter));
+    }
+    if inputs.lock.locked {
+        bail!(
+            "--locked: {} pins no CPython source for runtime {}; run without --locked to update it",
+            inputs.lock.path.display(),
+            inputs.runtime
+        );
+    }
+    let mut pinned =
+        crate::cpython::pin(inputs.runtime, &inputs.python_source, &inputs.debian, ctx).await?;
+    pinned.flags = crate::cpython::flags(&inputs.python_source);
+    Ok(Some(pinned))
+}
+
+/// For the runtime image alone, the builder of the CPython grocker builds (built now, so the
+/// lock pins its packages); `None` when the interpreter is Debian's.
+async fn root_python_builder(
+    inputs: &Inputs,
+    archive: &Arc<DebianArchive>,
+    pins: &Lock,
+    tools: HostTools,
+    ctx: &Context,
+) -> Result<Option<Arc<Compiler>>> {
+    if !inputs.runtime.from_source() {
+        return Ok(None);
+    }
+    let target = python::target(
+        inputs.runtime,
+        archive.arch(),
+        &pins.debian,
+        pins.interpreter.as_ref(),
+    )?;
+    let indexes = grocker_pypi::IndexUrls::new(url::Url::parse("https://pypi.org/simple")?);
+    let compiler = Arc::new(Compiler::new(
+        CompilerInputs {
+            archive: Arc::clone(archive),
+            build_packages: &[],
+            indexes: &indexes,
+            target,
+            allowed: true,
+            locked: pins.builder.clone(),
+            runtime: pins.debian.clone(),
+            host: tools,
+            interpreter: pins.interpreter.clone(),
+        },
+        ctx,
+    ));
+    compiler.python_layer().await?;
+    Ok(Some(compiler))
 }
 
 /// The whole request of an application build, as the lock records it.

@@ -27,6 +27,7 @@ fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
         python: None,
         auto_packages: false,
         added_packages: Vec::new(),
+        python_source: Default::default(),
     }
 }
 

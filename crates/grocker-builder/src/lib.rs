@@ -24,6 +24,8 @@
 //!   asks the backend for its dynamic requirements (`get_requires_for_build_wheel`) and, when the
 //!   environment has them, calls `build_wheel` in the same run.
 //! - [`Builder::prepare_source`] unpacks an sdist with every entry treated as hostile.
+//! - [`build_cpython`] compiles CPython itself from a verified upstream tarball, for runtimes
+//!   whose interpreter is not Debian's, into a tar of `/opt/python/3.X`.
 //! - [`Sandbox`] runs the same builds with no engine, in Linux namespaces over the runtime's
 //!   own filesystem, for the user's pure-Python project: the same wheel, byte for byte.
 //!
@@ -55,6 +57,7 @@
 
 pub use build_system::{BuildSystem, LEGACY_BACKEND, LEGACY_REQUIRES};
 pub use builder::{BUILD_USER, Builder, Built, DEFAULT_TIMEOUT};
+pub use cpython::{CPythonBuild, build_cpython};
 pub use engine::{Engine, Mount, RunOutcome, RunSpec};
 pub use env::{BuildEnv, ENV_MOUNT, PYCACHE_MOUNT};
 pub use error::BuilderError;
@@ -62,6 +65,7 @@ pub use sandbox::Sandbox;
 
 mod build_system;
 mod builder;
+mod cpython;
 mod engine;
 mod env;
 mod error;

@@ -136,8 +136,15 @@ pub enum ConfigError {
 }
 
 fn known_runtimes() -> String {
-    let known: Vec<String> = Runtime::all().iter().map(ToString::to_string).collect();
-    known.join(", ")
+    let known: Vec<String> = Runtime::debian_runtimes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "{} (Debian's Python), or SUITE/3.X with SUITE one of {} (CPython built from source)",
+        known.join(", "),
+        Runtime::suites().join(", ")
+    )
 }
 
 /// A hint for the names older Grocker versions accepted.

@@ -14,6 +14,8 @@ pub struct FileConfig {
     /// The runtime, canonical `SUITE/PYTHON` (`bookworm/3.11`). Grocker's `python3.X` names are
     /// mapped to the runtime shipping that Python.
     pub runtime: Option<String>,
+    /// Where the interpreter comes from: `debian` or `source` (`--python-from`).
+    pub python: Option<String>,
     /// Per-runtime settings, keyed by canonical runtime name. Grocker's internal configuration
     /// declared its runtimes here and a project file could extend them; see [`RuntimeOverride`].
     pub runtimes: BTreeMap<String, RuntimeOverride>,

@@ -34,6 +34,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "cmd",
     "auto_packages",
     "platforms",
+    "python",
     "manifest",
 ];
 const DEPENDENCY_KEYS: &[&str] = &["run", "build"];
@@ -86,6 +87,20 @@ impl Walk {
                     let expected = "a runtime name such as \"bookworm/3.11\"";
                     if let Some(given) = string(value, &path, expected)? {
                         cfg.runtime = Some(runtime(&given, &path)?);
+                    }
+                }
+                "python" => {
+                    let expected = "`debian` or `source`";
+                    cfg.python = string(value, &path, expected)?;
+                    if let Some(given) = &cfg.python
+                        && !matches!(given.as_str(), "debian" | "source")
+                    {
+                        return problem(
+                            &path,
+                            ProblemKind::Invalid(format!(
+                                "`{given}`: the interpreter comes from `debian` or `source`"
+                            )),
+                        );
                     }
                 }
                 "runtimes" => cfg.runtimes = runtimes(value, &path)?,
@@ -202,15 +217,14 @@ impl Walk {
 /// Canonical runtime name: Grocker 8's `SUITE/PYTHON`, or Grocker's older `pythonX.Y` mapped to
 /// the runtime that ships that Python.
 pub(crate) fn runtime_name(given: &str) -> Option<String> {
-    let known = Runtime::all();
-    if known.iter().any(|r| r.to_string() == given) {
-        return Some(given.to_string());
+    if let Ok(runtime) = given.parse::<Runtime>() {
+        return Some(runtime.to_string());
     }
     let python = given.strip_prefix("python")?;
-    known
-        .iter()
+    Runtime::debian_runtimes()
+        .into_iter()
         .find(|r| r.python() == python)
-        .map(ToString::to_string)
+        .map(|r| r.to_string())
 }
 
 fn runtime(given: &str, path: &KeyPath) -> Check<String> {

@@ -13,7 +13,9 @@
 //!    need ([`SCRIPT_ONLY`]), as [`BinaryPackage`]s whose `.deb` URL and SHA-256 are known.
 //! 3. [`read_deb`]: a downloaded `.deb` → [`DebContents`]: control data and safe, merged-/usr,
 //!    root-owned entries; hostile archives are errors.
-//! 4. [`status_d_files`]: distroless-style `/var/lib/dpkg/status.d/<package>` metadata so
+//! 4. [`load_sources`]: a suite's `Sources` index (verified the same way), for the upstream
+//!    tarballs grocker builds an interpreter from ([`fetch_source_file`]).
+//! 5. [`status_d_files`]: distroless-style `/var/lib/dpkg/status.d/<package>` metadata so
 //!    scanners see what is installed.
 //!
 //! ```no_run
@@ -41,6 +43,7 @@ pub use packages::{BinaryPackage, MultiArch, PackageIndex};
 pub use relations::{Dependency, Relation, VersionOp, parse_relations};
 pub use release::Release;
 pub use resolve::{SCRIPT_ONLY, resolve};
+pub use sources::{SourceFile, SourcePackage, fetch_source_file, load_sources, parse_sources};
 pub use version::DebianVersion;
 
 mod archive;
@@ -55,4 +58,5 @@ mod packages;
 mod relations;
 mod release;
 mod resolve;
+mod sources;
 mod version;

@@ -29,6 +29,7 @@
 //!     project_lock: None,
 //!     selection: vec![],
 //!     architectures: vec![],
+//!     interpreter: None,
 //! });
 //! let text = lock.to_toml()?;
 //! assert_eq!(Lock::from_toml(&text, "grocker.lock".as_ref())?, lock);
@@ -114,6 +115,35 @@ pub struct Request {
     /// first); empty for one platform.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<String>,
+    /// How the interpreter is to be built when it is not Debian's (`source`, `source
+    /// optimized`, with the URL and SHA-256 of a tarball the user named); `None` for Debian's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+}
+
+/// The CPython source an interpreter built by grocker comes from (`[interpreter]`): what the
+/// image's Python is, where its tarball is and the SHA-256 it was verified with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interpreter {
+    /// The CPython version (`3.13.5`).
+    pub version: String,
+    /// Where the tarball is vouched for: `debian trixie python3.13 3.13.5-2` (verified through
+    /// the suite's signed `Sources` index), or `user` (the SHA-256 the user gave).
+    pub origin: String,
+    /// The archive holding it (`debian`), for a Debian source; `path` is then below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// Path below the archive root, or the URL or file the user named.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the tarball, verified at download.
+    #[serde(with = "sha256_hex")]
+    pub sha256: Sha256,
+    /// `configure` flags beyond the defaults (`--enable-optimizations --with-lto`), empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub flags: String,
 }
 
 /// One pinned `.deb`.
@@ -189,6 +219,9 @@ pub struct Lock {
     pub version: u32,
     /// What was asked for.
     pub request: Request,
+    /// The interpreter's source, when grocker builds it (not Debian's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<Interpreter>,
     /// The Debian packages of the `os` layer, sorted by name.
     #[serde(default)]
     pub debian: Vec<DebianPackage>,
@@ -214,6 +247,7 @@ impl Lock {
         Self {
             version: SINGLE_PLATFORM_VERSION,
             request,
+            interpreter: None,
             debian: Vec::new(),
             python: Vec::new(),
             builder: Vec::new(),
@@ -244,6 +278,7 @@ impl Lock {
             ..self.request.clone()
         };
         let mut lock = Lock::new(request);
+        lock.interpreter = self.interpreter.clone();
         if self.request.architecture == arch {
             lock.debian = self.debian.clone();
             lock.python = self.python.clone();
@@ -437,6 +472,16 @@ mod tests {
             project_lock: Some("uv.lock sha256:00".into()),
             selection: vec!["group=prod".into()],
             architectures: vec![],
+            interpreter: Some("source".into()),
+        });
+        lock.interpreter = Some(Interpreter {
+            version: "3.13.5".into(),
+            origin: "debian trixie python3.13 3.13.5-2".into(),
+            archive: Some("debian".into()),
+            path: "pool/main/p/python3.13/python3.13_3.13.5.orig.tar.xz".into(),
+            size: 22_856_016,
+            sha256: Sha256::digest(b"x"),
+            flags: String::new(),
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),

@@ -4,7 +4,9 @@
 //! assembles it from Debian's own packages without running any maintainer script, so this crate
 //! knows two things:
 //!
-//! 1. which runtimes exist and which Debian packages make one ([`Runtime`]);
+//! 1. which runtimes exist and which Debian packages make one ([`Runtime`]): a suite and a
+//!    CPython, Debian's own where the suite ships it, else upstream CPython built by grocker
+//!    (under `/opt/python/3.X`) from sources verified through Debian's archive;
 //! 2. what `dpkg` and the maintainer scripts would have left on disk, which grocker writes
 //!    itself ([`assemble`]): merged-/usr links, `/etc/passwd` and `/etc/group` with a numeric
 //!    non-root user, the CA bundle, `/tmp`.
@@ -25,13 +27,13 @@ mod assemble;
 mod runtime;
 
 pub use assemble::{InstalledPackage, User, assemble};
-pub use runtime::Runtime;
+pub use runtime::{PythonFrom, Runtime};
 
 /// What can go wrong choosing or assembling a runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// A runtime name that is not `SUITE/PYTHON` or not one grocker knows.
-    #[error("unknown runtime `{given}`: choose one of {known}")]
+    #[error("unknown runtime `{given}`: choose {known}")]
     Unknown {
         /// What the user asked for.
         given: String,

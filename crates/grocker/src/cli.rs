@@ -86,6 +86,8 @@ pub enum Command {
     ///   grocker root -o docker-archive:root.tar      then: docker load -i root.tar
     ///   grocker root -r trixie/3.13 -o oci:./root-oci
     ///   grocker root --package libpq5 -o docker
+    ///   grocker root -r bookworm/3.13 -o docker   CPython 3.13 built from source on bookworm
+    ///   grocker root --list                      the runtimes, and where each Python comes from
     #[command(verbatim_doc_comment)]
     Root(Box<RootArgs>),
 
@@ -116,9 +118,40 @@ pub enum Command {
 /// What the `os` layer is made of; shared by every command that builds one.
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
-    /// Runtime as SUITE/PYTHON: bookworm/3.11 (default) or trixie/3.13.
+    /// Runtime as SUITE/PYTHON: bookworm/3.11 (default), trixie/3.13 — Debian's own Python —
+    /// or any CPython on bookworm or trixie (bookworm/3.13, trixie/3.14…), built by grocker from
+    /// sources verified through Debian's archive. `grocker root --list` lists them.
     #[arg(short, long, value_name = "SUITE/PY")]
     pub runtime: Option<String>,
+
+    /// Where the interpreter comes from: `debian` (the default where the suite ships that
+    /// Python: it gets Debian's security updates) or `source` (upstream CPython, without
+    /// Debian's patches, compiled in the offline builder container against the suite's own
+    /// libraries, installed under /opt/python/3.X in a layer of its own; cached, so its minutes
+    /// are spent once). Config: `python: source`.
+    #[arg(long, value_name = "debian|source", value_parser = ["debian", "source"])]
+    pub python_from: Option<String>,
+
+    /// CPython source tarball (a file, or a URL such as a python.org download) for a Python
+    /// Debian has no source of (e.g. 3.12); needs --python-sha256.
+    #[arg(long, value_name = "FILE|URL")]
+    pub python_source: Option<String>,
+
+    /// SHA-256 of the --python-source tarball (python.org lists it beside each download).
+    #[arg(long, value_name = "SHA256")]
+    pub python_sha256: Option<String>,
+
+    /// Build CPython with profile-guided and link-time optimization (PGO + LTO): much slower to
+    /// build (it runs CPython's training suite; tens of minutes on two cores, once), ~10–20%
+    /// faster to run.
+    #[arg(long)]
+    pub python_optimize: bool,
+
+    /// Accept a signed Sources index past its Valid-Until when looking for CPython sources
+    /// (apt's Check-Valid-Until=false), for a mirror or snapshot that lags testing/unstable
+    /// (forky, sid: a week of validity). The signature and the tarball's SHA-256 are checked.
+    #[arg(long)]
+    pub python_allow_expired: bool,
 
     /// Extra Debian package for the image's os layer (repeatable), e.g. --package libpq5.
     #[arg(long = "package", value_name = "NAME")]
@@ -150,6 +183,11 @@ pub struct PurgeArgs {
 
 #[derive(Debug, Args)]
 pub struct RootArgs {
+    /// List the runtimes: each suite with the Python it ships, and the CPython versions whose
+    /// sources Debian's archive has (read from the suites' signed Sources indexes), then exit.
+    #[arg(long)]
+    pub list: bool,
+
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 

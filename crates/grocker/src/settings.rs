@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use grocker_build::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PlannedApp,
-    ProjectLockSettings, PythonInputs, SourceDateEpoch, default_image_name,
+    ProjectLockSettings, PythonInputs, PythonSourceInputs, SourceDateEpoch, default_image_name,
 };
 use grocker_oci::ImageName;
 use grocker_runtime::Runtime;
 use grocker_wheel::{Arch, ExtraName, PackageName};
 use url::Url;
 
-use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, ProjectArgs, RootArgs};
+use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, ProjectArgs, RootArgs, RuntimeArgs};
 
 /// Debian's own CDN, which redirects to a nearby mirror.
 const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
@@ -103,6 +103,48 @@ pub(crate) fn check_output(output: Option<&Output>, platforms: &[Arch]) -> Resul
     )
 }
 
+/// Where the runtime's interpreter comes from (`--python-from`, config `python:`, else
+/// Debian's where the suite ships it), and how to build it from source.
+fn python_source(
+    args: &RuntimeArgs,
+    file: Option<&str>,
+    runtime: Runtime,
+) -> Result<(Runtime, PythonSourceInputs)> {
+    let from = args.python_from.as_deref().or(file);
+    let sha256 = match &args.python_sha256 {
+        Some(text) => Some(text.trim_start_matches("sha256:").parse().map_err(|e| {
+            anyhow::anyhow!("--python-sha256 `{text}` is not a SHA-256 (64 hex digits): {e}")
+        })?),
+        None => None,
+    };
+    let inputs = PythonSourceInputs {
+        source: args.python_source.clone(),
+        sha256,
+        optimize: args.python_optimize,
+        allow_expired: args.python_allow_expired,
+    };
+    let wants_source = inputs.source.is_some() || inputs.sha256.is_some() || inputs.optimize;
+    let runtime = match from {
+        Some("debian") if runtime.from_source() => bail!(
+            "runtime {runtime}: Debian {} ships no Python {} (its own is {}); drop              --python-from debian (config `python: debian`) to build {} from source",
+            runtime.suite(),
+            runtime.python(),
+            Runtime::debian_runtimes()
+                .iter()
+                .find(|r| r.suite() == runtime.suite())
+                .map_or_else(String::new, |r| r.python()),
+            runtime.python()
+        ),
+        Some("debian") if wants_source => bail!(
+            "--python-source, --python-sha256 and --python-optimize build CPython from source,              and --python-from debian (config `python: debian`) asks for Debian's"
+        ),
+        Some("source") => runtime.with_python_from_source(),
+        _ if wants_source => runtime.with_python_from_source(),
+        _ => runtime,
+    };
+    Ok((runtime, inputs))
+}
+
 fn repositories(
     configured: Option<&std::collections::BTreeMap<String, grocker_config::Repository>>,
 ) -> Result<Vec<ExtraRepository>> {
@@ -134,6 +176,8 @@ fn repositories(
 /// `grocker root`, validated.
 #[derive(Clone, Debug)]
 pub struct RootSettings {
+    /// `--list`: list the runtimes instead of building.
+    pub list: bool,
     pub inputs: Inputs,
     pub output: Option<Output>,
     pub image_name: ImageName,
@@ -146,6 +190,8 @@ impl RootSettings {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
+        let (runtime, python_source) = python_source(&args.runtime, None, runtime)?;
+        let auto_packages = runtime.from_source();
         let mut packages = args.runtime.packages;
         for p in &packages {
             check_package_name(p)?;
@@ -156,6 +202,7 @@ impl RootSettings {
         let platforms = platforms(&args.runtime.platform, None)?;
         let output = output(&args.output)?;
         Ok(Self {
+            list: args.list,
             inputs: Inputs {
                 runtime,
                 platforms,
@@ -163,8 +210,10 @@ impl RootSettings {
                 debian: debian(args.debian)?,
                 lock: lock(args.lock, None),
                 python: None,
-                auto_packages: false,
+                // The libraries of a CPython grocker builds are found by the native check.
+                auto_packages,
                 added_packages: Vec::new(),
+                python_source,
             },
             output,
             image_name: image_name(&args.output, &default_name)?,
@@ -213,6 +262,8 @@ impl BuildSettings {
             Some(r) => r.parse()?,
             None => Runtime::default(),
         };
+        let (runtime, python_source) =
+            python_source(&args.runtime, file.python.as_deref(), runtime)?;
         let platforms = platforms(&args.runtime.platform, file.platforms.as_ref())?;
         let system = file.dependencies_for(&runtime.to_string());
         let mut packages = system.run;
@@ -288,6 +339,7 @@ impl BuildSettings {
                 python: Some(python),
                 auto_packages: !args.no_auto_packages && file.auto_packages.unwrap_or(true),
                 added_packages: Vec::new(),
+                python_source,
             },
             output,
             image_name,

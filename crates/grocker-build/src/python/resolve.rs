@@ -78,14 +78,35 @@ impl LocalApp {
     }
 }
 
-/// The Python target of a runtime, with the interpreter version Debian actually ships (read
-/// from the locked `python3.X` package) so markers like `python_full_version` are exact.
+/// The Python target of a runtime, with the exact interpreter version — the one Debian ships
+/// (read from the locked `python3.X` package), or the CPython source grocker builds — so
+/// markers like `python_full_version` are exact.
 pub fn target(
     runtime: grocker_runtime::Runtime,
     arch: grocker_wheel::Arch,
     debian: &[DebianPackage],
+    interpreter: Option<&grocker_lock::Interpreter>,
 ) -> Result<Target> {
     let (major, minor) = runtime.python_version();
+    let upstream = match interpreter {
+        Some(interpreter) => interpreter.version.clone(),
+        None => debian_python_version(runtime, debian)?,
+    };
+    let python_full = Version::from_str(&upstream)
+        .map_err(|e| anyhow!("cannot read Python's version from `{upstream}`: {e}"))?;
+    Ok(Target {
+        python: (major, minor),
+        python_full,
+        glibc: runtime.glibc(),
+        arch,
+    })
+}
+
+/// The upstream version of the suite's `python3.X` package.
+fn debian_python_version(
+    runtime: grocker_runtime::Runtime,
+    debian: &[DebianPackage],
+) -> Result<String> {
     let package = format!("python{}", runtime.python());
     let debian_version = debian
         .iter()
@@ -98,15 +119,7 @@ pub fn target(
         .map_or(debian_version, |(_, v)| v);
     let upstream = upstream.split('-').next().unwrap_or(upstream);
     let upstream = upstream.split(['~', '+']).next().unwrap_or(upstream);
-    let python_full = Version::from_str(upstream).map_err(|e| {
-        anyhow!("cannot read Python's version from {package} {debian_version}: {e}")
-    })?;
-    Ok(Target {
-        python: (major, minor),
-        python_full,
-        glibc: runtime.glibc(),
-        arch,
-    })
+    Ok(upstream.to_string())
 }
 
 /// The verified download of a pinned file.
@@ -121,12 +134,12 @@ pub fn download(p: &PythonPackage) -> Result<Download> {
     })
 }
 
-pub fn venv(target: &Target) -> Venv {
-    let (major, minor) = target.python;
+/// The image's venv, on `runtime`'s interpreter.
+pub fn venv(target: &Target, runtime: grocker_runtime::Runtime) -> Venv {
     Venv {
         root: VENV.to_string(),
         python: target.python,
-        interpreter: format!("/usr/bin/python{major}.{minor}"),
+        interpreter: runtime.interpreter(),
         python_full: target.python_full.clone(),
     }
 }

@@ -29,15 +29,15 @@ fn grocker_runtime_names_map_to_ours_or_fail_clearly() {
     );
     assert_eq!(
         runtime("python3.6").unwrap_err().to_string(),
-        "g.yml:1: `runtime`: unknown runtime `python3.6`: choose one of bookworm/3.11, trixie/3.13 (Grocker's `pythonX.Y` names work when one of these runtimes ships that Python)"
+        "g.yml:1: `runtime`: unknown runtime `python3.6`: choose one of bookworm/3.11, trixie/3.13 (Debian's Python), or SUITE/3.X with SUITE one of bookworm, trixie (CPython built from source) (Grocker's `pythonX.Y` names work when one of these runtimes ships that Python)"
     );
     assert_eq!(
         runtime("alpine/3").unwrap_err().to_string(),
-        "g.yml:1: `runtime`: unknown runtime `alpine/3`: choose one of bookworm/3.11, trixie/3.13 (grocker builds Debian runtimes only)"
+        "g.yml:1: `runtime`: unknown runtime `alpine/3`: choose one of bookworm/3.11, trixie/3.13 (Debian's Python), or SUITE/3.X with SUITE one of bookworm, trixie (CPython built from source) (grocker builds Debian runtimes only)"
     );
     assert_eq!(
         runtime("buster/3.9").unwrap_err().to_string(),
-        "g.yml:1: `runtime`: unknown runtime `buster/3.9`: choose one of bookworm/3.11, trixie/3.13"
+        "g.yml:1: `runtime`: unknown runtime `buster/3.9`: choose one of bookworm/3.11, trixie/3.13 (Debian's Python), or SUITE/3.X with SUITE one of bookworm, trixie (CPython built from source)"
     );
     let keyed = "runtimes:\n  python3.11: {deprecated: no}\n";
     let cfg = parse_yaml(keyed, Path::new("g.yml")).unwrap();
@@ -87,7 +87,7 @@ fn missing_explicit_file_is_named() {
 fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     assert_eq!(
         yaml_err("runtime: bookworm/3.11\nentrypoint: app\n"),
-        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, manifest"
+        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, python, manifest"
     );
     assert_eq!(
         yaml_err("dependencies:\n  run: []\n  buld: [gcc]\n"),
@@ -103,7 +103,7 @@ fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     );
     assert_eq!(
         err.unwrap_err().to_string(),
-        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, manifest"
+        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, python, manifest"
     );
 }
 
@@ -182,5 +182,14 @@ fn platforms_are_a_list_or_a_comma_separated_string_of_known_ones() {
     assert_eq!(
         yaml_err("platforms: [linux/amd64, linux/s390x]\n"),
         "conf/.grocker.yml:1: `platforms[1]`: `linux/s390x` is not a platform grocker builds for: use linux/amd64 or linux/arm64"
+    );
+}
+
+#[test]
+fn python_is_debian_or_source() {
+    let err = yaml_err("python: conda\n");
+    assert!(
+        err.starts_with("conf/.grocker.yml:1: `python`") && err.contains("`debian` or `source`"),
+        "{err}"
     );
 }

@@ -260,7 +260,7 @@ fn grockers_documented_example_is_read() {
     let err = parse_yaml(&text, Path::new("example.yml")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "example.yml:13: `runtime`: unknown runtime `python2.7`: choose one of bookworm/3.11, trixie/3.13 (Grocker's `pythonX.Y` names work when one of these runtimes ships that Python)"
+        "example.yml:13: `runtime`: unknown runtime `python2.7`: choose one of bookworm/3.11, trixie/3.13 (Debian's Python), or SUITE/3.X with SUITE one of bookworm, trixie (CPython built from source) (Grocker's `pythonX.Y` names work when one of these runtimes ships that Python)"
     );
     let text = text.replace("runtime: python2.7", "runtime: python3.11");
     let cfg = parse_yaml(&text, Path::new("example/.grocker.yml")).unwrap();

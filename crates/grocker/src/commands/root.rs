@@ -8,6 +8,19 @@ use crate::output;
 use crate::settings::RootSettings;
 
 pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
+    if settings.list {
+        let ctx = Context::new(report.clone(), false, settings.epoch)?;
+        for line in grocker_build::list_runtimes(
+            &settings.inputs.debian,
+            settings.inputs.python_source.allow_expired,
+            &ctx,
+        )
+        .await?
+        {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
     // Open the destination first: a bad destination is reported before minutes of work.
@@ -18,6 +31,6 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         report,
     )?;
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
-    let image = grocker_build::build(&plan, &ctx).await?;
+    let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
     crate::publish(sink, &image, &settings.image_name, &plan, &ctx, |_| Ok(()))
 }

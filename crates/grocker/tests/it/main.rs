@@ -8,6 +8,7 @@ mod e2e_compile;
 mod e2e_locks;
 mod e2e_platforms;
 mod e2e_push;
+mod e2e_python_source;
 mod e2e_root;
 mod hermetic_build;
 mod hermetic_root;
