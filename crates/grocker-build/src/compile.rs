@@ -66,8 +66,9 @@ pub struct Compiler {
     /// The builder's locked packages, once resolved.
     locked: Mutex<Option<Vec<DebianPackage>>>,
     ready: tokio::sync::OnceCell<Arc<(Builder, String)>>,
-    /// The interpreter's source, for a runtime whose CPython grocker builds.
-    interpreter: Option<grocker_lock::Interpreter>,
+    /// The interpreter's source, for a runtime whose CPython grocker builds; its builder's
+    /// packages are pinned on first need.
+    interpreter: Mutex<Option<grocker_lock::Interpreter>>,
     /// The builder without any Python, which builds that CPython.
     base: tokio::sync::OnceCell<Arc<(Builder, String)>>,
     /// That CPython's layer, once built or found in the cache.
@@ -127,7 +128,7 @@ impl Compiler {
             allowed: inputs.allowed,
             locked: Mutex::new((!locked.is_empty()).then_some(locked)),
             ready: tokio::sync::OnceCell::new(),
-            interpreter: inputs.interpreter,
+            interpreter: Mutex::new(inputs.interpreter),
             base: tokio::sync::OnceCell::new(),
             python: tokio::sync::OnceCell::new(),
             runtime_packages: inputs.runtime,
@@ -213,7 +214,8 @@ impl Compiler {
         self.ready
             .get_or_try_init(|| async {
                 let python = self.python_layer().await?;
-                self.assemble(python.as_ref()).await
+                let packages = self.packages().await?;
+                self.assemble(&packages, python.as_ref()).await
             })
             .await
             .cloned()
@@ -258,19 +260,46 @@ impl Compiler {
         inputs.finish().to_string()
     }
 
+    /// The CPython grocker builds, with its builder's packages once pinned (for the lock).
+    pub fn interpreter(&self) -> Option<grocker_lock::Interpreter> {
+        lock(&self.interpreter).clone()
+    }
+
+    /// The packages of the builder that compiles CPython: from the lock, else resolved —
+    /// compilers and the `-dev` packages CPython links, without `dependencies.build`, so that
+    /// every project on the runtime shares one interpreter.
+    async fn python_packages(&self) -> Result<Vec<DebianPackage>> {
+        let pinned = lock(&self.interpreter)
+            .as_ref()
+            .map(|i| i.builder.clone())
+            .unwrap_or_default();
+        if !pinned.is_empty() {
+            return Ok(pinned);
+        }
+        let wanted = builder_packages(self.target_runtime(), &[]);
+        let resolved = self
+            .archive
+            .resolve(&wanted, "the CPython builder's packages", &self.ctx)
+            .await?;
+        if let Some(interpreter) = lock(&self.interpreter).as_mut() {
+            interpreter.builder = resolved.clone();
+        }
+        Ok(resolved)
+    }
+
     /// The layer of the CPython grocker builds for this runtime (`None` for Debian's): from
     /// the layer cache when this builder built this source with these flags before, else
     /// compiled in the builder without Python.
     pub async fn python_layer(&self) -> Result<Option<Layer>> {
-        let Some(interpreter) = &self.interpreter else {
+        let Some(interpreter) = self.interpreter() else {
             return Ok(None);
         };
         let layer = self
             .python
             .get_or_try_init(|| async {
-                let packages = self.packages().await?;
+                let packages = self.python_packages().await?;
                 let id = self.image_id(&packages, None);
-                if let Some(layer) = crate::cpython::cached(interpreter, &id, &self.ctx) {
+                if let Some(layer) = crate::cpython::cached(&interpreter, &id, &self.ctx) {
                     return Ok::<_, anyhow::Error>(layer);
                 }
                 if !self.allowed {
@@ -282,13 +311,13 @@ impl Compiler {
                 }
                 let base = self
                     .base
-                    .get_or_try_init(|| self.assemble(None))
+                    .get_or_try_init(|| self.assemble(&packages, None))
                     .await?
                     .clone();
                 let engine = Engine::from_env()?;
                 crate::cpython::build(
                     self.target_runtime(),
-                    interpreter,
+                    &interpreter,
                     self.archive.sources(),
                     (&engine, base.0.image(), &id),
                     &self.ctx,
@@ -299,7 +328,11 @@ impl Compiler {
         Ok(Some(layer.clone()))
     }
 
-    async fn assemble(&self, python: Option<&Layer>) -> Result<Arc<(Builder, String)>> {
+    async fn assemble(
+        &self,
+        packages: &[DebianPackage],
+        python: Option<&Layer>,
+    ) -> Result<Arc<(Builder, String)>> {
         let engine = Engine::from_env().map_err(|e| {
             anyhow!(
                 "{e}\nSome packages have only a source distribution (or the runtime's CPython \
@@ -309,18 +342,17 @@ impl Compiler {
             )
         })?;
         let runtime = self.target_runtime();
-        let packages = self.packages().await?;
         let epoch = self.ctx.epoch;
         // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
         // that has the tag has the image, and nothing is assembled.
         let user = grocker_runtime::User::default();
-        let id = self.image_id(&packages, python);
+        let id = self.image_id(packages, python);
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
             let pinned = PinnedDebian {
                 runtime,
                 sources: self.archive.sources(),
-                packages: &packages,
+                packages,
             };
             let mut tree = pinned.builder_tree(&self.ctx).await?;
             let mut path = crate::image::PATH.to_string();
@@ -476,7 +508,7 @@ impl Compiler {
     async fn host_builder(&self) -> Result<Option<Arc<(Builder, String)>>> {
         // The sandbox runs the runtime's Debian interpreter, which a runtime built from source
         // does not have.
-        if self.interpreter.is_some() {
+        if lock(&self.interpreter).is_some() {
             return Ok(None);
         }
         let made = self.host.get_or_try_init(|| async {

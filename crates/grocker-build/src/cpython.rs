@@ -256,6 +256,7 @@ fn debian_pin(package: &SourcePackage) -> Result<Interpreter> {
         size: orig.size,
         sha256: orig.sha256,
         flags: String::new(),
+        builder: Vec::new(),
     })
 }
 
@@ -295,6 +296,7 @@ async fn pin_user(
         size: 0,
         sha256,
         flags: String::new(),
+        builder: Vec::new(),
     };
     let path = fetch_tarball(&interpreter, None, ctx).await?;
     Ok(Interpreter {
@@ -339,10 +341,17 @@ pub async fn fetch_tarball(
         "Fetching the CPython {} source",
         interpreter.version
     ));
-    Ok(ctx
-        .fetcher
+    ctx.fetcher
         .get_verified(&url, &interpreter.sha256, size)
-        .await?)
+        .await
+        .with_context(|| {
+            format!(
+                "fetching the source of CPython {} ({}); a mirror that lists a source package \
+                 but lacks its files is partial or lagging: try another --debian-mirror, or \
+                 name a tarball with --python-source and --python-sha256",
+                interpreter.version, interpreter.origin
+            )
+        })
 }
 
 /// The key of the interpreter layer: the tarball, the builder image and the flags.

@@ -276,7 +276,7 @@ async fn plan_platform(
             let mut lock = Lock::new(wanted);
             lock.debian = debian;
             lock.added_packages = added.clone();
-            lock.interpreter = interpreter;
+            lock.interpreter = compiler.interpreter();
             // Pinned early exactly when there is a team lock.
             lock.python = match early_pins.take() {
                 Some(pins) => {
@@ -375,7 +375,7 @@ async fn plan_root(
     let python_builder = root_python_builder(inputs, &archive, &pins, tools, ctx).await?;
     let mut pins = pins;
     if let Some(compiler) = &python_builder {
-        pins.builder = compiler.locked_packages();
+        pins.interpreter = compiler.interpreter();
     }
     Ok(PlatformPlan {
         arch,

@@ -144,6 +144,10 @@ pub struct Interpreter {
     /// `configure` flags beyond the defaults (`--enable-optimizations --with-lto`), empty for none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub flags: String,
+    /// The Debian packages of the builder that compiled it (compilers and the `-dev` packages
+    /// CPython links, nothing of the project's), sorted by name: they make its bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builder: Vec<DebianPackage>,
 }
 
 /// One pinned `.deb`.
@@ -349,6 +353,9 @@ impl Lock {
         sorted.debian.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.python.sort_by(|a, b| a.name.cmp(&b.name));
         sorted.builder.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(interpreter) = &mut sorted.interpreter {
+            interpreter.builder.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         for p in &mut sorted.platforms {
             p.added_packages.sort();
             p.debian.sort_by(|a, b| a.name.cmp(&b.name));
@@ -482,6 +489,7 @@ mod tests {
             size: 22_856_016,
             sha256: Sha256::digest(b"x"),
             flags: String::new(),
+            builder: vec![],
         });
         lock.python.push(PythonPackage {
             name: "requests".into(),
