@@ -22,8 +22,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Stages, in the order bytes flow: [`plan`] (Debian resolution in `debian`; Python resolution
-//! and the compiler stage in `python` and `compile`, or — for a project with its own lock —
+//! Stages, in the order bytes flow: [`plan`] (Debian resolution in `debian`; for a runtime
+//! whose Python Debian does not ship, CPython's verified source pinned and compiled once in the
+//! builder into a layer of its own, in `cpython`; Python resolution and the compiler stage in
+//! `python` and `compile`, or — for a project with its own lock —
 //! that lock's pins taken as they are, in `project`), then [`build`] (`debian` and `python`
 //! write layers through the layer cache in `layers`, an app that is not a package adds its
 //! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
