@@ -167,7 +167,6 @@ impl Runtime {
             "libc-bin",
             "libstdc++6",
             "netbase",
-            "tzdata",
         ]
         .map(String::from)
         .to_vec();
@@ -175,7 +174,7 @@ impl Runtime {
             packages.push(format!("python{}", self.python()));
             packages.push("python3-minimal".to_string());
         }
-        packages.sort();
+        packages.push("tzdata".to_string());
         packages
     }
 
