@@ -493,7 +493,7 @@ impl PinnedDebian<'_> {
     }
 
     /// Downloads every `.deb` (verified against its SHA-256, cached) and reads them.
-    async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
+    pub(crate) async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
         let mut downloads = Vec::with_capacity(self.packages.len());
         for p in self.packages {
             let base = self.sources.archive_base(&p.archive)?;

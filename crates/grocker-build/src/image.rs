@@ -9,6 +9,7 @@ use grocker_oci::{Artifact, Image, ImageConfig, ImageIndex, Layer};
 use grocker_wheel::Arch;
 
 use crate::context::Context;
+use crate::debian::PinnedDebian;
 use crate::inputs::PythonInputs;
 use crate::native::{self, MissingPackages, Whole};
 use crate::plan::{Plan, PlannedApp, PlatformPlan};
@@ -110,6 +111,7 @@ async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Resu
     let os = debian.layers(false, None, ctx).await?;
     let mut layers = vec![os.os, os.iconv];
     let python = python_layer(platform).await?;
+    let python_builder = python_builder_packages(platform);
     if let Some(python) = &python {
         let checked = layers.iter().chain([python]).map(|l| (l, true)).collect();
         let whole = Whole {
@@ -118,6 +120,9 @@ async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Resu
             archive: &platform.archive,
             venv: None,
             python: Some(python),
+            python_builder: python_builder
+                .as_deref()
+                .map(|packages| PinnedDebian { packages, ..debian }),
             layers: checked,
             os_tree: os.tree,
             venv_tree: None,
@@ -144,6 +149,12 @@ async fn python_layer(platform: &PlatformPlan) -> Result<Option<Layer>> {
     }
 }
 
+/// The packages of the builder that compiled the platform's CPython, if grocker built it.
+fn python_builder_packages(platform: &PlatformPlan) -> Option<Vec<grocker_lock::DebianPackage>> {
+    let interpreter = platform.python_builder.as_ref()?.interpreter()?;
+    Some(interpreter.builder)
+}
+
 /// `PATH` of the runtime's images: a CPython built from source comes first, as `/usr/local/bin`
 /// does in `python:3.X` images.
 fn runtime_path(runtime: grocker_runtime::Runtime) -> String {
@@ -164,6 +175,7 @@ async fn build_app(
     let debian = platform.debian();
     let venv = python::venv(&app.target, debian.runtime);
     let python_layer = python_layer(platform).await?;
+    let python_builder = python_builder_packages(platform);
     // A foreign platform's bytecode is compiled by this machine's interpreter.
     let host = match python.bytecode {
         true => app.compiler.host_compiler().await?,
@@ -216,6 +228,9 @@ async fn build_app(
         archive: &platform.archive,
         venv: Some(&venv_layers),
         python: python_layer.as_ref(),
+        python_builder: python_builder
+            .as_deref()
+            .map(|packages| PinnedDebian { packages, ..debian }),
         layers: checked,
         os_tree: os.tree,
         venv_tree: py.tree,

@@ -25,6 +25,9 @@ pub struct Whole<'a> {
     pub venv: Option<&'a VenvLayers<'a>>,
     /// The layer of a CPython grocker built, whose modules are checked too.
     pub python: Option<&'a Layer>,
+    /// The packages of the builder that compiled it: they hold the very libraries it linked,
+    /// so they say which package ships one when the mirror has no Contents index.
+    pub python_builder: Option<PinnedDebian<'a>>,
     /// Each layer, with whether it holds an ELF file.
     pub layers: Vec<(&'a Layer, bool)>,
     /// The runtime filesystem and the venv, when this build already made them (for their
@@ -108,11 +111,13 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
             None
         }
     };
-    let provided = |soname: &str| {
-        providers
-            .as_ref()
-            .map(|p| p.packages_providing(soname))
-            .unwrap_or_default()
+    let linked = match (&providers, whole.python_builder) {
+        (None, Some(builder)) => library_owners(&builder, ctx).await?,
+        _ => BTreeMap::new(),
+    };
+    let provided = |soname: &str| match &providers {
+        Some(p) => p.packages_providing(soname),
+        None => linked.get(soname).cloned().into_iter().collect(),
     };
     let site_packages = whole
         .venv
@@ -135,6 +140,29 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
         }
     }
     Err(MissingPackages { packages, message }.into())
+}
+
+/// Which package of `packages` ships each shared library (`libssl.so.3` → `libssl3`), by
+/// their files under `usr/lib`.
+async fn library_owners(
+    packages: &PinnedDebian<'_>,
+    ctx: &Context,
+) -> Result<BTreeMap<String, String>> {
+    let mut owners = BTreeMap::new();
+    for package in packages.read(ctx).await? {
+        for (path, _) in &package.files {
+            let name = path.file_name();
+            if path.as_str().starts_with("usr/lib/")
+                && name.starts_with("lib")
+                && name.contains(".so.")
+            {
+                owners
+                    .entry(name.to_string())
+                    .or_insert_with(|| package.name.clone());
+            }
+        }
+    }
+    Ok(owners)
 }
 
 /// The error for ELF files of another machine in an image.
