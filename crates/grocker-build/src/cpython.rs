@@ -358,7 +358,7 @@ pub async fn fetch_tarball(
 pub fn layer_key(interpreter: &Interpreter, builder_id: &str, ctx: &Context) -> LayerKey {
     let mut key = LayerKey::new(&LayerKind::Python, ctx.epoch, Compression::Gzip);
     key.add(&format!(
-        "cpython v1 {} {} flags={} builder={builder_id}",
+        "cpython v2 {} {} flags={} builder={builder_id}",
         interpreter.version, interpreter.sha256, interpreter.flags
     ));
     key

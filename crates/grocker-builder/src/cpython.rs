@@ -8,7 +8,11 @@
 //! the same tarball, image and flags give the same bytes. What an application image has no use
 //! for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
 //! the static library, manual pages; binaries are stripped. The standard library's bytecode
-//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them.
+//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, and in one
+//! process, in compileall's sorted order — marshal writes a back-reference for an object another
+//! reference keeps alive, so with worker processes (`-j0`) a file's bytes depended on which
+//! files its worker had compiled before (two builds from empty caches differed in 74 of 534
+//! `.pyc` files).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,7 +57,7 @@ rm -rf "$lib/test" "$lib/idlelib" "$lib/tkinter" "$lib/turtledemo" "$lib/ensurep
 rm -f "$lib"/lib-dynload/_tkinter*.so "$lib"/config-*/libpython*.a
 find "$root" -name __pycache__ -prune -exec rm -rf {} +
 find "$root" -type f \( -name '*.so' -o -name "python$v" \) -exec strip --strip-unneeded {} +
-PYTHONHOME=$root "$root/bin/python$v" -E -m compileall -q -j0 \
+PYTHONHOME=$root "$root/bin/python$v" -E -m compileall -q -j1 \
     --invalidation-mode unchecked-hash -s /tmp/out -p / "$lib"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     --format=gnu -C /tmp/out -cf /out/python.tar opt
