@@ -5,14 +5,15 @@
 //! has the compilers and the `-dev` packages of the libraries CPython's modules link. It is
 //! built in `/tmp/cpython` (a fixed path: the debug information and `sysconfig` record it),
 //! with `SOURCE_DATE_EPOCH` (GCC's `__DATE__`, `getbuildinfo.c`) and `PYTHONHASHSEED=0`, so
-//! the same tarball, image and flags give the same bytes. What an application image has no use
+//! the same tarball, image and flags give the same binaries (a few `.pyc` files still differ
+//! between builds: see below). What an application image has no use
 //! for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
 //! the static library, manual pages; binaries are stripped. The standard library's bytecode
 //! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, and in one
 //! process, in compileall's sorted order — marshal writes a back-reference for an object another
 //! reference keeps alive, so with worker processes (`-j0`) a file's bytes depended on which
 //! files its worker had compiled before (two builds from empty caches differed in 74 of 534
-//! `.pyc` files).
+//! `.pyc` files; in one process, still 13: the interpreter's own state counts too).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
