@@ -288,7 +288,7 @@ impl PinnedDebian<'_> {
         }
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx.fetcher.cache());
-        if let (Some((os, notes)), Some((iconv, _))) = (
+        if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) {
@@ -398,7 +398,7 @@ impl PinnedDebian<'_> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx.fetcher.cache());
-        let (Some((os, _)), Some((iconv, _))) = (
+        let (Some((os, _)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) else {

@@ -2,11 +2,15 @@
 //! not change reuses the compressed blob without reading a single package, so it re-tars
 //! nothing.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
 use anyhow::{Context, Result};
-use grocker_fetch::Cache;
+use grocker_fetch::{Cache, Flights};
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
 use grocker_oci::{Compression, Descriptor, Digest, Layer};
@@ -116,18 +120,40 @@ fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::
 /// blobs on every hit (DESIGN §5: the outcome of a build never depends on what is cached). A
 /// damaged blob is removed with a warning naming its key, so the layer is built again and
 /// the image gets the right bytes.
-fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
+///
+/// A blob is hashed once per run: a layer several platforms share, or the runtime's layers
+/// that the build and the native check both look up, are not read again while the file is
+/// the one that was hashed (same device, inode, size and modification time; the cache
+/// replaces files by renaming, which gives a new inode).
+fn intact(path: &Path, digest: Digest, key_id: &str) -> bool {
+    let stamp = |path: &Path| {
+        let m = fs_err::metadata(path).ok()?;
+        Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+    };
+    let before = stamp(path);
+    let verified = || {
+        VERIFIED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if before.is_some() && verified().get(path) == before.as_ref() {
+        return true;
+    }
     let read = fs_err::File::open(path)
         .and_then(|f| grocker_hash::hash_reader(std::io::BufReader::with_capacity(1 << 17, f)));
     let problem = match read {
-        Ok((actual, _)) if Digest::from(actual) == digest => return true,
+        Ok((actual, _)) if Digest::from(actual) == digest => {
+            if let Some(stamp) = before.filter(|b| stamp(path).as_ref() == Some(b)) {
+                verified().insert(path.to_path_buf(), stamp);
+            }
+            return true;
+        }
         Ok((actual, _)) => format!("its bytes hash to {}", Digest::from(actual)),
         Err(e) => e.to_string(),
     };
     tracing::warn!(
-        "layer cache entry {} ({}) is damaged: {problem}, not {digest}; removing it and \
+        "layer cache entry {key_id} ({}) is damaged: {problem}, not {digest}; removing it and \
          building the layer again",
-        key.id(),
         path.display()
     );
     if let Err(e) = fs_err::remove_file(path) {
@@ -135,6 +161,11 @@ fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
     }
     false
 }
+
+type Stamp = (u64, u64, u64, i64, i64);
+
+/// Blobs hashed in this run, with the file they were hashed as (see [`intact`]).
+static VERIFIED: LazyLock<Mutex<HashMap<PathBuf, Stamp>>> = LazyLock::new(Default::default);
 
 /// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
 /// settings that change file contents); the grocker version and the format are always in.
@@ -189,7 +220,9 @@ impl LayerCache {
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
     /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
     /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
-    pub fn lookup(
+    /// Hashing runs on a blocking thread: the platforms of one build look their layers up at
+    /// the same time.
+    pub async fn lookup(
         &self,
         key: &LayerKey,
         compression: Compression,
@@ -206,7 +239,14 @@ impl LayerCache {
         let dir = self.dir();
         let blob = dir.join(record.digest.hex());
         let on_disk = fs_err::metadata(&blob).ok()?.len();
-        if on_disk != record.size || !intact(&blob, record.digest, key) {
+        if on_disk != record.size {
+            return None;
+        }
+        let (path, digest, key_id) = (blob.clone(), record.digest, key.id());
+        let intact = tokio::task::spawn_blocking(move || intact(&path, digest, &key_id))
+            .await
+            .unwrap_or(false);
+        if !intact {
             return None;
         }
         let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
@@ -218,6 +258,13 @@ impl LayerCache {
             created_by,
         );
         Some((layer, record.notes))
+    }
+
+    /// Holds `key` while this task looks it up and, on a miss, writes it: the platforms of one
+    /// build share layers, and the second finds the first's instead of writing it too.
+    pub async fn claim(key: &LayerKey) -> tokio::sync::OwnedMutexGuard<()> {
+        static WRITING: LazyLock<Flights<String>> = LazyLock::new(Flights::default);
+        WRITING.claim(&key.id()).await
     }
 
     /// Writes `tree` as a layer and records it under `key` with `notes` (facts about the

@@ -99,6 +99,8 @@ pub struct Fetcher {
     pub(crate) client: reqwest::Client,
     pub(crate) cache: Cache,
     pub(crate) options: FetchOptions,
+    /// Downloads in progress, by hash: a file asked for twice at once is downloaded once.
+    pub(crate) downloads: std::sync::Arc<crate::Flights<grocker_hash::Sha256>>,
 }
 
 impl Fetcher {
@@ -122,6 +124,7 @@ impl Fetcher {
             client,
             cache,
             options,
+            downloads: Default::default(),
         })
     }
 

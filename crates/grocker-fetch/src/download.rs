@@ -107,6 +107,7 @@ impl Fetcher {
     }
 
     async fn fetch_one(&self, item: Download, bar: &ProgressBar) -> Result<PathBuf, FetchError> {
+        let _downloading = self.downloads.claim(&item.sha256).await;
         let cache = self.cache.clone();
         let sha256 = item.sha256;
         // Re-hashing a cached file is blocking work; keep it off the async workers.
