@@ -523,21 +523,21 @@ impl Compiler {
         for p in &packages {
             id.push_str(&format!("{} {}\n", p.filename, p.sha256));
         }
-        let dir = self
-            .ctx
-            .fetcher
-            .cache()
-            .root()
-            .join("build-envs")
-            .join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
+        let envs = self.ctx.fetcher.cache().root().join("build-envs");
+        let dir = envs.join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
         let wheels: Vec<(String, PathBuf)> = packages
             .iter()
             .map(|p| p.filename.clone())
             .zip(paths)
             .collect();
+        let stdlib = envs.join(format!(
+            "stdlib-{}",
+            &Sha256::digest(builder_id.as_bytes()).to_string()[..32]
+        ));
         Ok(BuildEnv::create(
             builder,
             &dir,
+            &stdlib,
             &self.target,
             &wheels,
             dynamic,
