@@ -2,12 +2,11 @@
 //! not change reuses the compressed blob without reading a single package, so it re-tars
 //! nothing.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::path::Path;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use grocker_fetch::{Cache, Flights};
@@ -83,7 +82,7 @@ impl Default for Notes {
 }
 
 /// What the layer cache records under a key.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Record {
     #[serde(with = "text")]
     diff_id: Digest,
@@ -93,6 +92,9 @@ struct Record {
     uncompressed_size: u64,
     #[serde(default, deserialize_with = "notes_or_default")]
     notes: Notes,
+    /// The blob file as it was when last hashed (see [`Stamp`]).
+    #[serde(default)]
+    stamp: Option<Stamp>,
 }
 
 /// Digests as their `sha256:…` text.
@@ -117,37 +119,14 @@ fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::
 }
 
 /// Whether the cached blob at `path` hashes to `digest`, as the download cache checks its
-/// blobs on every hit (DESIGN §5: the outcome of a build never depends on what is cached). A
-/// damaged blob is removed with a warning naming its key, so the layer is built again and
-/// the image gets the right bytes.
-///
-/// A blob is hashed once per run: a layer several platforms share, or the runtime's layers
-/// that the build and the native check both look up, are not read again while the file is
-/// the one that was hashed (same device, inode, size and modification time; the cache
-/// replaces files by renaming, which gives a new inode).
+/// blobs (DESIGN §5: the outcome of a build never depends on what is cached). A damaged blob
+/// is removed with a warning naming its key, so the layer is built again and the image gets
+/// the right bytes.
 fn intact(path: &Path, digest: Digest, key_id: &str) -> bool {
-    let stamp = |path: &Path| {
-        let m = fs_err::metadata(path).ok()?;
-        Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
-    };
-    let before = stamp(path);
-    let verified = || {
-        VERIFIED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    if before.is_some() && verified().get(path) == before.as_ref() {
-        return true;
-    }
     let read = fs_err::File::open(path)
         .and_then(|f| grocker_hash::hash_reader(std::io::BufReader::with_capacity(1 << 17, f)));
     let problem = match read {
-        Ok((actual, _)) if Digest::from(actual) == digest => {
-            if let Some(stamp) = before.filter(|b| stamp(path).as_ref() == Some(b)) {
-                verified().insert(path.to_path_buf(), stamp);
-            }
-            return true;
-        }
+        Ok((actual, _)) if Digest::from(actual) == digest => return true,
         Ok((actual, _)) => format!("its bytes hash to {}", Digest::from(actual)),
         Err(e) => e.to_string(),
     };
@@ -162,10 +141,33 @@ fn intact(path: &Path, digest: Digest, key_id: &str) -> bool {
     false
 }
 
-type Stamp = (u64, u64, u64, i64, i64);
+/// A blob file as the filesystem describes it. A blob whose stamp is the one recorded when it
+/// was last hashed is the file that was hashed, unchanged: any write to it changes its ctime,
+/// which no program can set back, and the cache replaces files by renaming (a new inode). So
+/// a layer is hashed when it is written or first found changed, not on every build — a no-op
+/// rebuild reads no layer — and every sink still hashes what it streams out (DESIGN §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
 
-/// Blobs hashed in this run, with the file they were hashed as (see [`intact`]).
-static VERIFIED: LazyLock<Mutex<HashMap<PathBuf, Stamp>>> = LazyLock::new(Default::default);
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = fs_err::metadata(path).ok()?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
 
 /// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
 /// settings that change file contents); the grocker version and the format are always in.
@@ -220,8 +222,8 @@ impl LayerCache {
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
     /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
     /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
-    /// Hashing runs on a blocking thread: the platforms of one build look their layers up at
-    /// the same time.
+    /// A blob is hashed only when its file is not the one hashed last (see [`Stamp`]), on a
+    /// blocking thread: the platforms of one build look their layers up at the same time.
     pub async fn lookup(
         &self,
         key: &LayerKey,
@@ -238,16 +240,30 @@ impl LayerCache {
         };
         let dir = self.dir();
         let blob = dir.join(record.digest.hex());
-        let on_disk = fs_err::metadata(&blob).ok()?.len();
-        if on_disk != record.size {
+        let stamp = Stamp::of(&blob)?;
+        if stamp.size != record.size {
             return None;
         }
-        let (path, digest, key_id) = (blob.clone(), record.digest, key.id());
-        let intact = tokio::task::spawn_blocking(move || intact(&path, digest, &key_id))
-            .await
-            .unwrap_or(false);
-        if !intact {
-            return None;
+        if record.stamp != Some(stamp) {
+            let (path, digest, key_id) = (blob.clone(), record.digest, key.id());
+            let intact = tokio::task::spawn_blocking(move || intact(&path, digest, &key_id))
+                .await
+                .unwrap_or(false);
+            if !intact {
+                return None;
+            }
+            // Remembered only if the file did not change while it was read.
+            if Stamp::of(&blob) == Some(stamp) {
+                let record = Record {
+                    stamp: Some(stamp),
+                    ..record.clone()
+                };
+                if let Ok(bytes) = serde_json::to_vec(&record)
+                    && let Err(e) = self.cache.put_keyed("layers", &key.id(), &bytes)
+                {
+                    tracing::debug!("cannot record that the layer was verified: {e}");
+                }
+            }
         }
         let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
         let layer = Layer::from_parts(
@@ -287,6 +303,8 @@ impl LayerCache {
             size: layer.descriptor.size,
             uncompressed_size: layer.uncompressed_size,
             notes: notes.clone(),
+            // Hashed as it was written.
+            stamp: Stamp::of(&layer.blob),
         };
         self.cache
             .put_keyed("layers", &key.id(), &serde_json::to_vec(&record)?)

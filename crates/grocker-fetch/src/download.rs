@@ -168,7 +168,7 @@ impl Fetcher {
         file.seek(SeekFrom::Start(0)).await.map_err(io_error)?;
 
         let response = self
-            .send(url, attempt, self.client.get(url.clone()))
+            .send(url, attempt, self.http().map(|c| c.get(url.clone())))
             .await?;
         let announced = response.content_length();
         if let (Some(expected), Some(actual)) = (item.size, announced)
