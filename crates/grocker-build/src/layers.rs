@@ -272,7 +272,8 @@ impl LayerCache {
             descriptor,
             record.uncompressed_size,
             created_by,
-        );
+        )
+        .intact();
         Some((layer, record.notes))
     }
 

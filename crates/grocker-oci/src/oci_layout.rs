@@ -59,18 +59,22 @@ impl OciLayoutSink {
         self.dir.join("blobs/sha256").join(digest.hex())
     }
 
-    /// Writes a blob unless a file of the right size is already there (blobs are immutable).
+    /// Whether a blob file of the right size is there already (blobs are immutable).
+    fn holds(&self, digest: Digest, size: u64) -> bool {
+        fs_err::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// Writes a blob unless [`Self::holds`] it.
     fn put_blob(
         &self,
         digest: Digest,
         size: u64,
         write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
     ) -> Result<(), OciError> {
-        let path = self.blob_path(digest);
-        if fs_err::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size) {
+        if self.holds(digest, size) {
             return Ok(());
         }
-        sink::write_atomic_with(&path, write)
+        sink::write_atomic_with(&self.blob_path(digest), write)
     }
 
     fn read_index(&self, path: &Path) -> Result<Vec<Value>, OciError> {
@@ -103,7 +107,13 @@ impl OciLayoutSink {
             .iter()
             .flat_map(|image| image.layers())
             .filter(|layer| seen.insert(layer.digest()))
-            .map(|layer| Ok((layer, layer.open_blob()?)))
+            .map(|layer| {
+                let source = match layer.is_intact() {
+                    true => Source::Intact(layer.open_file()?),
+                    false => Source::Checked(layer.open_blob()?),
+                };
+                Ok((layer, source))
+            })
             .collect::<Result<Vec<_>, OciError>>()?;
         // `oci-layout` first, as the mark of a layout: whatever a kill or a full disk leaves
         // after it, the next run recognises as a layout and completes.
@@ -114,10 +124,18 @@ impl OciLayoutSink {
         }
         let blobs = self.dir.join("blobs/sha256");
         fs_err::create_dir_all(&blobs).map_err(OciError::io(&blobs))?;
-        for (layer, mut source) in sources {
-            self.put_blob(layer.digest(), layer.descriptor.size, |w| {
-                io::copy(&mut source, w).map(drop)
-            })?;
+        for (layer, source) in sources {
+            let (digest, size) = (layer.digest(), layer.descriptor.size);
+            match source {
+                Source::Intact(mut file) => {
+                    if !self.holds(digest, size) {
+                        sink::copy_atomic(&self.blob_path(digest), file.file_mut())?;
+                    }
+                }
+                Source::Checked(mut reader) => {
+                    self.put_blob(digest, size, |w| io::copy(&mut reader, w).map(drop))?;
+                }
+            }
         }
         for image in images {
             let config = image.config_bytes();
@@ -223,4 +241,11 @@ fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, String, bool)>, OciError> {
         out.push((entry.path(), name, is_dir));
     }
     Ok(out)
+}
+
+/// A layer blob to copy into the layout: hashed while it is read, or (known intact) copied by
+/// the kernel.
+enum Source {
+    Checked(crate::layer::BlobReader),
+    Intact(fs_err::File),
 }

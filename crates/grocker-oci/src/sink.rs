@@ -201,6 +201,23 @@ pub(crate) fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), OciError> {
+    write_atomic_to_file(path, |file| {
+        let mut out = io::BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()
+    })
+}
+
+/// Copies `source` to `path` as [`write_atomic_with`] writes, file to file: the kernel copies
+/// (`copy_file_range`, a reflink where the filesystem has them), nothing passes through here.
+pub(crate) fn copy_atomic(path: &Path, source: &mut std::fs::File) -> Result<(), OciError> {
+    write_atomic_to_file(path, |file| io::copy(source, file).map(drop))
+}
+
+fn write_atomic_to_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> Result<(), OciError> {
     let dir = parent(path);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     // tempfile creates 0600 files; what grocker publishes is for others to read, like any
@@ -215,11 +232,7 @@ pub(crate) fn write_atomic_with(
     // files no one holds (`remove_stale_temps`), i.e. those of a process that died. Where the
     // filesystem has no locks, the temp file is never taken for stale.
     let _ = temp.as_file().try_lock();
-    let mut out = io::BufWriter::new(temp.as_file_mut());
-    write(&mut out)
-        .and_then(|()| out.flush())
-        .map_err(OciError::io_or_bad_blob(path))?;
-    drop(out);
+    write(temp.as_file_mut()).map_err(OciError::io_or_bad_blob(path))?;
     temp.persist(path).map_err(|e| OciError::Io {
         path: path.to_path_buf(),
         source: e.error,

@@ -203,7 +203,9 @@ pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
         wheels.sort();
         // Named after its wheels and the builder image, so later runs reuse it.
         let mut key = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&(&wheels, builder.image()), &mut key);
+        // v2: the standard library's bytecode linked from `stdlib`, not compiled in the
+        // environment (an environment an older test run left would not be).
+        std::hash::Hash::hash(&(&wheels, builder.image(), "v2"), &mut key);
         let dir = cache_dir().join(format!("env-{:016x}", std::hash::Hasher::finish(&key)));
         let start = Instant::now();
         BuildEnv::create(builder, &dir, &stdlib(builder), &target(), &wheels, vec![])
