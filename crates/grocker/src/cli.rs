@@ -98,7 +98,8 @@ pub enum Command {
     ///
     /// Examples:
     ///   grocker lock ./service                 writes ./service/grocker.lock
-    ///   grocker lock httpie==3.2.4 --upgrade   newest Debian packages for that release
+    ///   grocker lock httpie==3.2.4 --upgrade   newest packages (Debian and Python) for that release
+    ///   grocker lock httpie==3.2.4 --upgrade-os   newest Debian packages, Python pins kept
     ///   grocker lock ./service --locked        fails when the lock is missing or out of date
     #[command(verbatim_doc_comment)]
     Lock(Box<BuildArgs>),
@@ -307,6 +308,12 @@ pub struct LockArgs {
     /// Refresh grocker.lock to the newest packages instead of reusing it.
     #[arg(long, conflicts_with = "locked")]
     pub upgrade: bool,
+
+    /// Refresh only the image's Debian packages (security updates) and keep every Python pin
+    /// and the builder's packages: only the `os` layer changes, so a push uploads that layer,
+    /// the config and the manifest.
+    #[arg(long, conflicts_with_all = ["locked", "upgrade"])]
+    pub upgrade_os: bool,
 
     /// Fail instead of resolving again when grocker.lock is missing or does not match the request.
     #[arg(long)]

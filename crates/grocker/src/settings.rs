@@ -408,6 +408,7 @@ fn lock(args: LockArgs, project: Option<&std::path::Path>) -> LockSettings {
     LockSettings {
         path: args.lock_file.unwrap_or(default),
         upgrade: args.upgrade,
+        upgrade_os: args.upgrade_os,
         locked: args.locked,
     }
 }

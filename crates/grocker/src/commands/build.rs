@@ -11,7 +11,11 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     if settings.build_image {
         crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     }
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    let ctx = Context::new(
+        report.clone(),
+        settings.inputs.lock.refresh(),
+        settings.epoch,
+    )?;
     let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
     let app = plan
         .app()

@@ -6,7 +6,11 @@ use grocker_build::{Context, Reporter};
 use crate::settings::BuildSettings;
 
 pub async fn lock(settings: BuildSettings, report: &Reporter) -> Result<()> {
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    let ctx = Context::new(
+        report.clone(),
+        settings.inputs.lock.refresh(),
+        settings.epoch,
+    )?;
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
     let path = &plan.inputs.lock.path;
     if plan.lock_changed {
