@@ -52,6 +52,7 @@ mod project;
 mod python;
 mod release;
 mod report;
+mod sbom;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
@@ -64,4 +65,5 @@ pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};
+pub use sbom::sbom;
 pub use source_tree::{APP_DIR, SourceTree};

@@ -60,7 +60,7 @@ pub use oci_layout::OciLayoutSink;
 #[cfg(feature = "fuzz")]
 pub use registry::fuzz;
 pub use registry::{PushReport, RegistryOptions, RegistrySink};
-pub use sink::{Published, RecordError, Recorder, Sink, Tee};
+pub use sink::{Published, RecordError, Recorder, Sink, Tee, write_atomic};
 
 mod digest;
 mod docker_archive;

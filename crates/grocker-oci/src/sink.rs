@@ -192,7 +192,7 @@ pub(crate) fn index(manifests: Vec<Value>) -> Value {
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, so `path`
 /// holds either the old content or the new, never a part.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 

@@ -275,6 +275,22 @@ pub struct BuildArgs {
     #[arg(long)]
     pub compile_bytecode: bool,
 
+    /// Write the image's software bill of materials to FILE: every Debian package (purl,
+    /// source package, the .deb's SHA-256, licenses from a machine-readable copyright file) and
+    /// every Python distribution (purl, the file's SHA-256, declared license, whether compiled
+    /// from an sdist), the image's digests. The same lock gives the same bytes.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+
+    /// The SBOM's format: `cyclonedx` (CycloneDX 1.6 JSON, default) or `spdx` (SPDX 2.3 JSON).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "cyclonedx",
+        requires = "sbom"
+    )]
+    pub sbom_format: grocker_sbom::Format,
+
     /// Registry (host[:port]) that may be reached over plain HTTP. Loopback registries always may.
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,

@@ -188,6 +188,8 @@ pub struct BuildSettings {
     pub build_image: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
+    /// `--sbom FILE` and its format.
+    pub sbom: Option<(PathBuf, grocker_sbom::Format)>,
     pub epoch: SourceDateEpoch,
 }
 
@@ -297,6 +299,7 @@ impl BuildSettings {
             build_image: !args.no_build_image,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
+            sbom: args.sbom.map(|path| (path, args.sbom_format)),
             epoch: SourceDateEpoch::from_env()?,
         })
     }

@@ -42,6 +42,10 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    if let Some((path, format)) = &settings.sbom {
+        let sbom = grocker_build::sbom(&plan, &image, &name.to_string(), &ctx).await?;
+        grocker_oci::write_atomic(path, &sbom.to_json(*format))?;
+    }
     crate::publish(
         sink,
         &image,

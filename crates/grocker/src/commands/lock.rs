@@ -1,11 +1,14 @@
 //! `grocker lock [RELEASE | WHEEL | PROJECT_DIR]`: the plan stage alone, its lock written.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use grocker_build::{Context, Reporter};
 
 use crate::settings::BuildSettings;
 
 pub async fn lock(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    if settings.sbom.is_some() {
+        bail!("--sbom: `grocker lock` makes no image to describe; use it with `grocker build`");
+    }
     let ctx = Context::new(
         report.clone(),
         settings.inputs.lock.refresh(),
