@@ -29,6 +29,18 @@ pub trait Sink {
         })
     }
 
+    /// Attaches `referrer` to its subject, an image published under `name` before; returns
+    /// where it went. Sinks that cannot hold one (an archive, the engine) skip it, which is the
+    /// default.
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let _ = (referrer, name);
+        Ok(None)
+    }
+
     /// Completes the batch; for sinks that write at once, does nothing.
     fn finish(self: Box<Self>) -> Result<(), OciError>;
 }
@@ -92,6 +104,18 @@ impl Sink for Tee {
         self.each(|sink| sink.publish_index(index, name))
     }
 
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let mut locations = Vec::new();
+        for sink in &mut self.sinks {
+            locations.extend(sink.attach(referrer, name)?);
+        }
+        Ok((!locations.is_empty()).then(|| locations.join(" and ")))
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         for sink in self.sinks {
             sink.finish()?;
@@ -146,6 +170,14 @@ where
         let published = self.inner.publish_index(index, name)?;
         self.published.push((name.clone(), published.clone()));
         Ok(published)
+    }
+
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        self.inner.attach(referrer, name)
     }
 
     fn finish(self: Box<Self>) -> Result<(), OciError> {

@@ -278,7 +278,9 @@ pub struct BuildArgs {
     /// Write the image's software bill of materials to FILE: every Debian package (purl,
     /// source package, the .deb's SHA-256, licenses from a machine-readable copyright file) and
     /// every Python distribution (purl, the file's SHA-256, declared license, whether compiled
-    /// from an sdist), the image's digests. The same lock gives the same bytes.
+    /// from an sdist), the image's digests. The same lock gives the same bytes. It is also
+    /// attached to the image as an OCI referrer in a registry (`--push`, `-o registry`) and in
+    /// `-o oci:DIR`.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
 

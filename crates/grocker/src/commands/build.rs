@@ -42,9 +42,18 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    // The SBOM is written before the image is published, and attached to it there (an OCI
+    // referrer in a layout or a registry).
+    let mut referrers = Vec::new();
     if let Some((path, format)) = &settings.sbom {
         let sbom = grocker_build::sbom(&plan, &image, &name.to_string(), &ctx).await?;
-        grocker_oci::write_atomic(path, &sbom.to_json(*format))?;
+        let bytes = sbom.to_json(*format);
+        grocker_oci::write_atomic(path, &bytes)?;
+        referrers.push(grocker_oci::Referrer::new(
+            image.descriptor(),
+            format.media_type(),
+            bytes,
+        ));
     }
     crate::publish(
         sink,
@@ -52,6 +61,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         &name,
         &plan,
         &ctx,
+        &referrers,
         |published| match &settings.result_file {
             Some(path) => write_result(path, &settings, &plan, &name, published, &image),
             None => Ok(()),

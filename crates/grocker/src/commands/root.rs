@@ -23,5 +23,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
     )?;
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
     let image = grocker_build::build(&plan, &ctx).await?;
-    crate::publish(sink, &image, &settings.image_name, &plan, &ctx, |_| Ok(()))
+    crate::publish(sink, &image, &settings.image_name, &plan, &ctx, &[], |_| {
+        Ok(())
+    })
 }

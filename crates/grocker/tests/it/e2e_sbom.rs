@@ -240,3 +240,106 @@ fn the_sbom_of_a_compiled_psycopg2_is_what_trivy_finds() {
         .any(|p| p["name"] == "grocker:python:built-from-sdist" && p["value"] == "true");
     assert!(built, "{psycopg2}");
 }
+
+/// `GET url` (plain HTTP, loopback) with `Accept: accept`: the status and the body. Python's
+/// urllib, so the check does not go through grocker's own registry client.
+fn http_get(url: &str, accept: &str) -> (u16, Vec<u8>) {
+    let script = "import sys, urllib.request, urllib.error\n\
+        req = urllib.request.Request(sys.argv[1], headers={'Accept': sys.argv[2]})\n\
+        try:\n    r = urllib.request.urlopen(req); code, body = r.status, r.read()\n\
+        except urllib.error.HTTPError as e:\n    code, body = e.code, e.read()\n\
+        sys.stdout.write(str(code) + '\\n'); sys.stdout.flush(); sys.stdout.buffer.write(body)\n";
+    let out = Command::new("python3")
+        .args(["-c", script, url, accept])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newline = out.stdout.iter().position(|&b| b == b'\n').unwrap();
+    let status = std::str::from_utf8(&out.stdout[..newline])
+        .unwrap()
+        .parse()
+        .unwrap();
+    (status, out.stdout[newline + 1..].to_vec())
+}
+
+#[test]
+fn the_sbom_is_a_referrer_of_the_pushed_image_and_in_the_layout() {
+    let registry = crate::e2e_push::Registry::start();
+    let prefix = format!("{}/team", registry.host());
+    let s = Scratch::new();
+    run(
+        real(
+            &s,
+            &[
+                "build",
+                "httpie==3.2.4",
+                "-e",
+                "http",
+                "--image-prefix",
+                &prefix,
+                "--push",
+                "-o",
+                "oci:img",
+                "--sbom",
+                "sbom.json",
+            ],
+        ),
+        true,
+    );
+    let sbom = fs_err::read(s.path().join("sbom.json")).unwrap();
+    let layout = s.path().join("img");
+    let index = json(&layout.join("index.json"));
+    let manifests = index["manifests"].as_array().unwrap();
+    let image = manifests
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "3.2.4")
+        .expect("the image in index.json");
+    let subject = image["digest"].as_str().unwrap().to_string();
+
+    // In the layout: an untagged artifact manifest whose subject is the image.
+    let artifact = manifests
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.cyclonedx+json")
+        .expect("the SBOM's manifest in index.json");
+    let manifest = json(&blob(&layout, artifact["digest"].as_str().unwrap()));
+    assert_eq!(manifest["subject"]["digest"], subject.as_str());
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    assert!(fs_err::read(blob(&layout, layer)).unwrap() == sbom);
+
+    // In the registry: by the referrers API, or else by the referrers tag schema.
+    let api = format!("http://{}/v2/team/httpie", registry.host());
+    let oci_index = "application/vnd.oci.image.index.v1+json";
+    let (status, body) = http_get(&format!("{api}/referrers/{subject}"), oci_index);
+    let (how, listing) = match status {
+        200 => ("referrers API", body),
+        404 => {
+            let tag = subject.replace(':', "-");
+            let (status, body) = http_get(&format!("{api}/manifests/{tag}"), oci_index);
+            assert_eq!(status, 200, "no referrers tag {tag}");
+            ("referrers tag schema", body)
+        }
+        other => panic!("GET referrers: {other}"),
+    };
+    let listing: Value = serde_json::from_slice(&listing).unwrap();
+    let listed = listing["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.cyclonedx+json")
+        .expect("the SBOM among the referrers");
+    let digest = listed["digest"].as_str().unwrap();
+    let oci_manifest = "application/vnd.oci.image.manifest.v1+json";
+    let (status, manifest) = http_get(&format!("{api}/manifests/{digest}"), oci_manifest);
+    assert_eq!(status, 200);
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(manifest["subject"]["digest"], subject.as_str());
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let (status, pushed) = http_get(&format!("{api}/blobs/{layer}"), "*/*");
+    assert_eq!(status, 200);
+    eprintln!("the SBOM is found through the {how}");
+    assert!(pushed == sbom, "the pushed SBOM differs from --sbom FILE");
+}
