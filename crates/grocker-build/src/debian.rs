@@ -56,7 +56,7 @@ impl DebianSources {
         }
     }
 
-    fn keyring(&self) -> Result<Keyring> {
+    pub(crate) fn keyring(&self) -> Result<Keyring> {
         let mut keyring = Keyring::debian()?;
         for path in &self.extra_keyrings {
             keyring.extend(Keyring::from_file(path)?);

@@ -47,6 +47,7 @@ mod inputs;
 mod layer_tree;
 mod layers;
 mod native;
+mod outdated;
 mod plan;
 mod project;
 mod python;
@@ -61,6 +62,7 @@ pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs,
 };
+pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};

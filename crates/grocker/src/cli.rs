@@ -104,6 +104,19 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Lock(Box<BuildArgs>),
 
+    /// Report what grocker.lock is behind, without building: Debian packages with a newer
+    /// version in the suite's -security or -updates archive (with the CVE ids the newer
+    /// package's changelog.Debian names since the locked version), and Python packages with a
+    /// newer release on the index (the newest the lock's constraints allow, and the newest).
+    ///
+    /// Examples:
+    ///   grocker outdated                              a table, for people
+    ///   grocker outdated --format json                for machines
+    ///   grocker outdated --fail-on security           exit 1 when a security update is pending (CI)
+    ///   grocker build httpie==3.2.4 --upgrade-os      then apply the Debian updates alone
+    #[command(verbatim_doc_comment)]
+    Outdated(OutdatedArgs),
+
     /// Delete grocker's cache (downloads, built wheels, layers) and the builder images this
     /// grocker version loaded into the engine (Grocker's intermediate images).
     ///
@@ -131,6 +144,29 @@ pub struct RuntimeArgs {
     /// one platform; `-o oci:DIR` and registries hold them all.
     #[arg(long, value_name = "PLATFORMS", value_delimiter = ',')]
     pub platform: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The lock file to read (default: grocker.lock in the current directory).
+    #[arg(long, value_name = "FILE", default_value = "grocker.lock")]
+    pub lock_file: PathBuf,
+
+    /// `table` (for people, default) or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+
+    /// Exit with status 1 when a Debian security update is pending (the report is printed
+    /// first), for a scheduled CI job.
+    #[arg(long, value_name = "WHAT", value_parser = ["security"])]
+    pub fail_on: Option<String>,
+
+    /// Package index (PEP 503/691) instead of PyPI; default from PIP_INDEX_URL or pip.conf.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+
+    #[command(flatten)]
+    pub debian: DebianArgs,
 }
 
 #[derive(Debug, Args)]

@@ -65,6 +65,7 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::lock::lock(settings, report))
         }
+        Command::Outdated(args) => runtime()?.block_on(commands::outdated::outdated(args, report)),
         Command::Purge(args) => commands::purge::purge(&args),
     }
 }

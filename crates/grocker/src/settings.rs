@@ -456,7 +456,7 @@ fn project_lock(args: ProjectArgs, input: &AppInput) -> Result<ProjectLockSettin
     })
 }
 
-fn debian(args: DebianArgs) -> Result<DebianSources> {
+pub(crate) fn debian(args: DebianArgs) -> Result<DebianSources> {
     let url = |flag: &str, value: Option<String>, default: &str| -> Result<Url> {
         let value = value.unwrap_or_else(|| default.to_string());
         let url = Url::parse(value.trim_end_matches('/'))

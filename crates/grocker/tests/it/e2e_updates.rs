@@ -160,3 +160,75 @@ fn upgrade_os_changes_and_pushes_only_the_os_layer() {
         requests.join("\n")
     );
 }
+
+#[test]
+fn outdated_names_the_security_update_and_its_cves() {
+    let s = Scratch::new();
+    run(real(&s, &["lock", "httpie==3.2.4"]), true);
+    let fresh = run(
+        real(
+            &s,
+            &["outdated", "--fail-on", "security", "--format", "json"],
+        ),
+        true,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    assert!(
+        report["debian"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["security"] == false),
+        "a fresh lock has no pending security update: {report}"
+    );
+
+    let (old, new) = lock_behind_security(&s);
+    // A Python pin behind the index, too.
+    let path = s.path().join("grocker.lock");
+    let mut lock = Lock::read(&path).unwrap().unwrap();
+    let requests = lock
+        .python
+        .iter_mut()
+        .find(|p| p.name == "requests")
+        .expect("requests in httpie's lock");
+    requests.version = "2.0.0".to_string();
+    lock.write(&path).unwrap();
+
+    let out = run(real(&s, &["outdated", "--fail-on", "security"]), false);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stderr(&out).contains("security update"), "{}", stderr(&out));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("libssl3 "))
+        .unwrap_or_else(|| panic!("no libssl3 line:\n{table}"));
+    assert!(line.contains(&old) && line.contains(&new), "{line}");
+    assert!(
+        line.contains("bookworm-security") && line.contains("CVE-"),
+        "{line}"
+    );
+
+    let out = run(real(&s, &["outdated", "--format", "json"]), true);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let libssl = report["debian"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "libssl3")
+        .unwrap();
+    assert_eq!(libssl["security"], true);
+    let cves = libssl["cves"].as_array().unwrap();
+    assert!(
+        cves.iter().all(|c| c.as_str().unwrap().starts_with("CVE-")),
+        "{cves:?}"
+    );
+    assert!(!cves.is_empty(), "{libssl}");
+    let requests = report["python"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "requests")
+        .unwrap_or_else(|| panic!("requests is behind: {report}"));
+    assert_eq!(requests["locked"], "2.0.0");
+    assert_ne!(requests["newest"], "2.0.0");
+    eprintln!("libssl3 {old} -> {new}: {} CVEs", cves.len());
+}
