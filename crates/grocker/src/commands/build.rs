@@ -1,6 +1,6 @@
 //! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use grocker_build::{Context, Plan, Reporter};
 use grocker_oci::{ImageName, RegistryOptions, Sink, Tee};
 
@@ -8,6 +8,9 @@ use crate::output;
 use crate::settings::{BuildSettings, Output};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    if !settings.build_image && settings.sbom.is_some() {
+        bail!("--sbom describes an image, and --no-build-image makes none: drop one of them");
+    }
     if settings.build_image {
         crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     }

@@ -50,6 +50,28 @@ fn validate_cyclonedx(sbom: &Path) {
     );
 }
 
+/// Validates the SPDX 2.3 document `sbom` with spdx-tools' validator (installed by
+/// `scripts/pytools`).
+fn validate_spdx(sbom: &Path) {
+    let python = grocker_testkit::pytools::bin().join("python");
+    let script = "import sys\n\
+        from spdx_tools.spdx.parser.parse_anything import parse_file\n\
+        from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document\n\
+        errors = validate_full_spdx_document(parse_file(sys.argv[1]))\n\
+        sys.exit(f'invalid: {errors[:3]!r}' if errors else 0)\n";
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(sbom)
+        .output()
+        .expect("the pytools python (run scripts/pytools)");
+    assert!(
+        out.status.success(),
+        "{} is not valid SPDX 2.3: {}",
+        sbom.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// (`deb` or `pypi`, name, version) of a CycloneDX document's components: names as PEP 503
 /// normalizes them, Debian versions without their epoch (Trivy keeps it in a property).
 fn packages(doc: &Value) -> BTreeSet<(String, String, String)> {
@@ -112,6 +134,7 @@ fn sbom_matches_trivy(s: &Scratch, release: &str, extra: &[&str]) -> Value {
         "two builds of one lock gave different SBOMs"
     );
     validate_cyclonedx(&s.path().join("sbom.cdx.json"));
+    validate_spdx(&s.path().join("sbom.spdx.json"));
     let ours: Value = serde_json::from_slice(&read("sbom.cdx.json")).unwrap();
 
     // The SPDX document lists the same packages, by purl.
