@@ -360,9 +360,16 @@ impl Compiler {
             return self.build(handle, &ready, &label, &tree, prepare);
         }
         let mut sandboxed = None;
-        if crate::host_build::is_pure(dir)?
-            && let Some(host) = handle.block_on(self.host_builder())?
-        {
+        let pure = crate::host_build::is_pure(dir)?;
+        if pure {
+            // Found without making the sandbox (a probe of the namespaces, the interpreter):
+            // an unchanged project costs a no-op rebuild nothing more.
+            let id = crate::host_build::builder_id(&self.host_debian());
+            if let Some(built) = self.built_wheel(&built_wheel_key(&tree, &id)) {
+                return Ok(built);
+            }
+        }
+        if pure && let Some(host) = handle.block_on(self.host_builder())? {
             match self.build(handle, &host, &label, &tree, prepare) {
                 Ok(built) => return Ok(built),
                 Err(e) => sandboxed = Some(e),
@@ -384,18 +391,32 @@ impl Compiler {
         self.build(handle, &ready, &label, &tree, prepare)
     }
 
+    /// The wheel built before under `key` (see [`built_wheel_key`]), verified.
+    fn built_wheel(&self, key: &str) -> Option<(String, PathBuf)> {
+        let cache = self.ctx.fetcher.cache();
+        let (record, _) = cache.get_keyed("built-wheels", key)?;
+        let record = serde_json::from_slice::<serde_json::Value>(&record).ok()?;
+        let (name, hash) = (record["filename"].as_str()?, record["sha256"].as_str()?);
+        let wheel = cache.get(&Sha256::from_str(hash).ok()?)?;
+        Some((name.to_string(), wheel))
+    }
+
     /// The engine-less builder, made the first time: the runtime's filesystem written out (once
     /// per runtime, in the cache) as the sandbox's root.
     async fn host_builder(&self) -> Result<Option<Arc<(Builder, String)>>> {
-        let made = self.host.get_or_try_init(|| async {
-            let debian = PinnedDebian {
-                runtime: self.target_runtime(),
-                sources: self.archive.sources(),
-                packages: &self.runtime_packages,
-            };
-            crate::host_build::builder(&debian, &self.ctx).await
-        });
+        let made = self
+            .host
+            .get_or_try_init(|| crate::host_build::builder(self.host_debian(), &self.ctx));
         Ok(made.await?.clone())
+    }
+
+    /// The runtime the sandbox runs.
+    fn host_debian(&self) -> PinnedDebian<'_> {
+        PinnedDebian {
+            runtime: self.target_runtime(),
+            sources: self.archive.sources(),
+            packages: &self.runtime_packages,
+        }
     }
 
     fn build(
@@ -408,15 +429,9 @@ impl Compiler {
     ) -> Result<(String, PathBuf)> {
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.ctx.fetcher.cache();
-        let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
-        if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
-            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
-            && let (Some(name), Some(hash)) =
-                (record["filename"].as_str(), record["sha256"].as_str())
-            && let Ok(hash) = Sha256::from_str(hash)
-            && let Some(wheel) = cache.get(&hash)
-        {
-            return Ok((name.to_string(), wheel));
+        let key = built_wheel_key(source_sha256, builder_id);
+        if let Some(built) = self.built_wheel(&key) {
+            return Ok(built);
         }
 
         if !self.allowed {
@@ -523,26 +538,31 @@ impl Compiler {
         for p in &packages {
             id.push_str(&format!("{} {}\n", p.filename, p.sha256));
         }
-        let dir = self
-            .ctx
-            .fetcher
-            .cache()
-            .root()
-            .join("build-envs")
-            .join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
+        let envs = self.ctx.fetcher.cache().root().join("build-envs");
+        let dir = envs.join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
         let wheels: Vec<(String, PathBuf)> = packages
             .iter()
             .map(|p| p.filename.clone())
             .zip(paths)
             .collect();
+        let stdlib = envs.join(format!(
+            "stdlib-{}",
+            &Sha256::digest(builder_id.as_bytes()).to_string()[..32]
+        ));
         Ok(BuildEnv::create(
             builder,
             &dir,
+            &stdlib,
             &self.target,
             &wheels,
             dynamic,
         )?)
     }
+}
+
+/// Names a wheel built from the source with `source_sha256` by the builder `builder_id`.
+fn built_wheel_key(source_sha256: &Sha256, builder_id: &str) -> String {
+    Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string()
 }
 
 /// What a project's wheel depends on: every file's path, exec bit and content, in path order;

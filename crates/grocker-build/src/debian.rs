@@ -119,6 +119,18 @@ impl DebianArchive {
             load_index(&ctx.fetcher, &sources, &keyring, arch, SystemTime::now()).await?;
         // Like apt's `signed-by`: each extra repository is trusted with its own key only, so its
         // key can never vouch for a forged Debian archive (or the other way round).
+        for (name, source, keyring) in self.extra_repositories()? {
+            let extra = load_index(&ctx.fetcher, &[source], &keyring, arch, SystemTime::now())
+                .await
+                .with_context(|| format!("loading repository `{name}`"))?;
+            index.merge(extra);
+        }
+        Ok(index)
+    }
+
+    /// The extra repositories (`repositories:`), each with its own key only.
+    fn extra_repositories(&self) -> Result<Vec<(&str, Source, Keyring)>> {
+        let mut out = Vec::with_capacity(self.sources.repositories.len());
         for repo in &self.sources.repositories {
             let keyring =
                 Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
@@ -127,12 +139,9 @@ impl DebianArchive {
                 suite: repo.suite.clone(),
                 components: repo.components.clone(),
             };
-            let extra = load_index(&ctx.fetcher, &[source], &keyring, arch, SystemTime::now())
-                .await
-                .with_context(|| format!("loading repository `{}`", repo.name))?;
-            index.merge(extra);
+            out.push((repo.name.as_str(), source, keyring));
         }
-        Ok(index)
+        Ok(out)
     }
 
     /// The runtime's packages plus `packages`, newest versions first, as the lock pins them.
@@ -201,16 +210,13 @@ impl DebianArchive {
         let keyring = self.sources.keyring()?;
         let now = SystemTime::now();
         let mut lines = index_identity(&ctx.fetcher, &sources, &keyring, arch, now).await?;
-        for repo in &self.sources.repositories {
-            let keyring =
-                Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
-            let source = Source {
-                base: repo.url.clone(),
-                suite: repo.suite.clone(),
-                components: repo.components.clone(),
-            };
-            lines.push(format!("repository {}", repo.name));
-            lines.extend(index_identity(&ctx.fetcher, &[source], &keyring, arch, now).await?);
+        for (name, source, keyring) in self.extra_repositories()? {
+            lines.push(format!("repository {name}"));
+            lines.extend(
+                index_identity(&ctx.fetcher, &[source], &keyring, arch, now)
+                    .await
+                    .with_context(|| format!("loading repository `{name}`"))?,
+            );
         }
         for line in lines {
             h.update(format!("{line}\n").as_bytes());
@@ -282,7 +288,7 @@ impl PinnedDebian<'_> {
         }
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx.fetcher.cache());
-        if let (Some((os, notes)), Some((iconv, _))) = (
+        if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) {
@@ -392,7 +398,7 @@ impl PinnedDebian<'_> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx.fetcher.cache());
-        let (Some((os, _)), Some((iconv, _))) = (
+        let (Some((os, _)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) else {

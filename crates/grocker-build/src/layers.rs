@@ -4,9 +4,12 @@
 
 use std::fmt;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
-use grocker_fetch::Cache;
+use grocker_fetch::{Cache, Flights};
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
 use grocker_oci::{Compression, Descriptor, Digest, Layer};
@@ -79,7 +82,7 @@ impl Default for Notes {
 }
 
 /// What the layer cache records under a key.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Record {
     #[serde(with = "text")]
     diff_id: Digest,
@@ -89,6 +92,9 @@ struct Record {
     uncompressed_size: u64,
     #[serde(default, deserialize_with = "notes_or_default")]
     notes: Notes,
+    /// The blob file as it was when last hashed (see [`Stamp`]).
+    #[serde(default)]
+    stamp: Option<Stamp>,
 }
 
 /// Digests as their `sha256:…` text.
@@ -113,10 +119,10 @@ fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::
 }
 
 /// Whether the cached blob at `path` hashes to `digest`, as the download cache checks its
-/// blobs on every hit (DESIGN §5: the outcome of a build never depends on what is cached). A
-/// damaged blob is removed with a warning naming its key, so the layer is built again and
-/// the image gets the right bytes.
-fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
+/// blobs (DESIGN §5: the outcome of a build never depends on what is cached). A damaged blob
+/// is removed with a warning naming its key, so the layer is built again and the image gets
+/// the right bytes.
+fn intact(path: &Path, digest: Digest, key_id: &str) -> bool {
     let read = fs_err::File::open(path)
         .and_then(|f| grocker_hash::hash_reader(std::io::BufReader::with_capacity(1 << 17, f)));
     let problem = match read {
@@ -125,15 +131,42 @@ fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
         Err(e) => e.to_string(),
     };
     tracing::warn!(
-        "layer cache entry {} ({}) is damaged: {problem}, not {digest}; removing it and \
+        "layer cache entry {key_id} ({}) is damaged: {problem}, not {digest}; removing it and \
          building the layer again",
-        key.id(),
         path.display()
     );
     if let Err(e) = fs_err::remove_file(path) {
         tracing::warn!("cannot remove the damaged layer: {e}");
     }
     false
+}
+
+/// A blob file as the filesystem describes it. A blob whose stamp is the one recorded when it
+/// was last hashed is the file that was hashed, unchanged: any write to it changes its ctime,
+/// which no program can set back, and the cache replaces files by renaming (a new inode). So
+/// a layer is hashed when it is written or first found changed, not on every build — a no-op
+/// rebuild reads no layer — and every sink still hashes what it streams out (DESIGN §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = fs_err::metadata(path).ok()?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    }
 }
 
 /// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
@@ -189,7 +222,9 @@ impl LayerCache {
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
     /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
     /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
-    pub fn lookup(
+    /// A blob is hashed only when its file is not the one hashed last (see [`Stamp`]), on a
+    /// blocking thread: the platforms of one build look their layers up at the same time.
+    pub async fn lookup(
         &self,
         key: &LayerKey,
         compression: Compression,
@@ -205,9 +240,30 @@ impl LayerCache {
         };
         let dir = self.dir();
         let blob = dir.join(record.digest.hex());
-        let on_disk = fs_err::metadata(&blob).ok()?.len();
-        if on_disk != record.size || !intact(&blob, record.digest, key) {
+        let stamp = Stamp::of(&blob)?;
+        if stamp.size != record.size {
             return None;
+        }
+        if record.stamp != Some(stamp) {
+            let (path, digest, key_id) = (blob.clone(), record.digest, key.id());
+            let intact = tokio::task::spawn_blocking(move || intact(&path, digest, &key_id))
+                .await
+                .unwrap_or(false);
+            if !intact {
+                return None;
+            }
+            // Remembered only if the file did not change while it was read.
+            if Stamp::of(&blob) == Some(stamp) {
+                let record = Record {
+                    stamp: Some(stamp),
+                    ..record.clone()
+                };
+                if let Ok(bytes) = serde_json::to_vec(&record)
+                    && let Err(e) = self.cache.put_keyed("layers", &key.id(), &bytes)
+                {
+                    tracing::debug!("cannot record that the layer was verified: {e}");
+                }
+            }
         }
         let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
         let layer = Layer::from_parts(
@@ -218,6 +274,13 @@ impl LayerCache {
             created_by,
         );
         Some((layer, record.notes))
+    }
+
+    /// Holds `key` while this task looks it up and, on a miss, writes it: the platforms of one
+    /// build share layers, and the second finds the first's instead of writing it too.
+    pub async fn claim(key: &LayerKey) -> tokio::sync::OwnedMutexGuard<()> {
+        static WRITING: LazyLock<Flights<String>> = LazyLock::new(Flights::default);
+        WRITING.claim(&key.id()).await
     }
 
     /// Writes `tree` as a layer and records it under `key` with `notes` (facts about the
@@ -240,6 +303,8 @@ impl LayerCache {
             size: layer.descriptor.size,
             uncompressed_size: layer.uncompressed_size,
             notes: notes.clone(),
+            // Hashed as it was written.
+            stamp: Stamp::of(&layer.blob),
         };
         self.cache
             .put_keyed("layers", &key.id(), &serde_json::to_vec(&record)?)

@@ -670,9 +670,12 @@ fn project_wheel(dir: &std::path::Path, compiler: &Compiler) -> Result<LocalApp>
 
 /// Starts fetching the wheels of `pins` (verified, into the cache) in the background.
 fn prefetch_wheels(pins: &[PythonPackage], ctx: &Context) -> Result<tokio::task::JoinHandle<()>> {
+    // Only what is missing: a no-op rebuild needs none of the wheels (its layers are cached),
+    // and hashing two dozen cached wheels here would be most of its time.
+    let cache = ctx.fetcher.cache();
     let downloads = pins
         .iter()
-        .filter(|p| !compile::is_sdist(&p.filename))
+        .filter(|p| !compile::is_sdist(&p.filename) && !cache.holds(&p.sha256))
         .map(python::download)
         .collect::<Result<Vec<_>>>()?;
     let fetcher = ctx.fetcher.clone();

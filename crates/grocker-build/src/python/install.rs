@@ -144,13 +144,14 @@ impl VenvLayers<'_> {
             let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
             // A layer is only reused with its index: without one (a cache from before indexes),
             // it is written again, which gives the same bytes.
-            let hit =
-                cache
-                    .lookup(&key, Compression::Gzip, &created_by)
-                    .and_then(|(layer, notes)| {
-                        let index = cached_index(ctx, &layer)?;
-                        Some((layer, notes, index))
-                    });
+            let _writing = LayerCache::claim(&key).await;
+            let hit = cache
+                .lookup(&key, Compression::Gzip, &created_by)
+                .await
+                .and_then(|(layer, notes)| {
+                    let index = cached_index(ctx, &layer)?;
+                    Some((layer, notes, index))
+                });
             let (layer, notes, index, tree) = match hit {
                 Some((layer, notes, index)) => (layer, notes, index, None),
                 None => {
