@@ -56,7 +56,7 @@ impl DebianSources {
         }
     }
 
-    fn keyring(&self) -> Result<Keyring> {
+    pub(crate) fn keyring(&self) -> Result<Keyring> {
         let mut keyring = Keyring::debian()?;
         for path in &self.extra_keyrings {
             keyring.extend(Keyring::from_file(path)?);
@@ -481,6 +481,16 @@ impl PinnedDebian<'_> {
 
     /// Downloads every `.deb` (verified against its SHA-256, cached) and reads them.
     async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
+        let paths = self.fetch(ctx).await?;
+        let entries: Vec<DebianPackage> = self.packages.to_vec();
+        let cache = ctx.fetcher.cache().clone();
+        tokio::task::spawn_blocking(move || read_all(&entries, &paths, &cache))
+            .await
+            .context("the package reader stopped unexpectedly")?
+    }
+
+    /// Downloads every `.deb` (verified against its SHA-256, cached): their paths, in order.
+    pub(crate) async fn fetch(&self, ctx: &Context) -> Result<Vec<std::path::PathBuf>> {
         let mut downloads = Vec::with_capacity(self.packages.len());
         for p in self.packages {
             let base = self.sources.archive_base(&p.archive)?;
@@ -497,18 +507,10 @@ impl PinnedDebian<'_> {
                 label: format!("{}_{}", p.name, p.version),
             });
         }
-        let paths = {
-            let _stage = ctx
-                .report
-                .stage(format!("Fetching {} Debian packages", downloads.len()));
-            ctx.fetcher.get_all_verified(downloads).await?
-        };
-
-        let entries: Vec<DebianPackage> = self.packages.to_vec();
-        let cache = ctx.fetcher.cache().clone();
-        tokio::task::spawn_blocking(move || read_all(&entries, &paths, &cache))
-            .await
-            .context("the package reader stopped unexpectedly")?
+        let _stage = ctx
+            .report
+            .stage(format!("Fetching {} Debian packages", downloads.len()));
+        Ok(ctx.fetcher.get_all_verified(downloads).await?)
     }
 }
 

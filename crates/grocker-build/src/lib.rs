@@ -47,11 +47,13 @@ mod inputs;
 mod layer_tree;
 mod layers;
 mod native;
+mod outdated;
 mod plan;
 mod project;
 mod python;
 mod release;
 mod report;
+mod sbom;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
@@ -60,8 +62,10 @@ pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs,
 };
+pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};
+pub use sbom::sbom;
 pub use source_tree::{APP_DIR, SourceTree};

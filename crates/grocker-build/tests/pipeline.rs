@@ -22,6 +22,7 @@ fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
         lock: LockSettings {
             path: lock.to_path_buf(),
             upgrade: false,
+            upgrade_os: false,
             locked: false,
         },
         python: None,

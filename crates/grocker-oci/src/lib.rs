@@ -56,11 +56,12 @@ pub use index::{Artifact, ImageIndex};
 pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
+pub use referrer::Referrer;
 /// Entry points for grocker's fuzz targets (`fuzz/`); only built with the `fuzz` feature.
 #[cfg(feature = "fuzz")]
 pub use registry::fuzz;
 pub use registry::{PushReport, RegistryOptions, RegistrySink};
-pub use sink::{Published, RecordError, Recorder, Sink, Tee};
+pub use sink::{Published, RecordError, Recorder, Sink, Tee, write_atomic};
 
 mod digest;
 mod docker_archive;
@@ -73,5 +74,6 @@ mod layer;
 mod name;
 mod oci_layout;
 mod pgzip;
+mod referrer;
 mod registry;
 mod sink;

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::referrer::EMPTY;
 use crate::sink::{self, OCI_LAYOUT, REF_NAME};
-use crate::{Digest, Image, ImageIndex, ImageName, OciError, Published, Sink, json};
+use crate::{Digest, Image, ImageIndex, ImageName, OciError, Published, Referrer, Sink, json};
 
 /// Writes images into an OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
 ///
@@ -187,8 +188,61 @@ impl Sink for OciLayoutSink {
         })
     }
 
+    /// The artifact, the empty config and the artifact manifest as blobs, then `index.json`
+    /// listing the manifest — untagged: it is found by its `subject` — in place of an earlier
+    /// artifact of the same type for the same subject.
+    fn attach(
+        &mut self,
+        referrer: &Referrer,
+        _name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let blob = referrer.blob();
+        self.put_blob(referrer.blob_digest(), blob.len() as u64, |w| {
+            w.write_all(blob)
+        })?;
+        self.put_blob(Digest::of(EMPTY), EMPTY.len() as u64, |w| {
+            w.write_all(EMPTY)
+        })?;
+        let manifest = referrer.manifest_bytes();
+        self.put_blob(referrer.digest(), manifest.len() as u64, |w| {
+            w.write_all(manifest)
+        })?;
+        let index_path = self.dir.join("index.json");
+        let mut manifests = self.read_index(&index_path)?;
+        manifests.retain(|entry| !self.same_kind_for_same_subject(entry, referrer));
+        let manifests = referrer.listed_in(manifests);
+        sink::write_atomic(&index_path, &json::to_vec(&sink::index(manifests)))?;
+        Ok(Some(format!(
+            "oci:{}@{}",
+            self.dir.display(),
+            referrer.digest()
+        )))
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         Ok(())
+    }
+}
+
+impl OciLayoutSink {
+    /// Whether the `index.json` entry `entry` is an artifact of `referrer`'s type for the same
+    /// subject (its manifest, read from the layout, says so).
+    fn same_kind_for_same_subject(&self, entry: &Value, referrer: &Referrer) -> bool {
+        if entry["artifactType"].as_str() != Some(referrer.artifact_type()) {
+            return false;
+        }
+        let Some(digest) = entry["digest"]
+            .as_str()
+            .and_then(|d| d.parse::<Digest>().ok())
+        else {
+            return false;
+        };
+        let manifest: Option<Value> = fs_err::read(self.blob_path(digest))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        manifest.is_some_and(|m| {
+            m["subject"]["digest"].as_str() == Some(referrer.subject().digest.to_string().as_str())
+        })
     }
 }
 

@@ -29,6 +29,18 @@ pub trait Sink {
         })
     }
 
+    /// Attaches `referrer` to its subject, an image published under `name` before; returns
+    /// where it went. Sinks that cannot hold one (an archive, the engine) skip it, which is the
+    /// default.
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let _ = (referrer, name);
+        Ok(None)
+    }
+
     /// Completes the batch; for sinks that write at once, does nothing.
     fn finish(self: Box<Self>) -> Result<(), OciError>;
 }
@@ -92,6 +104,18 @@ impl Sink for Tee {
         self.each(|sink| sink.publish_index(index, name))
     }
 
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let mut locations = Vec::new();
+        for sink in &mut self.sinks {
+            locations.extend(sink.attach(referrer, name)?);
+        }
+        Ok((!locations.is_empty()).then(|| locations.join(" and ")))
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         for sink in self.sinks {
             sink.finish()?;
@@ -148,6 +172,14 @@ where
         Ok(published)
     }
 
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        self.inner.attach(referrer, name)
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         let Self {
             inner,
@@ -192,7 +224,7 @@ pub(crate) fn index(manifests: Vec<Value>) -> Value {
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, so `path`
 /// holds either the old content or the new, never a part.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 

@@ -188,6 +188,8 @@ pub struct BuildSettings {
     pub build_image: bool,
     pub insecure_registries: Vec<String>,
     pub result_file: Option<PathBuf>,
+    /// `--sbom FILE` and its format.
+    pub sbom: Option<(PathBuf, grocker_sbom::Format)>,
     pub epoch: SourceDateEpoch,
 }
 
@@ -297,6 +299,7 @@ impl BuildSettings {
             build_image: !args.no_build_image,
             insecure_registries: args.insecure_registry,
             result_file: args.result_file,
+            sbom: args.sbom.map(|path| (path, args.sbom_format)),
             epoch: SourceDateEpoch::from_env()?,
         })
     }
@@ -408,6 +411,7 @@ fn lock(args: LockArgs, project: Option<&std::path::Path>) -> LockSettings {
     LockSettings {
         path: args.lock_file.unwrap_or(default),
         upgrade: args.upgrade,
+        upgrade_os: args.upgrade_os,
         locked: args.locked,
     }
 }
@@ -452,7 +456,7 @@ fn project_lock(args: ProjectArgs, input: &AppInput) -> Result<ProjectLockSettin
     })
 }
 
-fn debian(args: DebianArgs) -> Result<DebianSources> {
+pub(crate) fn debian(args: DebianArgs) -> Result<DebianSources> {
     let url = |flag: &str, value: Option<String>, default: &str| -> Result<Url> {
         let value = value.unwrap_or_else(|| default.to_string());
         let url = Url::parse(value.trim_end_matches('/'))

@@ -19,6 +19,7 @@ mod client;
 mod credentials;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+mod referrers;
 mod target;
 mod upload;
 
@@ -262,11 +263,11 @@ impl RegistrySink {
     /// Runs `push` on a thread of its own: reqwest's blocking client panics when built or
     /// waited on inside an async runtime, and grocker's CLI publishes from one. The thread
     /// takes the caller's tracing subscriber along.
-    fn on_push_thread(
+    fn on_push_thread<T: Send>(
         &mut self,
         name: &ImageName,
-        push: impl FnOnce(&mut Self) -> Result<Published, OciError> + Send,
-    ) -> Result<Published, OciError> {
+        push: impl FnOnce(&mut Self) -> Result<T, OciError> + Send,
+    ) -> Result<T, OciError> {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
@@ -300,6 +301,14 @@ impl Sink for RegistrySink {
         name: &ImageName,
     ) -> Result<Published, OciError> {
         self.on_push_thread(name, |sink| sink.push(index.images(), Some(index), name))
+    }
+
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        self.on_push_thread(name, |sink| sink.push_referrer(referrer, name).map(Some))
     }
 
     /// Every push is complete when `publish` returns.

@@ -1,6 +1,6 @@
 //! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use grocker_build::{Context, Plan, Reporter};
 use grocker_oci::{ImageName, RegistryOptions, Sink, Tee};
 
@@ -8,10 +8,17 @@ use crate::output;
 use crate::settings::{BuildSettings, Output};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    if !settings.build_image && settings.sbom.is_some() {
+        bail!("--sbom describes an image, and --no-build-image makes none: drop one of them");
+    }
     if settings.build_image {
         crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     }
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    let ctx = Context::new(
+        report.clone(),
+        settings.inputs.lock.refresh(),
+        settings.epoch,
+    )?;
     let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
     let app = plan
         .app()
@@ -38,12 +45,26 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    // The SBOM is written before the image is published, and attached to it there (an OCI
+    // referrer in a layout or a registry).
+    let mut referrers = Vec::new();
+    if let Some((path, format)) = &settings.sbom {
+        let sbom = grocker_build::sbom(&plan, &image, &name.to_string(), &ctx).await?;
+        let bytes = sbom.to_json(*format);
+        grocker_oci::write_atomic(path, &bytes)?;
+        referrers.push(grocker_oci::Referrer::new(
+            image.descriptor(),
+            format.media_type(),
+            bytes,
+        ));
+    }
     crate::publish(
         sink,
         &image,
         &name,
         &plan,
         &ctx,
+        &referrers,
         |published| match &settings.result_file {
             Some(path) => write_result(path, &settings, &plan, &name, published, &image),
             None => Ok(()),

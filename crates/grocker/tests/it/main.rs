@@ -9,5 +9,7 @@ mod e2e_locks;
 mod e2e_platforms;
 mod e2e_push;
 mod e2e_root;
+mod e2e_sbom;
+mod e2e_updates;
 mod hermetic_build;
 mod hermetic_root;
