@@ -204,14 +204,10 @@ impl Compiler {
             .cloned()
     }
 
-    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
-        let engine = Engine::from_env().map_err(|e| {
-            anyhow!(
-                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
-                 offline builder container, which needs a container engine (Docker, or Podman's \
-                 Docker-compatible socket through DOCKER_HOST)"
-            )
-        })?;
+    /// The builder's packages (resolved on first need, then locked) and the id that names its
+    /// image and keys the wheels built in it: known without assembling anything, so that a
+    /// wheel the caches have needs no builder at all.
+    async fn builder_id(&self) -> Result<(Vec<DebianPackage>, String)> {
         let runtime = self.target_runtime();
         let locked = lock(&self.locked).clone();
         let packages = match locked {
@@ -226,7 +222,6 @@ impl Compiler {
                 resolved
             }
         };
-        let epoch = self.ctx.epoch;
         // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
         // that has the tag has the image, and nothing is assembled.
         let user = grocker_runtime::User::default();
@@ -236,7 +231,7 @@ impl Compiler {
                 "grocker-builder v2 {} {} epoch={} user={}:{}\n",
                 env!("CARGO_PKG_VERSION"),
                 runtime,
-                epoch.seconds(),
+                self.ctx.epoch.seconds(),
                 user.uid,
                 user.gid
             )
@@ -246,7 +241,21 @@ impl Compiler {
             let line = format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256);
             inputs.update(line.as_bytes());
         }
-        let id = inputs.finish().to_string();
+        Ok((packages, inputs.finish().to_string()))
+    }
+
+    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
+        let engine = Engine::from_env().map_err(|e| {
+            anyhow!(
+                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
+                 offline builder container, which needs a container engine (Docker, or Podman's \
+                 Docker-compatible socket through DOCKER_HOST)"
+            )
+        })?;
+        let runtime = self.target_runtime();
+        let (packages, id) = self.builder_id().await?;
+        let epoch = self.ctx.epoch;
+        let user = grocker_runtime::User::default();
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
             let pinned = PinnedDebian {
@@ -316,7 +325,13 @@ impl Compiler {
         path: &Path,
     ) -> Result<(String, PathBuf)> {
         let ready = match handle.block_on(self.host_compiler())? {
-            None => handle.block_on(self.builder())?,
+            None => {
+                let (_, id) = handle.block_on(self.builder_id())?;
+                if let Some(hit) = self.cached_wheel(sha256, &id) {
+                    return Ok(hit);
+                }
+                handle.block_on(self.builder())?
+            }
             Some(host) => {
                 // Built once, on this machine; a pure wheel is every platform's.
                 let built = host.wheel_for(handle, filename, sha256, path)?;
@@ -368,6 +383,13 @@ impl Compiler {
                 Err(e) => sandboxed = Some(e),
             }
         }
+        // A locked builder names the wheel without an engine: the caches may have it.
+        if lock(&self.locked).is_some() {
+            let (_, id) = handle.block_on(self.builder_id())?;
+            if let Some(hit) = self.cached_wheel(&tree, &id) {
+                return Ok(hit);
+            }
+        }
         // A build that failed in the sandbox gets a second chance in the builder (it may need
         // a tool only the builder has); with no engine to give it, its own error is the answer.
         let ready = match (handle.block_on(self.builder()), sandboxed) {
@@ -408,15 +430,9 @@ impl Compiler {
     ) -> Result<(String, PathBuf)> {
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.ctx.fetcher.cache();
-        let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
-        if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
-            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
-            && let (Some(name), Some(hash)) =
-                (record["filename"].as_str(), record["sha256"].as_str())
-            && let Ok(hash) = Sha256::from_str(hash)
-            && let Some(wheel) = cache.get(&hash)
-        {
-            return Ok((name.to_string(), wheel));
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some(hit) = self.cached_wheel(source_sha256, builder_id) {
+            return Ok(hit);
         }
 
         if !self.allowed {
@@ -482,8 +498,44 @@ impl Compiler {
             .ok_or_else(|| anyhow!("the builder returned no wheel for {label}"))?;
         let (hash, stored) = cache.put_bytes(&fs_err::read(&wheel)?)?;
         let record = json!({ "filename": name, "sha256": hash.to_string(), "source": label });
-        cache.put_keyed("built-wheels", &key, record.to_string().as_bytes())?;
+        cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        )?;
+        if let Some(remote) = &self.ctx.remote {
+            // Not the source's label: a local path says nothing to another runner.
+            let shared = json!({ "filename": name, "sha256": hash.to_string() });
+            crate::shared::put_wheel(remote, &key, &shared, &stored);
+        }
         Ok((name, stored))
+    }
+
+    /// The wheel built from `source_sha256` by the builder `builder_id` before, here or (with
+    /// `--cache-repo`) on another runner, if the caches have it whole.
+    fn cached_wheel(&self, source_sha256: &Sha256, builder_id: &str) -> Option<(String, PathBuf)> {
+        let cache = self.ctx.fetcher.cache();
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some((record, _)) = cache.get_keyed("built-wheels", &key.to_string())
+            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
+            && let (Some(name), Some(hash)) =
+                (record["filename"].as_str(), record["sha256"].as_str())
+            && let Ok(hash) = Sha256::from_str(hash)
+            && let Some(wheel) = cache.get(&hash)
+        {
+            return Some((name.to_string(), wheel));
+        }
+        let (name, hash, wheel) = crate::shared::wheel(self.ctx.remote.as_deref()?, cache, &key)?;
+        let record =
+            json!({ "filename": name, "sha256": hash.to_string(), "source": "shared cache" });
+        if let Err(e) = cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        ) {
+            tracing::debug!("cannot record the shared wheel {name}: {e}");
+        }
+        Some((name, wheel))
     }
 
     /// The build environment holding `requires` and `dynamic` (resolved to wheels: build
@@ -557,6 +609,11 @@ fn source_tree_hash(dir: &Path) -> Result<Sha256> {
             || name.ends_with(".pyc"))
     };
     crate::source_tree::hash(&crate::source_tree::walk(dir, &keep)?)
+}
+
+/// What names a built wheel: its source's hash and its builder.
+fn wheel_key(source_sha256: &Sha256, builder_id: &str) -> Sha256 {
+    Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes())
 }
 
 /// Whether a distribution file is a source distribution grocker can build.

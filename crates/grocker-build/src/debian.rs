@@ -281,7 +281,7 @@ impl PinnedDebian<'_> {
             os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
         }
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         if let (Some((os, notes)), Some((iconv, _))) = (
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
@@ -336,6 +336,7 @@ impl PinnedDebian<'_> {
                 &tree,
                 epoch,
                 &notes,
+                None,
             )?;
             let iconv = cache.build(
                 &iconv_key,
@@ -344,6 +345,7 @@ impl PinnedDebian<'_> {
                 &gconv,
                 epoch,
                 &Notes::default(),
+                None,
             )?;
             Ok(OsLayers {
                 os,
@@ -391,7 +393,7 @@ impl PinnedDebian<'_> {
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         let (Some((os, _)), Some((iconv, _))) = (
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),

@@ -1,18 +1,23 @@
 //! Finished layers, cached by the digest of their inputs (DESIGN §4): a rebuild whose inputs did
 //! not change reuses the compressed blob without reading a single package, so it re-tars
-//! nothing.
+//! nothing. With `--cache-repo`, a layer the local cache lacks is looked up in the shared cache
+//! under the same key, and a layer built here is shared there (`crate::shared`).
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use grocker_fetch::Cache;
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
-use grocker_oci::{Compression, Descriptor, Digest, Layer};
+use grocker_oci::{Compression, Descriptor, Digest, Layer, RemoteCache};
 use serde::{Deserialize, Serialize};
 
-use crate::context::SourceDateEpoch;
+use crate::context::{Context, SourceDateEpoch};
+
+/// Where each venv layer's index (`VenvIndex`) is kept beside the layer cache, by layer digest.
+pub(crate) const INDEXES: &str = "venv-index";
 
 /// Which layer of the image, least to most often changing (DESIGN §1.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,13 +84,13 @@ impl Default for Notes {
 }
 
 /// What the layer cache records under a key.
-#[derive(Serialize, Deserialize)]
-struct Record {
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
     #[serde(with = "text")]
     diff_id: Digest,
     #[serde(with = "text")]
-    digest: Digest,
-    size: u64,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     uncompressed_size: u64,
     #[serde(default, deserialize_with = "notes_or_default")]
     notes: Notes,
@@ -169,16 +174,23 @@ impl LayerKey {
     fn id(&self) -> String {
         self.hasher.clone().finish().to_string()
     }
+
+    /// The key's digest, which names the layer in the shared cache too.
+    pub(crate) fn digest(&self) -> Digest {
+        Digest::from(self.hasher.clone().finish())
+    }
 }
 
 pub struct LayerCache {
     cache: Cache,
+    remote: Option<Arc<RemoteCache>>,
 }
 
 impl LayerCache {
-    pub fn new(cache: &Cache) -> Self {
+    pub fn new(ctx: &Context) -> Self {
         Self {
-            cache: cache.clone(),
+            cache: ctx.fetcher.cache().clone(),
+            remote: ctx.remote.clone(),
         }
     }
 
@@ -188,27 +200,19 @@ impl LayerCache {
 
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
     /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
-    /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
+    /// recorded digest. A damaged blob is removed, so the caller builds the layer again. What
+    /// the local cache lacks, the shared cache may have: it is fetched, checked and recorded
+    /// here as if built here.
     pub fn lookup(
         &self,
         key: &LayerKey,
         compression: Compression,
         created_by: &str,
     ) -> Option<(Layer, Notes)> {
-        let (bytes, _) = self.cache.get_keyed("layers", &key.id())?;
-        let record: Record = match serde_json::from_slice(&bytes) {
-            Ok(record) => record,
-            Err(e) => {
-                tracing::debug!("ignoring an unreadable layer-cache record: {e}");
-                return None;
-            }
-        };
         let dir = self.dir();
-        let blob = dir.join(record.digest.hex());
-        let on_disk = fs_err::metadata(&blob).ok()?.len();
-        if on_disk != record.size || !intact(&blob, record.digest, key) {
-            return None;
-        }
+        let record = self
+            .local(key, &dir)
+            .or_else(|| crate::shared::layer(self.remote.as_deref()?, &self.cache, key, &dir))?;
         let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
         let layer = Layer::from_parts(
             &dir,
@@ -220,8 +224,44 @@ impl LayerCache {
         Some((layer, record.notes))
     }
 
+    /// The local record of `key`, if its blob is in `dir`, whole.
+    fn local(&self, key: &LayerKey, dir: &std::path::Path) -> Option<Record> {
+        let (bytes, _) = self.cache.get_keyed("layers", &key.id())?;
+        let record: Record = match serde_json::from_slice(&bytes) {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::debug!("ignoring an unreadable layer-cache record: {e}");
+                return None;
+            }
+        };
+        let blob = dir.join(record.digest.hex());
+        let on_disk = fs_err::metadata(&blob).ok()?.len();
+        (on_disk == record.size && intact(&blob, record.digest, key)).then_some(record)
+    }
+
+    /// Records `record` (and the venv layer's `index`) under `key`, as a build or a fetch
+    /// from the shared cache leaves it.
+    pub(crate) fn record(
+        cache: &Cache,
+        key: &LayerKey,
+        record: &Record,
+        index: Option<&str>,
+    ) -> Result<()> {
+        if let Some(index) = index {
+            cache
+                .put_keyed(INDEXES, &record.digest.hex(), index.as_bytes())
+                .context("recording the layer's index in the cache")?;
+        }
+        cache
+            .put_keyed("layers", &key.id(), &serde_json::to_vec(record)?)
+            .context("recording the layer in the cache")?;
+        Ok(())
+    }
+
     /// Writes `tree` as a layer and records it under `key` with `notes` (facts about the
-    /// layer's content later builds need without reading it, e.g. console scripts).
+    /// layer's content later builds need without reading it, e.g. console scripts) and, for a
+    /// venv layer, its `index`; shares it when there is a shared cache.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         &self,
         key: &LayerKey,
@@ -230,6 +270,7 @@ impl LayerCache {
         tree: &Tree,
         epoch: SourceDateEpoch,
         notes: &Notes,
+        index: Option<&str>,
     ) -> Result<Layer> {
         let layer = Layer::build(&self.dir(), compression, created_by, |w: &mut dyn Write| {
             tree.write_tar(w, epoch.seconds()).map(drop)
@@ -241,9 +282,10 @@ impl LayerCache {
             uncompressed_size: layer.uncompressed_size,
             notes: notes.clone(),
         };
-        self.cache
-            .put_keyed("layers", &key.id(), &serde_json::to_vec(&record)?)
-            .context("recording the layer in the cache")?;
+        Self::record(&self.cache, key, &record, index)?;
+        if let Some(remote) = &self.remote {
+            crate::shared::put_layer(remote, key, &record, index, &layer.blob);
+        }
         Ok(layer)
     }
 }

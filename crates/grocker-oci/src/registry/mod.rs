@@ -15,6 +15,7 @@
 //! user lists as insecure, as Docker does.
 
 mod auth;
+mod cache;
 mod client;
 mod credentials;
 #[cfg(feature = "fuzz")]
@@ -29,6 +30,7 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 
 use self::auth::AuthState;
+pub use self::cache::{CacheKey, CachedEntry, RemoteCache};
 use self::client::{Context, Session};
 use self::credentials::CredentialSources;
 pub(crate) use self::target::{Target, plain_http_allowed};
@@ -206,6 +208,7 @@ impl RegistrySink {
             },
             auth: &mut self.auth,
             retries: self.options.retries,
+            timeout: client::REQUEST_TIMEOUT,
         };
         let placed = self.placed.entry(target.registry.clone()).or_default();
         let blobs = images.iter().flat_map(|image| {
