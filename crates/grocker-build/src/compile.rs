@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 pub use crate::foreign::HostTools;
 use crate::foreign::{LazyHost, cannot_compile, is_pure_wheel};
+use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
 
 /// What every builder has besides the runtime: compilers and Python headers, and the
 /// `Essential: yes` tools Debian never lists as dependencies but configure
@@ -252,63 +253,103 @@ impl Compiler {
                  Docker-compatible socket through DOCKER_HOST)"
             )
         })?;
-        let runtime = self.target_runtime();
         let (packages, id) = self.builder_id().await?;
-        let epoch = self.ctx.epoch;
-        let user = grocker_runtime::User::default();
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
-            let pinned = PinnedDebian {
-                runtime,
-                sources: self.archive.sources(),
-                packages: &packages,
+            self.load_builder(&tag, &id, &packages).await?;
+        }
+        Ok(Arc::new((Builder::new(engine, tag), id)))
+    }
+
+    /// Makes the builder image of `packages` (whose id is `id`) and loads it as `tag`.
+    async fn load_builder(&self, tag: &str, id: &str, packages: &[DebianPackage]) -> Result<()> {
+        let epoch = self.ctx.epoch;
+        let user = grocker_runtime::User::default();
+        let pinned = PinnedDebian {
+            runtime: self.target_runtime(),
+            sources: self.archive.sources(),
+            packages,
+        };
+        let config = ImageConfig {
+            user: format!("{}:{}", user.uid, user.gid),
+            env: vec![
+                ("PATH".into(), crate::image::PATH.into()),
+                ("LANG".into(), "C.UTF-8".into()),
+                ("HOME".into(), "/tmp".into()),
+            ],
+            working_dir: "/tmp".into(),
+            labels: BTreeMap::from([
+                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("grocker.role".into(), "builder".into()),
+            ]),
+            created: epoch.seconds(),
+            architecture: self.target.arch.oci_name().into(),
+            variant: self.target.arch.oci_variant().map(str::to_string),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        let name = tag.parse()?;
+        let publish = move |layer: Layer| -> Result<()> {
+            let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+            let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
+            sink.publish(&image, &name)?;
+            sink.finish()?;
+            Ok(())
+        };
+        const CREATED_BY: &str = "grocker: builder layer";
+        if self.ctx.remote.is_some() {
+            // Shared, the layer is worth compressing: another runner that needs the builder
+            // loads it from the shared cache instead of fetching and assembling 400 MB of .debs.
+            let mut key = LayerKey::new(&LayerKind::Builder, epoch, Compression::Gzip);
+            key.add(&format!("builder {id}"));
+            let cache = LayerCache::new(&self.ctx);
+            let layer = match cache.lookup(&key, Compression::Gzip, CREATED_BY) {
+                Some((layer, _)) => layer,
+                None => {
+                    let tree = pinned.builder_tree(&self.ctx).await?;
+                    let _stage = self.ctx.report.stage("Writing the builder layer");
+                    tokio::task::spawn_blocking(move || {
+                        let notes = Notes::default();
+                        cache.build(
+                            &key,
+                            Compression::Gzip,
+                            CREATED_BY,
+                            &tree,
+                            epoch,
+                            &notes,
+                            None,
+                        )
+                    })
+                    .await
+                    .context("the builder layer writer stopped unexpectedly")??
+                }
             };
-            let tree = pinned.builder_tree(&self.ctx).await?;
             let _stage = self
                 .ctx
                 .report
                 .stage("Loading the builder image into the engine");
-            let config = ImageConfig {
-                user: format!("{}:{}", user.uid, user.gid),
-                env: vec![
-                    ("PATH".into(), crate::image::PATH.into()),
-                    ("LANG".into(), "C.UTF-8".into()),
-                    ("HOME".into(), "/tmp".into()),
-                ],
-                working_dir: "/tmp".into(),
-                labels: BTreeMap::from([
-                    ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                    ("grocker.role".into(), "builder".into()),
-                ]),
-                created: epoch.seconds(),
-                architecture: self.target.arch.oci_name().into(),
-                variant: self.target.arch.oci_variant().map(str::to_string),
-                os: "linux".into(),
-                ..ImageConfig::default()
-            };
-            // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
-            // compressing 400 MB (8 s) would buy nothing.
-            let name = tag.parse()?;
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                let scratch = tempfile::Builder::new()
-                    .prefix("grocker-builder-")
-                    .tempdir()?;
-                let layer = Layer::build(
-                    scratch.path(),
-                    Compression::None,
-                    "grocker: builder layer",
-                    |w| tree.write_tar(w, epoch.seconds()).map(drop),
-                )?;
-                let image = Image::new(&config, vec![layer], BTreeMap::new())?;
-                let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
-                sink.publish(&image, &name)?;
-                sink.finish()?;
-                Ok(())
-            })
-            .await
-            .context("the builder image writer stopped unexpectedly")??;
+            return tokio::task::spawn_blocking(move || publish(layer))
+                .await
+                .context("the builder image writer stopped unexpectedly")?;
         }
-        Ok(Arc::new((Builder::new(engine, tag), id)))
+        let tree = pinned.builder_tree(&self.ctx).await?;
+        let _stage = self
+            .ctx
+            .report
+            .stage("Loading the builder image into the engine");
+        // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
+        // compressing 400 MB (8 s) would buy nothing.
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let scratch = tempfile::Builder::new()
+                .prefix("grocker-builder-")
+                .tempdir()?;
+            let layer = Layer::build(scratch.path(), Compression::None, CREATED_BY, |w| {
+                tree.write_tar(w, epoch.seconds()).map(drop)
+            })?;
+            publish(layer)
+        })
+        .await
+        .context("the builder image writer stopped unexpectedly")?
     }
 
     fn target_runtime(&self) -> grocker_runtime::Runtime {

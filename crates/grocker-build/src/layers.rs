@@ -35,6 +35,8 @@ pub enum LayerKind {
     OwnDeps(String),
     /// The application's own wheel.
     App,
+    /// The builder image's one layer (shared through `--cache-repo` only).
+    Builder,
 }
 
 impl fmt::Display for LayerKind {
@@ -46,6 +48,7 @@ impl fmt::Display for LayerKind {
             LayerKind::PlatformDeps => f.write_str("deps (platform)"),
             LayerKind::OwnDeps(name) => write!(f, "deps: {name}"),
             LayerKind::App => f.write_str("app"),
+            LayerKind::Builder => f.write_str("builder"),
         }
     }
 }

@@ -266,8 +266,8 @@ struct Worker {
     auth: AuthState,
     http: Option<Client>,
     given_up: bool,
-    /// Tags found missing during this run, asked once: an entry another runner adds meanwhile
-    /// is not worth a request per lookup.
+    /// Tags found missing or damaged during this run, asked once: an entry another runner
+    /// adds or mends meanwhile is not worth a request per lookup.
     missing: std::collections::HashSet<String>,
 }
 
@@ -318,17 +318,25 @@ impl Worker {
         self.given_up = true;
     }
 
+    /// [`RemoteCache::lookup`]; a miss or a damaged entry is not asked for again.
     fn lookup(&mut self, key: &CacheKey) -> Option<CachedEntry> {
-        let tag = key.tag();
-        if self.missing.contains(&tag) {
+        if self.missing.contains(&key.tag()) {
             return None;
         }
+        let found = self.lookup_entry(key);
+        if found.is_none() {
+            self.missing.insert(key.tag());
+        }
+        found
+    }
+
+    fn lookup_entry(&mut self, key: &CacheKey) -> Option<CachedEntry> {
+        let tag = key.tag();
         let manifest = match self.get(&format!("manifests/{tag}"), MediaType::OciManifest.as_str())
         {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 tracing::info!("shared cache {key}: miss");
-                self.missing.insert(tag);
                 return None;
             }
             Err(e) => {
@@ -421,6 +429,7 @@ impl Worker {
                 true
             }
             Ok(Err(problem)) => {
+                self.missing.insert(key.tag());
                 tracing::warn!(
                     "shared cache entry {key} in {} is damaged: blob {digest} {problem}; \
                      ignoring it and building locally",

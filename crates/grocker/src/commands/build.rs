@@ -53,7 +53,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
 }
 
 /// The shared cache (`--cache-repo`), reached as pushes reach registries.
-fn shared_cache(settings: &BuildSettings) -> Result<Option<RemoteCache>> {
+pub(crate) fn shared_cache(settings: &BuildSettings) -> Result<Option<RemoteCache>> {
     let Some(repo) = &settings.cache_repo else {
         if settings.cache_repo_read_only {
             anyhow::bail!(

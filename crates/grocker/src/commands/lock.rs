@@ -6,7 +6,9 @@ use grocker_build::{Context, Reporter};
 use crate::settings::BuildSettings;
 
 pub async fn lock(settings: BuildSettings, report: &Reporter) -> Result<()> {
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    // Locking compiles sdists (their wheels name what they need): the shared cache serves here too.
+    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?
+        .with_remote(crate::commands::build::shared_cache(&settings)?);
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
     let path = &plan.inputs.lock.path;
     if plan.lock_changed {

@@ -97,6 +97,17 @@ fn entry_blobs(registry: &Registry, tag: &str) -> Vec<String> {
         .collect()
 }
 
+/// Removes this test's own builder image when the test ends, however it ends.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", &self.0])
+            .output();
+    }
+}
+
 fn puts(registry: &Registry) -> usize {
     registry
         .requests()
@@ -115,7 +126,8 @@ fn a_second_runner_takes_compiled_wheels_and_layers_from_the_shared_cache() {
     let s = Scratch::new();
     fs_err::write(
         s.path().join(".grocker.yml"),
-        "dependencies:\n  run: [libpq5]\n  build: [libpq-dev]\n",
+        // libyaml-dev makes this test's builder its own, so that it can remove its image.
+        "dependencies:\n  run: [libpq5]\n  build: [libpq-dev, libyaml-dev]\n",
     )
     .unwrap();
 
@@ -134,11 +146,16 @@ fn a_second_runner_takes_compiled_wheels_and_layers_from_the_shared_cache() {
         .find_map(|l| l.strip_prefix("compiler_image: "))
         .unwrap_or_else(|| panic!("no builder in {result}"))
         .to_string();
+    let _remove = RemoveImage(builder.clone());
     assert!(
         containers_of(&builder, since, now()) >= 1,
         "runner A compiled without a container of {builder}?\n{log_a}"
     );
     assert!(log_a.contains(": uploaded ("), "{log_a}");
+    assert!(
+        log_a.contains("Loading the builder image") && log_a.contains("Writing the builder layer"),
+        "runner A did not make the builder (left by an interrupted run? docker image rm {builder}):\n{log_a}"
+    );
     let tags = entries(&registry);
     assert!(
         tags.iter().any(|t| t.starts_with("wheel-"))
@@ -177,6 +194,9 @@ fn a_second_runner_takes_compiled_wheels_and_layers_from_the_shared_cache() {
     bytes[middle] ^= 0xff;
     fs_err::write(&data, &bytes).unwrap();
     let before = puts(&registry);
+    // Without the builder image, C loads the builder's layer from the shared cache rather than
+    // assembling it from .debs.
+    docker(&["image", "rm", &builder]);
     let c = psycopg2(
         &s,
         "cache-c",
@@ -191,6 +211,12 @@ fn a_second_runner_takes_compiled_wheels_and_layers_from_the_shared_cache() {
         "{log_c}"
     );
     assert!(log_c.contains("Building psycopg2"), "{log_c}");
+    assert!(
+        log_c.contains("Loading the builder image")
+            && !log_c.contains("Writing the builder layer")
+            && !log_c.contains("Assembling the runtime filesystem"),
+        "{log_c}"
+    );
     assert!(log_c.contains("skipped (read-only)"), "{log_c}");
     assert_eq!(
         puts(&registry),
@@ -265,4 +291,47 @@ fn a_registry_answering_500_to_everything_costs_one_request() {
     // No retries, and not asked again once it failed: the fault costs one round trip.
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
     assert!(s.path().join("img/index.json").is_file());
+}
+
+#[test]
+fn two_runners_writing_the_same_entries_at_once_agree() {
+    let registry = Registry::start();
+    let repo = format!("{}/{CACHE_REPO}", registry.host());
+    let s = Scratch::new();
+    // The lock first, so that both runners build the same pins.
+    run(s.grocker(&["lock", "six==1.16.0"]), true);
+    let mut runners: Vec<_> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            let mut cmd = wheels_only(&s, name, &format!("oci:img-{name}"), &repo);
+            cmd.arg("-v").stdout(Stdio::null()).stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in runners.drain(..) {
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        assert!(!log.contains("building without it"), "{log}");
+    }
+    let (one, two) = (
+        OciImage::read(&s.path().join("img-one")),
+        OciImage::read(&s.path().join("img-two")),
+    );
+    assert_eq!(one.manifest_digest, two.manifest_digest);
+    // What they wrote is whole: a third runner takes every layer from it.
+    let third = stderr(&run(
+        {
+            let mut cmd = wheels_only(&s, "three", "oci:img-three", &repo);
+            cmd.arg("-v");
+            cmd
+        },
+        true,
+    ));
+    assert!(
+        !third.contains(": miss") && third.contains(": hit ("),
+        "{third}"
+    );
+    let three = OciImage::read(&s.path().join("img-three"));
+    assert_eq!(one.manifest_digest, three.manifest_digest);
 }
