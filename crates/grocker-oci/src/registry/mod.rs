@@ -8,7 +8,8 @@
 //! [`Image::manifest_bytes`], so the registry's digest is [`Image::digest`]. A 401 is answered
 //! with the password or a token (`auth.rs`) from docker's or podman's credential files
 //! (`credentials.rs`); 5xx, 429 and dropped connections are retried with backoff (`client.rs`).
-//! Where a name points (Docker Hub included) is `target.rs`.
+//! Where a name points (Docker Hub included) is `target.rs`. The same conversation also serves
+//! the shared cache (`cache.rs`, `--cache-repo`), with no retries and short timeouts.
 //!
 //! HTTPS always, trusting the platform's store and `SSL_CERT_FILE`/`SSL_CERT_DIR` (`tls.rs`);
 //! plain HTTP only for loopback registries (`localhost`, `127.0.0.0/8`, `::1`) and those the
