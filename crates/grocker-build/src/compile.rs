@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 pub use crate::foreign::HostTools;
 use crate::foreign::{LazyHost, cannot_compile, is_pure_wheel};
+use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
 
 /// What every builder has besides the runtime: compilers and Python headers, and the
 /// `Essential: yes` tools Debian never lists as dependencies but configure
@@ -204,14 +205,10 @@ impl Compiler {
             .cloned()
     }
 
-    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
-        let engine = Engine::from_env().map_err(|e| {
-            anyhow!(
-                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
-                 offline builder container, which needs a container engine (Docker, or Podman's \
-                 Docker-compatible socket through DOCKER_HOST)"
-            )
-        })?;
+    /// The builder's packages (resolved on first need, then locked) and the id that names its
+    /// image and keys the wheels built in it: known without assembling anything, so that a
+    /// wheel the caches have needs no builder at all.
+    async fn builder_id(&self) -> Result<(Vec<DebianPackage>, String)> {
         let runtime = self.target_runtime();
         let locked = lock(&self.locked).clone();
         let packages = match locked {
@@ -226,7 +223,6 @@ impl Compiler {
                 resolved
             }
         };
-        let epoch = self.ctx.epoch;
         // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
         // that has the tag has the image, and nothing is assembled.
         let user = grocker_runtime::User::default();
@@ -236,7 +232,7 @@ impl Compiler {
                 "grocker-builder v2 {} {} epoch={} user={}:{}\n",
                 env!("CARGO_PKG_VERSION"),
                 runtime,
-                epoch.seconds(),
+                self.ctx.epoch.seconds(),
                 user.uid,
                 user.gid
             )
@@ -246,60 +242,106 @@ impl Compiler {
             let line = format!("{} {} {} {}\n", p.name, p.version, p.architecture, p.sha256);
             inputs.update(line.as_bytes());
         }
-        let id = inputs.finish().to_string();
+        Ok((packages, inputs.finish().to_string()))
+    }
+
+    async fn assemble(&self) -> Result<Arc<(Builder, String)>> {
+        let engine = Engine::from_env().map_err(|e| {
+            anyhow!(
+                "{e}\nSome packages have only a source distribution; grocker compiles them in an \
+                 offline builder container, which needs a container engine (Docker, or Podman's \
+                 Docker-compatible socket through DOCKER_HOST)"
+            )
+        })?;
+        let (packages, id) = self.builder_id().await?;
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
-            let pinned = PinnedDebian {
-                runtime,
-                sources: self.archive.sources(),
-                packages: &packages,
+            self.load_builder(&tag, &id, &packages).await?;
+        }
+        Ok(Arc::new((Builder::new(engine, tag), id)))
+    }
+
+    /// Makes the builder image of `packages` (whose id is `id`) and loads it as `tag`.
+    async fn load_builder(&self, tag: &str, id: &str, packages: &[DebianPackage]) -> Result<()> {
+        let epoch = self.ctx.epoch;
+        let user = grocker_runtime::User::default();
+        let pinned = PinnedDebian {
+            runtime: self.target_runtime(),
+            sources: self.archive.sources(),
+            packages,
+        };
+        let config = ImageConfig {
+            user: format!("{}:{}", user.uid, user.gid),
+            env: vec![
+                ("PATH".into(), crate::image::PATH.into()),
+                ("LANG".into(), "C.UTF-8".into()),
+                ("HOME".into(), "/tmp".into()),
+            ],
+            working_dir: "/tmp".into(),
+            labels: BTreeMap::from([
+                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("grocker.role".into(), "builder".into()),
+            ]),
+            created: epoch.seconds(),
+            architecture: self.target.arch.oci_name().into(),
+            variant: self.target.arch.oci_variant().map(str::to_string),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        let name = tag.parse()?;
+        let publish = move |layer: Layer| -> Result<()> {
+            let image = Image::new(&config, vec![layer], BTreeMap::new())?;
+            let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
+            sink.publish(&image, &name)?;
+            sink.finish()?;
+            Ok(())
+        };
+        const CREATED_BY: &str = "grocker: builder layer";
+        if self.ctx.remote.is_some() {
+            // Shared, the layer is worth compressing: another runner that needs the builder
+            // loads it from the shared cache instead of fetching and assembling 400 MB of .debs.
+            let mut key = LayerKey::new(&LayerKind::Builder, epoch, Compression::Gzip);
+            key.add(&format!("builder {id}"));
+            let cache = LayerCache::new(&self.ctx);
+            let layer = match cache.lookup(&key, Compression::Gzip, CREATED_BY).await {
+                Some((layer, _)) => layer,
+                None => {
+                    let tree = pinned.builder_tree(&self.ctx).await?;
+                    let _stage = self.ctx.report.stage("Writing the builder layer");
+                    tokio::task::spawn_blocking(move || {
+                        let notes = Notes::default();
+                        cache.build(&key, CREATED_BY, &tree, &notes, None)
+                    })
+                    .await
+                    .context("the builder layer writer stopped unexpectedly")??
+                }
             };
-            let tree = pinned.builder_tree(&self.ctx).await?;
             let _stage = self
                 .ctx
                 .report
                 .stage("Loading the builder image into the engine");
-            let config = ImageConfig {
-                user: format!("{}:{}", user.uid, user.gid),
-                env: vec![
-                    ("PATH".into(), crate::image::PATH.into()),
-                    ("LANG".into(), "C.UTF-8".into()),
-                    ("HOME".into(), "/tmp".into()),
-                ],
-                working_dir: "/tmp".into(),
-                labels: BTreeMap::from([
-                    ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                    ("grocker.role".into(), "builder".into()),
-                ]),
-                created: epoch.seconds(),
-                architecture: self.target.arch.oci_name().into(),
-                variant: self.target.arch.oci_variant().map(str::to_string),
-                os: "linux".into(),
-                ..ImageConfig::default()
-            };
-            // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
-            // compressing 400 MB (8 s) would buy nothing.
-            let name = tag.parse()?;
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                let scratch = tempfile::Builder::new()
-                    .prefix("grocker-builder-")
-                    .tempdir()?;
-                let layer = Layer::build(
-                    scratch.path(),
-                    Compression::None,
-                    "grocker: builder layer",
-                    |w| tree.write_tar(w, epoch.seconds()).map(drop),
-                )?;
-                let image = Image::new(&config, vec![layer], BTreeMap::new())?;
-                let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
-                sink.publish(&image, &name)?;
-                sink.finish()?;
-                Ok(())
-            })
-            .await
-            .context("the builder image writer stopped unexpectedly")??;
+            return tokio::task::spawn_blocking(move || publish(layer))
+                .await
+                .context("the builder image writer stopped unexpectedly")?;
         }
-        Ok(Arc::new((Builder::new(engine, tag), id)))
+        let tree = pinned.builder_tree(&self.ctx).await?;
+        let _stage = self
+            .ctx
+            .report
+            .stage("Loading the builder image into the engine");
+        // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
+        // compressing 400 MB (8 s) would buy nothing.
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let scratch = tempfile::Builder::new()
+                .prefix("grocker-builder-")
+                .tempdir()?;
+            let layer = Layer::build(scratch.path(), Compression::None, CREATED_BY, |w| {
+                tree.write_tar(w, epoch.seconds()).map(drop)
+            })?;
+            publish(layer)
+        })
+        .await
+        .context("the builder image writer stopped unexpectedly")?
     }
 
     fn target_runtime(&self) -> grocker_runtime::Runtime {
@@ -316,7 +358,13 @@ impl Compiler {
         path: &Path,
     ) -> Result<(String, PathBuf)> {
         let ready = match handle.block_on(self.host_compiler())? {
-            None => handle.block_on(self.builder())?,
+            None => {
+                let (_, id) = handle.block_on(self.builder_id())?;
+                if let Some(hit) = self.cached_wheel(sha256, &id) {
+                    return Ok(hit);
+                }
+                handle.block_on(self.builder())?
+            }
             Some(host) => {
                 // Built once, on this machine; a pure wheel is every platform's.
                 let built = host.wheel_for(handle, filename, sha256, path)?;
@@ -365,14 +413,21 @@ impl Compiler {
             // Found without making the sandbox (a probe of the namespaces, the interpreter):
             // an unchanged project costs a no-op rebuild nothing more.
             let id = crate::host_build::builder_id(&self.host_debian());
-            if let Some(built) = self.built_wheel(&built_wheel_key(&tree, &id)) {
-                return Ok(built);
+            if let Some(hit) = self.cached_wheel(&tree, &id) {
+                return Ok(hit);
             }
         }
         if pure && let Some(host) = handle.block_on(self.host_builder())? {
             match self.build(handle, &host, &label, &tree, prepare) {
                 Ok(built) => return Ok(built),
                 Err(e) => sandboxed = Some(e),
+            }
+        }
+        // A locked builder names the wheel without an engine: the caches may have it.
+        if lock(&self.locked).is_some() {
+            let (_, id) = handle.block_on(self.builder_id())?;
+            if let Some(hit) = self.cached_wheel(&tree, &id) {
+                return Ok(hit);
             }
         }
         // A build that failed in the sandbox gets a second chance in the builder (it may need
@@ -389,16 +444,6 @@ impl Compiler {
             (Err(e), None) => return Err(e),
         };
         self.build(handle, &ready, &label, &tree, prepare)
-    }
-
-    /// The wheel built before under `key` (see [`built_wheel_key`]), verified.
-    fn built_wheel(&self, key: &str) -> Option<(String, PathBuf)> {
-        let cache = self.ctx.fetcher.cache();
-        let (record, _) = cache.get_keyed("built-wheels", key)?;
-        let record = serde_json::from_slice::<serde_json::Value>(&record).ok()?;
-        let (name, hash) = (record["filename"].as_str()?, record["sha256"].as_str()?);
-        let wheel = cache.get(&Sha256::from_str(hash).ok()?)?;
-        Some((name.to_string(), wheel))
     }
 
     /// The engine-less builder, made the first time: the runtime's filesystem written out (once
@@ -429,9 +474,9 @@ impl Compiler {
     ) -> Result<(String, PathBuf)> {
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.ctx.fetcher.cache();
-        let key = built_wheel_key(source_sha256, builder_id);
-        if let Some(built) = self.built_wheel(&key) {
-            return Ok(built);
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some(hit) = self.cached_wheel(source_sha256, builder_id) {
+            return Ok(hit);
         }
 
         if !self.allowed {
@@ -497,8 +542,44 @@ impl Compiler {
             .ok_or_else(|| anyhow!("the builder returned no wheel for {label}"))?;
         let (hash, stored) = cache.put_bytes(&fs_err::read(&wheel)?)?;
         let record = json!({ "filename": name, "sha256": hash.to_string(), "source": label });
-        cache.put_keyed("built-wheels", &key, record.to_string().as_bytes())?;
+        cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        )?;
+        if let Some(remote) = &self.ctx.remote {
+            // Not the source's label: a local path says nothing to another runner.
+            let shared = json!({ "filename": name, "sha256": hash.to_string() });
+            crate::shared::put_wheel(remote, &key, &shared, &stored);
+        }
         Ok((name, stored))
+    }
+
+    /// The wheel built from `source_sha256` by the builder `builder_id` before, here or (with
+    /// `--cache-repo`) on another runner, if the caches have it whole.
+    fn cached_wheel(&self, source_sha256: &Sha256, builder_id: &str) -> Option<(String, PathBuf)> {
+        let cache = self.ctx.fetcher.cache();
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some((record, _)) = cache.get_keyed("built-wheels", &key.to_string())
+            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
+            && let (Some(name), Some(hash)) =
+                (record["filename"].as_str(), record["sha256"].as_str())
+            && let Ok(hash) = Sha256::from_str(hash)
+            && let Some(wheel) = cache.get(&hash)
+        {
+            return Some((name.to_string(), wheel));
+        }
+        let (name, hash, wheel) = crate::shared::wheel(self.ctx.remote.as_deref()?, cache, &key)?;
+        let record =
+            json!({ "filename": name, "sha256": hash.to_string(), "source": "shared cache" });
+        if let Err(e) = cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        ) {
+            tracing::debug!("cannot record the shared wheel {name}: {e}");
+        }
+        Some((name, wheel))
     }
 
     /// The build environment holding `requires` and `dynamic` (resolved to wheels: build
@@ -560,11 +641,6 @@ impl Compiler {
     }
 }
 
-/// Names a wheel built from the source with `source_sha256` by the builder `builder_id`.
-fn built_wheel_key(source_sha256: &Sha256, builder_id: &str) -> String {
-    Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string()
-}
-
 /// What a project's wheel depends on: every file's path, exec bit and content, in path order;
 /// not what builds leave behind (`build/`, `dist/`, `*.egg-info`, bytecode) nor VCS data.
 fn source_tree_hash(dir: &Path) -> Result<Sha256> {
@@ -577,6 +653,11 @@ fn source_tree_hash(dir: &Path) -> Result<Sha256> {
             || name.ends_with(".pyc"))
     };
     crate::source_tree::hash(&crate::source_tree::walk(dir, &keep)?)
+}
+
+/// What names a built wheel: its source's hash and its builder.
+fn wheel_key(source_sha256: &Sha256, builder_id: &str) -> Sha256 {
+    Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes())
 }
 
 /// Whether a distribution file is a source distribution grocker can build.

@@ -287,7 +287,7 @@ impl PinnedDebian<'_> {
             os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
         }
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
@@ -335,21 +335,13 @@ impl PinnedDebian<'_> {
                 calls_iconv: os_calls_iconv,
                 ..Notes::default()
             };
-            let os = cache.build(
-                &os_key,
-                Compression::Gzip,
-                &os_created_by,
-                &tree,
-                epoch,
-                &notes,
-            )?;
+            let os = cache.build(&os_key, &os_created_by, &tree, &notes, None)?;
             let iconv = cache.build(
                 &iconv_key,
-                Compression::Gzip,
                 &iconv_created_by,
                 &gconv,
-                epoch,
                 &Notes::default(),
+                None,
             )?;
             Ok(OsLayers {
                 os,
@@ -397,7 +389,7 @@ impl PinnedDebian<'_> {
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         let (Some((os, _)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),

@@ -27,7 +27,8 @@
 //! that lock's pins taken as they are, in `project`), then [`build`] (`debian` and `python`
 //! write layers through the layer cache in `layers`, an app that is not a package adds its
 //! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
-//! image's ELF files).
+//! image's ELF files). With `--cache-repo`, the layer cache and the compiler stage's wheel
+//! cache consult a shared cache in a registry on a miss and fill it after a build (`shared`).
 //!
 //! Several platforms (`--platform linux/amd64,linux/arm64`) make one plan with a
 //! [`PlatformPlan`] each — its Debian packages, wheels and markers, one lock for all — and one
@@ -54,6 +55,7 @@ mod python;
 mod release;
 mod report;
 mod sbom;
+mod shared;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};

@@ -7,6 +7,9 @@
 //! - [`RegistrySink`]: any OCI registry through the distribution API (`--push`), uploading only
 //!   the blobs it lacks, with docker's and podman's credentials;
 //!
+//! and, with the same registry client, [`RemoteCache`]: grocker's cache shared through a
+//! registry repository (`--cache-repo`), one OCI artifact per key.
+//!
 //! A multi-platform image is an [`ImageIndex`] over one [`Image`] per platform; the layout and
 //! the registry hold one ([`Sink::publish_index`]), the archive and the engine hold one
 //! platform's image only.
@@ -60,7 +63,7 @@ pub use referrer::Referrer;
 /// Entry points for grocker's fuzz targets (`fuzz/`); only built with the `fuzz` feature.
 #[cfg(feature = "fuzz")]
 pub use registry::fuzz;
-pub use registry::{PushReport, RegistryOptions, RegistrySink};
+pub use registry::{CacheKey, CachedEntry, PushReport, RegistryOptions, RegistrySink, RemoteCache};
 pub use sink::{Published, RecordError, Recorder, Sink, Tee, write_atomic};
 
 mod digest;

@@ -333,6 +333,18 @@ pub struct BuildArgs {
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
 
+    /// Share grocker's cache through this registry repository (config `cache_repo`), so CI
+    /// runners reuse each other's work: built wheels and finished layers are looked up there
+    /// before being made, and uploaded after. Entries are checked against the digests their
+    /// keys name; an unreachable or refusing registry is a miss with one warning, never a
+    /// failed build. Credentials and --insecure-registry as for pushes.
+    #[arg(long, value_name = "REGISTRY/REPO", env = "GROCKER_CACHE_REPO")]
+    pub cache_repo: Option<String>,
+
+    /// Read the shared cache but never write to it (builds of untrusted branches).
+    #[arg(long)]
+    pub cache_repo_read_only: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 

@@ -187,6 +187,10 @@ pub struct BuildSettings {
     /// Whether to make the image (`--no-build-image`: dependencies and lock only).
     pub build_image: bool,
     pub insecure_registries: Vec<String>,
+    /// The shared cache's repository (`--cache-repo`, `GROCKER_CACHE_REPO`, `cache_repo`).
+    pub cache_repo: Option<String>,
+    /// `--cache-repo-read-only`.
+    pub cache_repo_read_only: bool,
     pub result_file: Option<PathBuf>,
     /// `--sbom FILE` and its format.
     pub sbom: Option<(PathBuf, grocker_sbom::Format)>,
@@ -298,6 +302,11 @@ impl BuildSettings {
             push: !args.no_push,
             build_image: !args.no_build_image,
             insecure_registries: args.insecure_registry,
+            cache_repo: args
+                .cache_repo
+                .or(file.cache_repo)
+                .filter(|r| !r.is_empty()),
+            cache_repo_read_only: args.cache_repo_read_only,
             result_file: args.result_file,
             sbom: args.sbom.map(|path| (path, args.sbom_format)),
             epoch: SourceDateEpoch::from_env()?,

@@ -8,13 +8,15 @@
 //! [`Image::manifest_bytes`], so the registry's digest is [`Image::digest`]. A 401 is answered
 //! with the password or a token (`auth.rs`) from docker's or podman's credential files
 //! (`credentials.rs`); 5xx, 429 and dropped connections are retried with backoff (`client.rs`).
-//! Where a name points (Docker Hub included) is `target.rs`.
+//! Where a name points (Docker Hub included) is `target.rs`. The same conversation also serves
+//! the shared cache (`cache.rs`, `--cache-repo`), with no retries and short timeouts.
 //!
 //! HTTPS always, trusting the platform's store and `SSL_CERT_FILE`/`SSL_CERT_DIR` (`tls.rs`);
 //! plain HTTP only for loopback registries (`localhost`, `127.0.0.0/8`, `::1`) and those the
 //! user lists as insecure, as Docker does.
 
 mod auth;
+mod cache;
 mod client;
 mod credentials;
 #[cfg(feature = "fuzz")]
@@ -30,6 +32,7 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 
 use self::auth::AuthState;
+pub use self::cache::{CacheKey, CachedEntry, RemoteCache};
 use self::client::{Context, Session};
 use self::credentials::CredentialSources;
 pub(crate) use self::target::{Target, plain_http_allowed};
@@ -207,6 +210,7 @@ impl RegistrySink {
             },
             auth: &mut self.auth,
             retries: self.options.retries,
+            timeout: client::REQUEST_TIMEOUT,
         };
         let placed = self.placed.entry(target.registry.clone()).or_default();
         let blobs = images.iter().flat_map(|image| {

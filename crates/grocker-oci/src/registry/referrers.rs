@@ -32,6 +32,7 @@ impl RegistrySink {
             },
             auth: &mut self.auth,
             retries: self.options.retries,
+            timeout: super::client::REQUEST_TIMEOUT,
         };
         session.push_blob(&Blob::Bytes(Digest::of(EMPTY), EMPTY), None)?;
         session.push_blob(&Blob::Bytes(referrer.blob_digest(), referrer.blob()), None)?;

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use grocker_build::{Context, Plan, Reporter};
-use grocker_oci::{ImageName, RegistryOptions, Sink, Tee};
+use grocker_oci::{ImageName, RegistryOptions, RemoteCache, Sink, Tee};
 
 use crate::output;
 use crate::settings::{BuildSettings, Output};
@@ -18,7 +18,8 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         report.clone(),
         settings.inputs.lock.refresh(),
         settings.epoch,
-    )?;
+    )?
+    .with_remote(shared_cache(&settings)?);
     let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
     let app = plan
         .app()
@@ -70,6 +71,28 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
             None => Ok(()),
         },
     )
+}
+
+/// The shared cache (`--cache-repo`), reached as pushes reach registries.
+pub(crate) fn shared_cache(settings: &BuildSettings) -> Result<Option<RemoteCache>> {
+    let Some(repo) = &settings.cache_repo else {
+        if settings.cache_repo_read_only {
+            anyhow::bail!(
+                "--cache-repo-read-only without a shared cache: give --cache-repo \
+                 REGISTRY/REPOSITORY (or GROCKER_CACHE_REPO, or cache_repo in .grocker.yml)"
+            );
+        }
+        return Ok(None);
+    };
+    let registry = RegistryOptions {
+        insecure_registries: settings.insecure_registries.clone(),
+        ..RegistryOptions::default()
+    };
+    Ok(Some(RemoteCache::new(
+        repo,
+        &registry,
+        settings.cache_repo_read_only,
+    )?))
 }
 
 /// The chosen output, and the registry too when the image is pushed (Grocker's default).

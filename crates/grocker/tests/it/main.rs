@@ -4,6 +4,7 @@
 
 mod common;
 mod e2e_build;
+mod e2e_cache;
 mod e2e_compile;
 mod e2e_locks;
 mod e2e_platforms;
