@@ -54,6 +54,13 @@ prepare_uv() {
   (cd "$WORK" && GROCKER_CACHE_DIR=$UV_SEED "$GROCKER" root -r bookworm/3.11 -o "oci:$WORK/root-oci" \
     --lock-file "$WORK/root.lock") >>"$LOGS/bases.log" 2>&1 || die "grocker root failed; see $LOGS/bases.log"
   rm -rf "$WORK/root-oci"
+  # The builder's standard library bytecode, as any earlier project build leaves it (a base, like
+  # the .pyc files Debian's python3 brings into the peer's builder): a project with a backend
+  # (flit-core) that neither uv case uses, so no build requirement of theirs is cached.
+  rm -rf "$WORK/flit-seed" && cp -r "$BENCH/bases/flit-seed" "$WORK/flit-seed"
+  (cd "$WORK/flit-seed" && GROCKER_CACHE_DIR=$UV_SEED "$GROCKER" build . -e python \
+    -o "oci:$WORK/seed-oci") >>"$LOGS/bases.log" 2>&1 || die "the seed build failed; see $LOGS/bases.log"
+  rm -rf "$WORK/seed-oci" "$WORK/flit-seed"
 }
 
 # BuildKit's cache mounts of the recipe (their target is /root/.cache/grocker-bench-uv), by record ID: the daemon is

@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 pub use crate::foreign::HostTools;
 use crate::foreign::{LazyHost, cannot_compile, is_pure_wheel};
+use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
 
 /// What every builder has besides the runtime: compilers and Python headers, and the
 /// `Essential: yes` tools Debian never lists as dependencies but configure
@@ -235,7 +236,19 @@ impl Compiler {
         Ok(resolved)
     }
 
-    /// What names the builder image made of `packages` (and `python`, its CPython layer).
+    /// The builder's packages and the id that names its image and keys the wheels built in it:
+    /// known without assembling anything, so that a wheel the caches have needs no builder at
+    /// all (for a CPython built from source, its layer comes from the layer cache).
+    async fn builder_id(&self) -> Result<(Vec<DebianPackage>, String)> {
+        let python = self.python_layer().await?;
+        let packages = self.packages().await?;
+        let id = self.image_id(&packages, python.as_ref());
+        Ok((packages, id))
+    }
+
+    /// What names the builder image made of `packages` (and `python`, its CPython layer). The
+    /// image follows from its inputs (DESIGN §3), so it is named after them: an engine that has
+    /// the tag has the image, and nothing is assembled.
     fn image_id(&self, packages: &[DebianPackage], python: Option<&Layer>) -> String {
         let user = grocker_runtime::User::default();
         let mut inputs = grocker_hash::Hasher::new();
@@ -299,7 +312,7 @@ impl Compiler {
             .get_or_try_init(|| async {
                 let packages = self.python_packages().await?;
                 let id = self.image_id(&packages, None);
-                if let Some(layer) = crate::cpython::cached(&interpreter, &id, &self.ctx) {
+                if let Some(layer) = crate::cpython::cached(&interpreter, &id, &self.ctx).await {
                     return Ok::<_, anyhow::Error>(layer);
                 }
                 if !self.allowed {
@@ -341,84 +354,117 @@ impl Compiler {
                  through DOCKER_HOST)"
             )
         })?;
-        let runtime = self.target_runtime();
-        let epoch = self.ctx.epoch;
-        // The image follows from its inputs (DESIGN §3), so it is named after them: an engine
-        // that has the tag has the image, and nothing is assembled.
-        let user = grocker_runtime::User::default();
         let id = self.image_id(packages, python);
         let tag = format!("grocker-builder:{}", &id[..16]);
         if !engine.has_image(&tag)? {
-            let pinned = PinnedDebian {
-                runtime,
-                sources: self.archive.sources(),
-                packages,
-            };
+            self.load_builder(&tag, &id, packages, python).await?;
+        }
+        Ok(Arc::new((Builder::new(engine, tag), id)))
+    }
+
+    /// Makes the builder image of `packages` (whose id is `id`), with `python` (the CPython
+    /// grocker built) on top, and loads it as `tag`.
+    async fn load_builder(
+        &self,
+        tag: &str,
+        id: &str,
+        packages: &[DebianPackage],
+        python: Option<&Layer>,
+    ) -> Result<()> {
+        let epoch = self.ctx.epoch;
+        let user = grocker_runtime::User::default();
+        let runtime = self.target_runtime();
+        let pinned = PinnedDebian {
+            runtime,
+            sources: self.archive.sources(),
+            packages,
+        };
+        let mut path = crate::image::PATH.to_string();
+        if python.is_some() {
+            path = format!("/{}/bin:{path}", runtime.prefix());
+        }
+        let config = ImageConfig {
+            user: format!("{}:{}", user.uid, user.gid),
+            env: vec![
+                ("PATH".into(), path),
+                ("LANG".into(), "C.UTF-8".into()),
+                ("HOME".into(), "/tmp".into()),
+            ],
+            working_dir: "/tmp".into(),
+            labels: BTreeMap::from([
+                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("grocker.role".into(), "builder".into()),
+            ]),
+            created: epoch.seconds(),
+            architecture: self.target.arch.oci_name().into(),
+            variant: self.target.arch.oci_variant().map(str::to_string),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        let name = tag.parse()?;
+        let python_layer = python.cloned();
+        let publish = move |layer: Layer| -> Result<()> {
+            let mut layers = vec![layer];
+            layers.extend(python_layer);
+            let image = Image::new(&config, layers, BTreeMap::new())?;
+            let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
+            sink.publish(&image, &name)?;
+            sink.finish()?;
+            Ok(())
+        };
+        let tree = || async {
             let mut tree = pinned.builder_tree(&self.ctx).await?;
-            let mut path = crate::image::PATH.to_string();
             if python.is_some() {
-                // Build tools find the builder's Python as `python3` (first on PATH) and as
-                // Debian's `/usr/bin/python3.X` (the build environment's venv links it).
-                let bin = format!("/{}/bin", runtime.prefix());
-                path = format!("{bin}:{path}");
-                for link in [
-                    format!("usr/bin/python{}", runtime.python()),
-                    "usr/bin/python3".into(),
-                ] {
-                    let at = grocker_fs::RelPath::new(&link)?;
-                    if tree.get(&at).is_none() {
-                        tree.insert(at, grocker_fs::Entry::symlink(runtime.interpreter()))?;
-                    }
-                }
+                python_links(&mut tree, runtime)?;
             }
+            Ok::<_, anyhow::Error>(tree)
+        };
+        const CREATED_BY: &str = "grocker: builder layer";
+        if self.ctx.remote.is_some() {
+            // Shared, the layer is worth compressing: another runner that needs the builder
+            // loads it from the shared cache instead of fetching and assembling 400 MB of .debs.
+            let mut key = LayerKey::new(&LayerKind::Builder, epoch, Compression::Gzip);
+            key.add(&format!("builder {id}"));
+            let cache = LayerCache::new(&self.ctx);
+            let layer = match cache.lookup(&key, Compression::Gzip, CREATED_BY).await {
+                Some((layer, _)) => layer,
+                None => {
+                    let tree = tree().await?;
+                    let _stage = self.ctx.report.stage("Writing the builder layer");
+                    tokio::task::spawn_blocking(move || {
+                        let notes = Notes::default();
+                        cache.build(&key, CREATED_BY, &tree, &notes, None)
+                    })
+                    .await
+                    .context("the builder layer writer stopped unexpectedly")??
+                }
+            };
             let _stage = self
                 .ctx
                 .report
                 .stage("Loading the builder image into the engine");
-            let config = ImageConfig {
-                user: format!("{}:{}", user.uid, user.gid),
-                env: vec![
-                    ("PATH".into(), path),
-                    ("LANG".into(), "C.UTF-8".into()),
-                    ("HOME".into(), "/tmp".into()),
-                ],
-                working_dir: "/tmp".into(),
-                labels: BTreeMap::from([
-                    ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                    ("grocker.role".into(), "builder".into()),
-                ]),
-                created: epoch.seconds(),
-                architecture: self.target.arch.oci_name().into(),
-                variant: self.target.arch.oci_variant().map(str::to_string),
-                os: "linux".into(),
-                ..ImageConfig::default()
-            };
-            // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
-            // compressing 400 MB (8 s) would buy nothing.
-            let name = tag.parse()?;
-            let python = python.cloned();
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                let scratch = tempfile::Builder::new()
-                    .prefix("grocker-builder-")
-                    .tempdir()?;
-                let layer = Layer::build(
-                    scratch.path(),
-                    Compression::None,
-                    "grocker: builder layer",
-                    |w| tree.write_tar(w, epoch.seconds()).map(drop),
-                )?;
-                let mut layers = vec![layer];
-                layers.extend(python);
-                let image = Image::new(&config, layers, BTreeMap::new())?;
-                let mut sink: Box<dyn Sink> = Box::new(DockerEngineSink::from_env()?);
-                sink.publish(&image, &name)?;
-                sink.finish()?;
-                Ok(())
-            })
-            .await
-            .context("the builder image writer stopped unexpectedly")??;
+            return tokio::task::spawn_blocking(move || publish(layer))
+                .await
+                .context("the builder image writer stopped unexpectedly")?;
         }
-        Ok(Arc::new((Builder::new(engine, tag), id)))
+        let tree = tree().await?;
+        let _stage = self
+            .ctx
+            .report
+            .stage("Loading the builder image into the engine");
+        // Uncompressed and not kept: the engine unpacks it at once and is its only user, so
+        // compressing 400 MB (8 s) would buy nothing.
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let scratch = tempfile::Builder::new()
+                .prefix("grocker-builder-")
+                .tempdir()?;
+            let layer = Layer::build(scratch.path(), Compression::None, CREATED_BY, |w| {
+                tree.write_tar(w, epoch.seconds()).map(drop)
+            })?;
+            publish(layer)
+        })
+        .await
+        .context("the builder image writer stopped unexpectedly")?
     }
 
     fn target_runtime(&self) -> grocker_runtime::Runtime {
@@ -435,7 +481,13 @@ impl Compiler {
         path: &Path,
     ) -> Result<(String, PathBuf)> {
         let ready = match handle.block_on(self.host_compiler())? {
-            None => handle.block_on(self.builder())?,
+            None => {
+                let (_, id) = handle.block_on(self.builder_id())?;
+                if let Some(hit) = self.cached_wheel(sha256, &id) {
+                    return Ok(hit);
+                }
+                handle.block_on(self.builder())?
+            }
             Some(host) => {
                 // Built once, on this machine; a pure wheel is every platform's.
                 let built = host.wheel_for(handle, filename, sha256, path)?;
@@ -479,12 +531,26 @@ impl Compiler {
             return self.build(handle, &ready, &label, &tree, prepare);
         }
         let mut sandboxed = None;
-        if crate::host_build::is_pure(dir)?
-            && let Some(host) = handle.block_on(self.host_builder())?
-        {
+        let pure = crate::host_build::is_pure(dir)?;
+        if pure {
+            // Found without making the sandbox (a probe of the namespaces, the interpreter):
+            // an unchanged project costs a no-op rebuild nothing more.
+            let id = crate::host_build::builder_id(&self.host_debian());
+            if let Some(hit) = self.cached_wheel(&tree, &id) {
+                return Ok(hit);
+            }
+        }
+        if pure && let Some(host) = handle.block_on(self.host_builder())? {
             match self.build(handle, &host, &label, &tree, prepare) {
                 Ok(built) => return Ok(built),
                 Err(e) => sandboxed = Some(e),
+            }
+        }
+        // A locked builder names the wheel without an engine: the caches may have it.
+        if lock(&self.locked).is_some() {
+            let (_, id) = handle.block_on(self.builder_id())?;
+            if let Some(hit) = self.cached_wheel(&tree, &id) {
+                return Ok(hit);
             }
         }
         // A build that failed in the sandbox gets a second chance in the builder (it may need
@@ -511,15 +577,19 @@ impl Compiler {
         if lock(&self.interpreter).is_some() {
             return Ok(None);
         }
-        let made = self.host.get_or_try_init(|| async {
-            let debian = PinnedDebian {
-                runtime: self.target_runtime(),
-                sources: self.archive.sources(),
-                packages: &self.runtime_packages,
-            };
-            crate::host_build::builder(&debian, &self.ctx).await
-        });
+        let made = self
+            .host
+            .get_or_try_init(|| crate::host_build::builder(self.host_debian(), &self.ctx));
         Ok(made.await?.clone())
+    }
+
+    /// The runtime the sandbox runs.
+    fn host_debian(&self) -> PinnedDebian<'_> {
+        PinnedDebian {
+            runtime: self.target_runtime(),
+            sources: self.archive.sources(),
+            packages: &self.runtime_packages,
+        }
     }
 
     fn build(
@@ -532,15 +602,9 @@ impl Compiler {
     ) -> Result<(String, PathBuf)> {
         let (builder, builder_id) = (&ready.0, &ready.1);
         let cache = self.ctx.fetcher.cache();
-        let key = Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes()).to_string();
-        if let Some((record, _)) = cache.get_keyed("built-wheels", &key)
-            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
-            && let (Some(name), Some(hash)) =
-                (record["filename"].as_str(), record["sha256"].as_str())
-            && let Ok(hash) = Sha256::from_str(hash)
-            && let Some(wheel) = cache.get(&hash)
-        {
-            return Ok((name.to_string(), wheel));
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some(hit) = self.cached_wheel(source_sha256, builder_id) {
+            return Ok(hit);
         }
 
         if !self.allowed {
@@ -606,8 +670,44 @@ impl Compiler {
             .ok_or_else(|| anyhow!("the builder returned no wheel for {label}"))?;
         let (hash, stored) = cache.put_bytes(&fs_err::read(&wheel)?)?;
         let record = json!({ "filename": name, "sha256": hash.to_string(), "source": label });
-        cache.put_keyed("built-wheels", &key, record.to_string().as_bytes())?;
+        cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        )?;
+        if let Some(remote) = &self.ctx.remote {
+            // Not the source's label: a local path says nothing to another runner.
+            let shared = json!({ "filename": name, "sha256": hash.to_string() });
+            crate::shared::put_wheel(remote, &key, &shared, &stored);
+        }
         Ok((name, stored))
+    }
+
+    /// The wheel built from `source_sha256` by the builder `builder_id` before, here or (with
+    /// `--cache-repo`) on another runner, if the caches have it whole.
+    fn cached_wheel(&self, source_sha256: &Sha256, builder_id: &str) -> Option<(String, PathBuf)> {
+        let cache = self.ctx.fetcher.cache();
+        let key = wheel_key(source_sha256, builder_id);
+        if let Some((record, _)) = cache.get_keyed("built-wheels", &key.to_string())
+            && let Ok(record) = serde_json::from_slice::<serde_json::Value>(&record)
+            && let (Some(name), Some(hash)) =
+                (record["filename"].as_str(), record["sha256"].as_str())
+            && let Ok(hash) = Sha256::from_str(hash)
+            && let Some(wheel) = cache.get(&hash)
+        {
+            return Some((name.to_string(), wheel));
+        }
+        let (name, hash, wheel) = crate::shared::wheel(self.ctx.remote.as_deref()?, cache, &key)?;
+        let record =
+            json!({ "filename": name, "sha256": hash.to_string(), "source": "shared cache" });
+        if let Err(e) = cache.put_keyed(
+            "built-wheels",
+            &key.to_string(),
+            record.to_string().as_bytes(),
+        ) {
+            tracing::debug!("cannot record the shared wheel {name}: {e}");
+        }
+        Some((name, wheel))
     }
 
     /// The build environment holding `requires` and `dynamic` (resolved to wheels: build
@@ -647,21 +747,21 @@ impl Compiler {
         for p in &packages {
             id.push_str(&format!("{} {}\n", p.filename, p.sha256));
         }
-        let dir = self
-            .ctx
-            .fetcher
-            .cache()
-            .root()
-            .join("build-envs")
-            .join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
+        let envs = self.ctx.fetcher.cache().root().join("build-envs");
+        let dir = envs.join(&Sha256::digest(id.as_bytes()).to_string()[..32]);
         let wheels: Vec<(String, PathBuf)> = packages
             .iter()
             .map(|p| p.filename.clone())
             .zip(paths)
             .collect();
+        let stdlib = envs.join(format!(
+            "stdlib-{}",
+            &Sha256::digest(builder_id.as_bytes()).to_string()[..32]
+        ));
         Ok(BuildEnv::create(
             builder,
             &dir,
+            &stdlib,
             &self.target,
             &wheels,
             dynamic,
@@ -683,6 +783,11 @@ fn source_tree_hash(dir: &Path) -> Result<Sha256> {
     crate::source_tree::hash(&crate::source_tree::walk(dir, &keep)?)
 }
 
+/// What names a built wheel: its source's hash and its builder.
+fn wheel_key(source_sha256: &Sha256, builder_id: &str) -> Sha256 {
+    Sha256::digest(format!("{source_sha256} {builder_id}").as_bytes())
+}
+
 /// Whether a distribution file is a source distribution grocker can build.
 pub fn is_sdist(filename: &str) -> bool {
     filename.ends_with(".tar.gz") || filename.ends_with(".zip")
@@ -701,4 +806,20 @@ pub fn sdist_version(filename: &str) -> Option<grocker_wheel::Version> {
 /// resolved) is still whole, so it is used rather than hidden.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Build tools find the builder's Python as `python3` (first on PATH) and as Debian's
+/// `/usr/bin/python3.X` (the build environment's venv links it): links to the CPython grocker
+/// built, where the builder's packages put none.
+fn python_links(tree: &mut grocker_fs::Tree, runtime: grocker_runtime::Runtime) -> Result<()> {
+    for link in [
+        format!("usr/bin/python{}", runtime.python()),
+        "usr/bin/python3".into(),
+    ] {
+        let at = grocker_fs::RelPath::new(&link)?;
+        if tree.get(&at).is_none() {
+            tree.insert(at, grocker_fs::Entry::symlink(runtime.interpreter()))?;
+        }
+    }
+    Ok(())
 }

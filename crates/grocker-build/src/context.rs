@@ -1,7 +1,10 @@
 //! What every stage shares: the verified fetcher and its cache, the reporter, the build date.
 
+use std::sync::Arc;
+
 use anyhow::{Context as _, Result};
 use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
+use grocker_oci::RemoteCache;
 
 use crate::report::Reporter;
 
@@ -41,6 +44,9 @@ pub struct Context {
     pub report: Reporter,
     /// The date stamped on every file and on the image.
     pub epoch: SourceDateEpoch,
+    /// The shared cache (`--cache-repo`), which the layer and built-wheel caches consult on a
+    /// miss and fill after a build.
+    pub remote: Option<Arc<RemoteCache>>,
 }
 
 impl Context {
@@ -74,7 +80,14 @@ impl Context {
             fetcher,
             report,
             epoch,
+            remote: None,
         })
+    }
+
+    /// The same, sharing its cache through `remote` (`--cache-repo`).
+    pub fn with_remote(mut self, remote: Option<RemoteCache>) -> Self {
+        self.remote = remote.map(Arc::new);
+        self
     }
 
     /// A new spool for file contents too large to keep in memory (DESIGN §1.5), an unnamed

@@ -376,14 +376,15 @@ fn created_by(interpreter: &Interpreter) -> String {
 }
 
 /// The interpreter layer from the cache, if built before with this builder.
-pub fn cached(interpreter: &Interpreter, builder_id: &str, ctx: &Context) -> Option<Layer> {
-    let cache = LayerCache::new(ctx.fetcher.cache());
+pub async fn cached(interpreter: &Interpreter, builder_id: &str, ctx: &Context) -> Option<Layer> {
+    let cache = LayerCache::new(ctx);
     cache
         .lookup(
             &layer_key(interpreter, builder_id, ctx),
             Compression::Gzip,
             &created_by(interpreter),
         )
+        .await
         .map(|(layer, _)| layer)
 }
 
@@ -410,7 +411,7 @@ pub async fn build(
     let epoch = ctx.epoch;
     let key = layer_key(interpreter, builder_id, ctx);
     let created_by = created_by(interpreter);
-    let cache = LayerCache::new(ctx.fetcher.cache());
+    let cache = LayerCache::new(ctx);
     let report = ctx.report.clone();
     let verbose = tracing::enabled!(tracing::Level::INFO);
     let python = runtime.python_version();
@@ -439,14 +440,7 @@ pub async fn build(
             &mut on_log,
         )?;
         let tree = crate::layer_tree::read_tar_file(&tar)?;
-        cache.build(
-            &key,
-            Compression::Gzip,
-            &created_by,
-            &tree,
-            epoch,
-            &Notes::default(),
-        )
+        cache.build(&key, &created_by, &tree, &Notes::default(), None)
     })
     .await
     .context("the CPython build stopped unexpectedly")?

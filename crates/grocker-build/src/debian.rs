@@ -119,6 +119,18 @@ impl DebianArchive {
             load_index(&ctx.fetcher, &sources, &keyring, arch, SystemTime::now()).await?;
         // Like apt's `signed-by`: each extra repository is trusted with its own key only, so its
         // key can never vouch for a forged Debian archive (or the other way round).
+        for (name, source, keyring) in self.extra_repositories()? {
+            let extra = load_index(&ctx.fetcher, &[source], &keyring, arch, SystemTime::now())
+                .await
+                .with_context(|| format!("loading repository `{name}`"))?;
+            index.merge(extra);
+        }
+        Ok(index)
+    }
+
+    /// The extra repositories (`repositories:`), each with its own key only.
+    fn extra_repositories(&self) -> Result<Vec<(&str, Source, Keyring)>> {
+        let mut out = Vec::with_capacity(self.sources.repositories.len());
         for repo in &self.sources.repositories {
             let keyring =
                 Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
@@ -127,12 +139,9 @@ impl DebianArchive {
                 suite: repo.suite.clone(),
                 components: repo.components.clone(),
             };
-            let extra = load_index(&ctx.fetcher, &[source], &keyring, arch, SystemTime::now())
-                .await
-                .with_context(|| format!("loading repository `{}`", repo.name))?;
-            index.merge(extra);
+            out.push((repo.name.as_str(), source, keyring));
         }
-        Ok(index)
+        Ok(out)
     }
 
     /// The runtime's packages plus `packages`, newest versions first, as the lock pins them.
@@ -201,16 +210,13 @@ impl DebianArchive {
         let keyring = self.sources.keyring()?;
         let now = SystemTime::now();
         let mut lines = index_identity(&ctx.fetcher, &sources, &keyring, arch, now).await?;
-        for repo in &self.sources.repositories {
-            let keyring =
-                Keyring::from_bytes(&format!("repository `{}`", repo.name), repo.key.as_bytes())?;
-            let source = Source {
-                base: repo.url.clone(),
-                suite: repo.suite.clone(),
-                components: repo.components.clone(),
-            };
-            lines.push(format!("repository {}", repo.name));
-            lines.extend(index_identity(&ctx.fetcher, &[source], &keyring, arch, now).await?);
+        for (name, source, keyring) in self.extra_repositories()? {
+            lines.push(format!("repository {name}"));
+            lines.extend(
+                index_identity(&ctx.fetcher, &[source], &keyring, arch, now)
+                    .await
+                    .with_context(|| format!("loading repository `{name}`"))?,
+            );
         }
         for line in lines {
             h.update(format!("{line}\n").as_bytes());
@@ -281,8 +287,8 @@ impl PinnedDebian<'_> {
             os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
         }
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
-        if let (Some((os, notes)), Some((iconv, _))) = (
+        let cache = LayerCache::new(ctx);
+        if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) {
@@ -332,21 +338,13 @@ impl PinnedDebian<'_> {
                 calls_iconv: os_calls_iconv,
                 ..Notes::default()
             };
-            let os = cache.build(
-                &os_key,
-                Compression::Gzip,
-                &os_created_by,
-                &tree,
-                epoch,
-                &notes,
-            )?;
+            let os = cache.build(&os_key, &os_created_by, &tree, &notes, None)?;
             let iconv = cache.build(
                 &iconv_key,
-                Compression::Gzip,
                 &iconv_created_by,
                 &gconv,
-                epoch,
                 &Notes::default(),
+                None,
             )?;
             Ok(OsLayers {
                 os,
@@ -394,8 +392,8 @@ impl PinnedDebian<'_> {
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx.fetcher.cache());
-        let (Some((os, _)), Some((iconv, _))) = (
+        let cache = LayerCache::new(ctx);
+        let (Some((os, _)), Some((iconv, _))) = tokio::join!(
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) else {
@@ -494,6 +492,16 @@ impl PinnedDebian<'_> {
 
     /// Downloads every `.deb` (verified against its SHA-256, cached) and reads them.
     pub(crate) async fn read(&self, ctx: &Context) -> Result<Vec<InstalledPackage>> {
+        let paths = self.fetch(ctx).await?;
+        let entries: Vec<DebianPackage> = self.packages.to_vec();
+        let cache = ctx.fetcher.cache().clone();
+        tokio::task::spawn_blocking(move || read_all(&entries, &paths, &cache))
+            .await
+            .context("the package reader stopped unexpectedly")?
+    }
+
+    /// Downloads every `.deb` (verified against its SHA-256, cached): their paths, in order.
+    pub(crate) async fn fetch(&self, ctx: &Context) -> Result<Vec<std::path::PathBuf>> {
         let mut downloads = Vec::with_capacity(self.packages.len());
         for p in self.packages {
             let base = self.sources.archive_base(&p.archive)?;
@@ -510,18 +518,10 @@ impl PinnedDebian<'_> {
                 label: format!("{}_{}", p.name, p.version),
             });
         }
-        let paths = {
-            let _stage = ctx
-                .report
-                .stage(format!("Fetching {} Debian packages", downloads.len()));
-            ctx.fetcher.get_all_verified(downloads).await?
-        };
-
-        let entries: Vec<DebianPackage> = self.packages.to_vec();
-        let cache = ctx.fetcher.cache().clone();
-        tokio::task::spawn_blocking(move || read_all(&entries, &paths, &cache))
-            .await
-            .context("the package reader stopped unexpectedly")?
+        let _stage = ctx
+            .report
+            .stage(format!("Fetching {} Debian packages", downloads.len()));
+        Ok(ctx.fetcher.get_all_verified(downloads).await?)
     }
 }
 

@@ -61,10 +61,16 @@ pub fn is_pure(dir: &std::path::Path) -> Result<bool> {
     Ok(true)
 }
 
+/// What names the sandboxed builder over the runtime of `debian` (in the keys of what it
+/// builds).
+pub fn builder_id(debian: &PinnedDebian<'_>) -> String {
+    format!("sandbox {}", debian.interpreter_id())
+}
+
 /// The sandboxed builder over the runtime of `debian`, or `None` (said with `-v`) where this
 /// machine cannot make the namespaces.
 pub async fn builder(
-    debian: &PinnedDebian<'_>,
+    debian: PinnedDebian<'_>,
     ctx: &Context,
 ) -> Result<Option<Arc<(Builder, String)>>> {
     if std::env::var_os("GROCKER_SANDBOX").is_some_and(|v| v == "0") {
@@ -80,7 +86,7 @@ pub async fn builder(
         "pure-Python projects are built on this machine ({})",
         Sandbox::isolation()
     );
-    let id = format!("sandbox {}", debian.interpreter_id());
+    let id = builder_id(&debian);
     // The environment is the builder container's, no more: the same wheel, byte for byte.
     let builder = Builder::sandboxed(
         Sandbox::new(interpreter.root()),

@@ -51,23 +51,27 @@ pub async fn build_adding_packages(plan: Plan, ctx: &Context) -> Result<(Plan, A
 }
 
 /// The image of `plan`: one platform's, or one per platform under an index. Every platform's
-/// image is built and checked before anything is published.
+/// image is built and checked before anything is published. The platforms are built at the
+/// same time: their downloads, layer writes and cache checks overlap, on as many cores.
 pub async fn build(plan: &Plan, ctx: &Context) -> Result<Artifact> {
     let shared = shared_wheels(plan);
-    let mut images = Vec::with_capacity(plan.platforms.len());
-    for platform in &plan.platforms {
-        let _platform = (plan.platforms.len() > 1).then(|| {
-            ctx.report
-                .stage(format!("Building for {}", platform.arch.platform()))
-        });
-        let image = match (&plan.inputs.python, &platform.app) {
-            (Some(python), Some(app)) => {
-                build_app(plan, platform, python, app, shared.as_ref(), ctx).await?
+    let several = plan.platforms.len() > 1;
+    let mut images = futures_util::future::try_join_all(plan.platforms.iter().map(|platform| {
+        let shared = shared.as_ref();
+        async move {
+            let _platform = several.then(|| {
+                ctx.report
+                    .stage(format!("Building for {}", platform.arch.platform()))
+            });
+            match (&plan.inputs.python, &platform.app) {
+                (Some(python), Some(app)) => {
+                    build_app(plan, platform, python, app, shared, ctx).await
+                }
+                _ => build_root(plan, platform, ctx).await,
             }
-            _ => build_root(plan, platform, ctx).await?,
-        };
-        images.push(image);
-    }
+        }
+    }))
+    .await?;
     if let [_] = images.as_slice() {
         return Ok(Artifact::Image(images.remove(0)));
     }

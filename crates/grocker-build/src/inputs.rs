@@ -114,8 +114,18 @@ pub struct LockSettings {
     pub path: PathBuf,
     /// `--upgrade`: resolve again even when the lock matches.
     pub upgrade: bool,
+    /// `--upgrade-os`: resolve the image's Debian packages again, keep every other pin (the
+    /// Python packages, the builder's packages), so only the `os` layer changes.
+    pub upgrade_os: bool,
     /// `--locked`: fail rather than resolve.
     pub locked: bool,
+}
+
+impl LockSettings {
+    /// Whether the package indexes are asked again rather than reused from minutes ago.
+    pub fn refresh(&self) -> bool {
+        self.upgrade || self.upgrade_os
+    }
 }
 
 /// How the image is configured, beyond its files.

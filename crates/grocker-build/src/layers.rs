@@ -1,18 +1,25 @@
 //! Finished layers, cached by the digest of their inputs (DESIGN §4): a rebuild whose inputs did
 //! not change reuses the compressed blob without reading a single package, so it re-tars
-//! nothing.
+//! nothing. With `--cache-repo`, a layer the local cache lacks is looked up in the shared cache
+//! under the same key, and a layer built here is shared there (`crate::shared`).
 
 use std::fmt;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
-use anyhow::{Context, Result};
-use grocker_fetch::Cache;
+use anyhow::{Context as _, Result};
+use grocker_fetch::{Cache, Flights};
 use grocker_fs::Tree;
 use grocker_hash::Hasher;
-use grocker_oci::{Compression, Descriptor, Digest, Layer};
+use grocker_oci::{Compression, Descriptor, Digest, Layer, RemoteCache};
 use serde::{Deserialize, Serialize};
 
-use crate::context::SourceDateEpoch;
+use crate::context::{Context, SourceDateEpoch};
+
+/// Where each venv layer's index (`VenvIndex`) is kept beside the layer cache, by layer digest.
+pub(crate) const INDEXES: &str = "venv-index";
 
 /// Which layer of the image, least to most often changing (DESIGN §1.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +39,8 @@ pub enum LayerKind {
     OwnDeps(String),
     /// The application's own wheel.
     App,
+    /// The builder image's one layer (shared through `--cache-repo` only).
+    Builder,
 }
 
 impl fmt::Display for LayerKind {
@@ -44,6 +53,7 @@ impl fmt::Display for LayerKind {
             LayerKind::PlatformDeps => f.write_str("deps (platform)"),
             LayerKind::OwnDeps(name) => write!(f, "deps: {name}"),
             LayerKind::App => f.write_str("app"),
+            LayerKind::Builder => f.write_str("builder"),
         }
     }
 }
@@ -82,16 +92,29 @@ impl Default for Notes {
 }
 
 /// What the layer cache records under a key.
-#[derive(Serialize, Deserialize)]
-struct Record {
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
     #[serde(with = "text")]
     diff_id: Digest,
     #[serde(with = "text")]
-    digest: Digest,
-    size: u64,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     uncompressed_size: u64,
     #[serde(default, deserialize_with = "notes_or_default")]
     notes: Notes,
+    /// The blob file as it was when last hashed (see [`Stamp`]).
+    #[serde(default)]
+    stamp: Option<Stamp>,
+}
+
+impl Record {
+    /// The record as another machine may read it: the stamp describes a file of this one.
+    pub(crate) fn shareable(&self) -> Record {
+        Record {
+            stamp: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Digests as their `sha256:…` text.
@@ -116,10 +139,10 @@ fn notes_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Notes, D::
 }
 
 /// Whether the cached blob at `path` hashes to `digest`, as the download cache checks its
-/// blobs on every hit (DESIGN §5: the outcome of a build never depends on what is cached). A
-/// damaged blob is removed with a warning naming its key, so the layer is built again and
-/// the image gets the right bytes.
-fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
+/// blobs (DESIGN §5: the outcome of a build never depends on what is cached). A damaged blob
+/// is removed with a warning naming its key, so the layer is built again and the image gets
+/// the right bytes.
+fn intact(path: &Path, digest: Digest, key_id: &str) -> bool {
     let read = fs_err::File::open(path)
         .and_then(|f| grocker_hash::hash_reader(std::io::BufReader::with_capacity(1 << 17, f)));
     let problem = match read {
@@ -128,9 +151,8 @@ fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
         Err(e) => e.to_string(),
     };
     tracing::warn!(
-        "layer cache entry {} ({}) is damaged: {problem}, not {digest}; removing it and \
+        "layer cache entry {key_id} ({}) is damaged: {problem}, not {digest}; removing it and \
          building the layer again",
-        key.id(),
         path.display()
     );
     if let Err(e) = fs_err::remove_file(path) {
@@ -139,19 +161,52 @@ fn intact(path: &std::path::Path, digest: Digest, key: &LayerKey) -> bool {
     false
 }
 
+/// A blob file as the filesystem describes it. A blob whose stamp is the one recorded when it
+/// was last hashed is the file that was hashed, unchanged: any write to it changes its ctime,
+/// which no program can set back, and the cache replaces files by renaming (a new inode). So
+/// a layer is hashed when it is written or first found changed, not on every build — a no-op
+/// rebuild reads no layer — and every sink still hashes what it streams out (DESIGN §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = fs_err::metadata(path).ok()?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
 /// Everything a layer's bytes depend on, hashed. Callers feed every input (package hashes,
 /// settings that change file contents); the grocker version and the format are always in.
 #[derive(Clone)]
 pub struct LayerKey {
     hasher: Hasher,
+    /// How the layer is written: the key names them, so the writer takes them from it.
+    epoch: SourceDateEpoch,
+    compression: Compression,
 }
 
 impl LayerKey {
     pub fn new(kind: &LayerKind, epoch: SourceDateEpoch, compression: Compression) -> Self {
-        let epoch = epoch.seconds();
         let mut key = Self {
             hasher: Hasher::new(),
+            epoch,
+            compression,
         };
+        let epoch = epoch.seconds();
         // Any change to how grocker lays files out must change this line's inputs, or a layer
         // cached by an earlier grocker is published for inputs that now give other bytes.
         // v3: the runtime's C.UTF-8 locale and group-0 writable home; file conflicts between
@@ -172,16 +227,23 @@ impl LayerKey {
     fn id(&self) -> String {
         self.hasher.clone().finish().to_string()
     }
+
+    /// The key's digest, which names the layer in the shared cache too.
+    pub(crate) fn digest(&self) -> Digest {
+        Digest::from(self.hasher.clone().finish())
+    }
 }
 
 pub struct LayerCache {
     cache: Cache,
+    remote: Option<Arc<RemoteCache>>,
 }
 
 impl LayerCache {
-    pub fn new(cache: &Cache) -> Self {
+    pub fn new(ctx: &Context) -> Self {
         Self {
-            cache: cache.clone(),
+            cache: ctx.fetcher.cache().clone(),
+            remote: ctx.remote.clone(),
         }
     }
 
@@ -191,13 +253,47 @@ impl LayerCache {
 
     /// The layer a previous build made for `key`, with the notes recorded beside it, if its
     /// blob is still there with the recorded size (`grocker purge` removes blobs) and the
-    /// recorded digest. A damaged blob is removed, so the caller builds the layer again.
-    pub fn lookup(
+    /// recorded digest. A damaged blob is removed, so the caller builds the layer again. What
+    /// the local cache lacks, the shared cache may have: it is fetched, checked and recorded
+    /// here as if built here. A blob is hashed only when its file is not the one hashed last
+    /// (see [`Stamp`]), on a blocking thread: the platforms of one build look their layers up
+    /// at the same time.
+    pub async fn lookup(
         &self,
         key: &LayerKey,
         compression: Compression,
         created_by: &str,
     ) -> Option<(Layer, Notes)> {
+        let dir = self.dir();
+        let record = match self.local(key, &dir).await {
+            Some(record) => record,
+            None => {
+                crate::shared::layer(self.remote.as_deref()?, &self.cache, key, &dir)?;
+                // Recorded without a stamp: the blob is hashed as any other found changed.
+                self.local(key, &dir).await?
+            }
+        };
+        let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
+        let layer = Layer::from_parts(
+            &dir,
+            record.diff_id,
+            descriptor,
+            record.uncompressed_size,
+            created_by,
+        )
+        .intact();
+        Some((layer, record.notes))
+    }
+
+    /// Holds `key` while this task looks it up and, on a miss, writes it: the platforms of one
+    /// build share layers, and the second finds the first's instead of writing it too.
+    pub async fn claim(key: &LayerKey) -> tokio::sync::OwnedMutexGuard<()> {
+        static WRITING: LazyLock<Flights<String>> = LazyLock::new(Flights::default);
+        WRITING.claim(&key.id()).await
+    }
+
+    /// The local record of `key`, if its blob is in `dir`, whole.
+    async fn local(&self, key: &LayerKey, dir: &Path) -> Option<Record> {
         let (bytes, _) = self.cache.get_keyed("layers", &key.id())?;
         let record: Record = match serde_json::from_slice(&bytes) {
             Ok(record) => record,
@@ -206,34 +302,65 @@ impl LayerCache {
                 return None;
             }
         };
-        let dir = self.dir();
         let blob = dir.join(record.digest.hex());
-        let on_disk = fs_err::metadata(&blob).ok()?.len();
-        if on_disk != record.size || !intact(&blob, record.digest, key) {
+        let stamp = Stamp::of(&blob)?;
+        if stamp.size != record.size {
             return None;
         }
-        let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
-        let layer = Layer::from_parts(
-            &dir,
-            record.diff_id,
-            descriptor,
-            record.uncompressed_size,
-            created_by,
-        );
-        Some((layer, record.notes))
+        if record.stamp == Some(stamp) {
+            return Some(record);
+        }
+        let (path, digest, key_id) = (blob.clone(), record.digest, key.id());
+        let intact = tokio::task::spawn_blocking(move || intact(&path, digest, &key_id))
+            .await
+            .unwrap_or(false);
+        if !intact {
+            return None;
+        }
+        // Remembered only if the file did not change while it was read.
+        let record = Record {
+            stamp: Some(stamp).filter(|s| Stamp::of(&blob).as_ref() == Some(s)),
+            ..record
+        };
+        if record.stamp.is_some()
+            && let Err(e) = Self::record(&self.cache, key, &record, None)
+        {
+            tracing::debug!("cannot record that the layer was verified: {e:#}");
+        }
+        Some(record)
+    }
+
+    /// Records `record` (and the venv layer's `index`) under `key`, as a build or a fetch
+    /// from the shared cache leaves it.
+    pub(crate) fn record(
+        cache: &Cache,
+        key: &LayerKey,
+        record: &Record,
+        index: Option<&str>,
+    ) -> Result<()> {
+        if let Some(index) = index {
+            cache
+                .put_keyed(INDEXES, &record.digest.hex(), index.as_bytes())
+                .context("recording the layer's index in the cache")?;
+        }
+        cache
+            .put_keyed("layers", &key.id(), &serde_json::to_vec(record)?)
+            .context("recording the layer in the cache")?;
+        Ok(())
     }
 
     /// Writes `tree` as a layer and records it under `key` with `notes` (facts about the
-    /// layer's content later builds need without reading it, e.g. console scripts).
+    /// layer's content later builds need without reading it, e.g. console scripts) and, for a
+    /// venv layer, its `index`; shares it when there is a shared cache.
     pub fn build(
         &self,
         key: &LayerKey,
-        compression: Compression,
         created_by: &str,
         tree: &Tree,
-        epoch: SourceDateEpoch,
         notes: &Notes,
+        index: Option<&str>,
     ) -> Result<Layer> {
+        let (compression, epoch) = (key.compression, key.epoch);
         let layer = Layer::build(&self.dir(), compression, created_by, |w: &mut dyn Write| {
             tree.write_tar(w, epoch.seconds()).map(drop)
         })?;
@@ -243,10 +370,13 @@ impl LayerCache {
             size: layer.descriptor.size,
             uncompressed_size: layer.uncompressed_size,
             notes: notes.clone(),
+            // Hashed as it was written.
+            stamp: Stamp::of(&layer.blob),
         };
-        self.cache
-            .put_keyed("layers", &key.id(), &serde_json::to_vec(&record)?)
-            .context("recording the layer in the cache")?;
+        Self::record(&self.cache, key, &record, index)?;
+        if let Some(remote) = &self.remote {
+            crate::shared::put_layer(remote, key, &record, index, &layer.blob);
+        }
         Ok(layer)
     }
 }

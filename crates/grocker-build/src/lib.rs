@@ -29,7 +29,8 @@
 //! that lock's pins taken as they are, in `project`), then [`build`] (`debian` and `python`
 //! write layers through the layer cache in `layers`, an app that is not a package adds its
 //! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
-//! image's ELF files).
+//! image's ELF files). With `--cache-repo`, the layer cache and the compiler stage's wheel
+//! cache consult a shared cache in a registry on a miss and fill it after a build (`shared`).
 //!
 //! Several platforms (`--platform linux/amd64,linux/arm64`) make one plan with a
 //! [`PlatformPlan`] each — its Debian packages, wheels and markers, one lock for all — and one
@@ -50,11 +51,14 @@ mod inputs;
 mod layer_tree;
 mod layers;
 mod native;
+mod outdated;
 mod plan;
 mod project;
 mod python;
 mod release;
 mod report;
+mod sbom;
+mod shared;
 mod source_tree;
 
 pub use context::{Context, SourceDateEpoch};
@@ -64,8 +68,10 @@ pub use inputs::{
     AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings,
     ProjectLockSettings, PythonInputs, PythonSourceInputs,
 };
+pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};
+pub use sbom::sbom;
 pub use source_tree::{APP_DIR, SourceTree};

@@ -196,7 +196,7 @@ async fn archives(
         for archive in &archives {
             let pinned =
                 existing.is_some_and(|l| l.for_platform(archive.arch().oci_name()).is_some());
-            if !pinned || inputs.lock.upgrade {
+            if !pinned || inputs.lock.refresh() {
                 let (archive, ctx) = (Arc::clone(archive), ctx.clone());
                 loads.spawn(async move { archive.preload(&ctx).await });
             }
@@ -271,6 +271,12 @@ async fn plan_platform(
     let wanted = python_request(os_request, python, &app, team_lock, &inputs.lock.path)?;
     let reusable = existing.as_ref().filter(has_added);
     let pins = match reuse(reusable, &wanted, &inputs.lock)? {
+        // `--upgrade-os`: the lock's Python and builder pins with today's Debian packages.
+        Some(lock) if inputs.lock.upgrade_os => Lock {
+            debian,
+            added_packages: added.clone(),
+            ..lock
+        },
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(wanted);
@@ -358,7 +364,8 @@ async fn plan_root(
     let added = added_packages(inputs, existing.as_ref(), &os_request);
     let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
     let reusable = existing.as_ref().filter(has_added);
-    let pins = match reuse(reusable, &os_request, &inputs.lock)? {
+    let reused = reuse(reusable, &os_request, &inputs.lock)?;
+    let pins = match reused.filter(|_| !inputs.lock.upgrade_os) {
         Some(lock) => lock,
         None => {
             let mut lock = Lock::new(os_request);
@@ -393,6 +400,10 @@ async fn plan_root(
 /// its wheel, and a project's wheel comes out of the builder, which needs the runtime. A lock
 /// made for the same runtime and packages pins it, whatever the Python side asks. Packages
 /// added for missing libraries stay added, even on --upgrade: the image needs them.
+///
+/// `--upgrade-os` resolves the runtime's packages again but keeps the builder's: they are not
+/// in the image, and wheels compiled from sdists are cached by the builder they came from, so
+/// keeping it keeps those wheels — and the `deps` layer — byte for byte.
 async fn runtime_packages(
     inputs: &Inputs,
     existing: Option<&Lock>,
@@ -406,14 +417,15 @@ async fn runtime_packages(
         !inputs.lock.upgrade && same_os_request(&l.request, os_request) && has_added(l)
     });
     let (debian, builder) = match same_os {
-        Some(l) => (l.debian.clone(), l.builder.clone()),
-        None => {
+        Some(l) if !inputs.lock.upgrade_os => (l.debian.clone(), l.builder.clone()),
+        same_os => {
+            let builder = same_os.map(|l| l.builder.clone()).unwrap_or_default();
             let mut packages = inputs.packages.clone();
             packages.extend(added.iter().cloned());
             packages.sort();
             packages.dedup();
             let resolved = archive.resolve(&packages, "Debian packages", ctx).await?;
-            (resolved, Vec::new())
+            (resolved, builder)
         }
     };
     Ok((added, debian, builder))
@@ -787,9 +799,12 @@ fn project_wheel(dir: &std::path::Path, compiler: &Compiler) -> Result<LocalApp>
 
 /// Starts fetching the wheels of `pins` (verified, into the cache) in the background.
 fn prefetch_wheels(pins: &[PythonPackage], ctx: &Context) -> Result<tokio::task::JoinHandle<()>> {
+    // Only what is missing: a no-op rebuild needs none of the wheels (its layers are cached),
+    // and hashing two dozen cached wheels here would be most of its time.
+    let cache = ctx.fetcher.cache();
     let downloads = pins
         .iter()
-        .filter(|p| !compile::is_sdist(&p.filename))
+        .filter(|p| !compile::is_sdist(&p.filename) && !cache.holds(&p.sha256))
         .map(python::download)
         .collect::<Result<Vec<_>>>()?;
     let fetcher = ctx.fetcher.clone();

@@ -343,7 +343,7 @@ fn pin_from_index(
 }
 
 /// A distribution file's version: a wheel's from its name, an sdist's from `NAME-VERSION.tar.gz`.
-fn file_version(filename: &str) -> Option<grocker_wheel::Version> {
+pub(crate) fn file_version(filename: &str) -> Option<grocker_wheel::Version> {
     match filename.parse::<WheelFilename>() {
         Ok(wheel) => Some(wheel.version),
         Err(_) => compile::sdist_version(filename),

@@ -22,6 +22,7 @@ fn inputs(archive: &FakeArchive, lock: &std::path::Path) -> Inputs {
         lock: LockSettings {
             path: lock.to_path_buf(),
             upgrade: false,
+            upgrade_os: false,
             locked: false,
         },
         python: None,
@@ -185,6 +186,9 @@ async fn a_damaged_cached_layer_is_rebuilt_not_published() {
         .unwrap();
     let image = grocker_build::build(&plan, &ctx).await.unwrap();
     let os = &image.images()[0].layers()[0];
+    // The cache knows a blob changed by its ctime, which older kernels keep at the
+    // granularity of a timer tick: a change within the tick of the write would go unseen.
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let mut bytes = fs_err::read(&os.blob).unwrap();
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 3] {

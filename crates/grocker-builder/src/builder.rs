@@ -203,15 +203,22 @@ impl Builder {
         Ok(Built::Wheel(wheel))
     }
 
-    /// Compiles the bytecode of everything on the venv's `sys.path` (its site-packages and the
-    /// builder's standard library) into `out`, for builds to read through `PYTHONPYCACHEPREFIX`.
-    /// Only code grocker trusts runs here — `compileall`, no build backend — so no build can
-    /// plant bytecode a later one would load: builds see it read-only.
-    pub(crate) fn compile_bytecode(&self, venv: &Path, out: &Path) -> Result<(), BuilderError> {
+    /// Compiles the bytecode of what the venv's `sys.path` holds — its site-packages
+    /// ([`Bytecode::Environment`]) or the builder's standard library
+    /// ([`Bytecode::StandardLibrary`]) — into `out`, for builds to read through
+    /// `PYTHONPYCACHEPREFIX`. Only code grocker trusts runs here — `compileall`, no build
+    /// backend — so no build can plant bytecode a later one would load: builds see it read-only.
+    pub(crate) fn compile_bytecode(
+        &self,
+        venv: &Path,
+        out: &Path,
+        which: Bytecode,
+    ) -> Result<(), BuilderError> {
         const COMPILE: &str = "import compileall, os, sys\n\
             os.umask(0)  # the files are copied out by the calling user, then removed\n\
+            env = sys.argv[1] == 'env'\n\
             for path in sys.path:\n\
-            \x20   if path and os.path.isdir(path):\n\
+            \x20   if path and os.path.isdir(path) and path.startswith(sys.prefix + '/') == env:\n\
             \x20       compileall.compile_dir(path, quiet=1, workers=0)\n";
         let parent = out.parent().unwrap_or(Path::new("."));
         let staging = tempfile::Builder::new()
@@ -219,10 +226,15 @@ impl Builder {
             .tempdir_in(parent)
             .map_err(BuilderError::io(parent))?;
         unpack::set_mode(staging.path(), 0o777)?;
+        let which = match which {
+            Bytecode::Environment => "env",
+            Bytecode::StandardLibrary => "stdlib",
+        };
         let cmd = vec![
             format!("{ENV_MOUNT}/bin/python"),
             "-c".into(),
             COMPILE.into(),
+            which.into(),
         ];
         let mounts = vec![
             self.read_only(venv, ENV_MOUNT)?,
@@ -365,6 +377,16 @@ fn strings(value: &Value) -> Option<Vec<String>> {
 
 /// Copies the directory tree `from` (written by the build uid) to `to` as files of the calling
 /// user: directories 0755, files 0644; anything else is skipped.
+/// Which part of a build environment's `sys.path` to compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bytecode {
+    /// The venv's own site-packages: the build requirements.
+    Environment,
+    /// Everything else on the path: the builder's standard library, the same for every
+    /// environment of one builder.
+    StandardLibrary,
+}
+
 fn copy_owned(from: &Path, to: &Path) -> Result<(), BuilderError> {
     for entry in fs::read_dir(from).map_err(BuilderError::io(from))? {
         let entry = entry.map_err(BuilderError::io(from))?;

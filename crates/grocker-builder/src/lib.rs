@@ -46,7 +46,8 @@
 //!     glibc: (2, 36),
 //!     arch: grocker_wheel::Arch::X86_64,
 //! })?;
-//! let env = BuildEnv::create(&builder, &work.path().join("env"), &target, &wheels, vec![])?;
+//! let (env, stdlib) = (work.path().join("env"), work.path().join("stdlib"));
+//! let env = BuildEnv::create(&builder, &env, &stdlib, &target, &wheels, vec![])?;
 //! match builder.build_wheel(&source, &system, &env, Path::new("dist"), &mut |l| eprintln!("{l}"))? {
 //!     Built::Wheel(wheel) => assert!(wheel.ends_with("black-24.10.0-py3-none-any.whl")),
 //!     Built::NeedsRequirements(more) => println!("make an environment with {more:?} too"),

@@ -49,6 +49,8 @@ pub struct FileConfig {
     /// The image's platforms (`[linux/amd64, linux/arm64]`): one image each, under an index
     /// (`--platform` wins). Default: this machine's.
     pub platforms: Option<Vec<String>>,
+    /// The shared cache's repository (`REGISTRY/REPOSITORY`, `--cache-repo` wins).
+    pub cache_repo: Option<String>,
 }
 
 /// Debian packages, Grocker's `dependencies: {run: [...], build: [...]}`.

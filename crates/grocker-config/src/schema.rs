@@ -34,6 +34,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "cmd",
     "auto_packages",
     "platforms",
+    "cache_repo",
     "python",
     "manifest",
 ];
@@ -128,6 +129,11 @@ impl Walk {
                 "cmd" => cfg.cmd = cmd(value, &path)?,
                 "auto_packages" => cfg.auto_packages = boolean(value, &path)?,
                 "platforms" => cfg.platforms = platforms(value, &path)?,
+                "cache_repo" => {
+                    let expected =
+                        "a registry repository such as \"registry.example.com/team/cache\"";
+                    cfg.cache_repo = string(value, &path, expected)?;
+                }
                 "manifest" => {
                     boolean(value, &path)?;
                 }

@@ -34,6 +34,7 @@
 
 pub use archive::{DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, Source, index_identity, load_index};
 pub use contents::{ContentsIndex, load_contents};
+pub use copyright::{control_source, copyright_licenses};
 pub use deb::{DebContents, DebOptions, MERGED_USR_DIRS, SPOOL_FROM, read_deb, read_deb_file};
 pub use dpkg::{STATUS_D, control_package_name, status_d_entry, status_d_files};
 pub use error::DebianError;
@@ -48,6 +49,7 @@ pub use version::DebianVersion;
 
 mod archive;
 mod contents;
+mod copyright;
 mod deb;
 mod deb822;
 mod dpkg;

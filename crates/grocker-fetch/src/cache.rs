@@ -92,6 +92,12 @@ impl Cache {
         self.blob_dir().join(sha256.to_string())
     }
 
+    /// Whether a blob with this hash is stored, without reading it: for work that only needs
+    /// to know what is missing (its user hashes it through [`Cache::get`] later).
+    pub fn holds(&self, sha256: &Sha256) -> bool {
+        self.blob_path(sha256).is_file()
+    }
+
     /// The path of the blob with this hash, if it is present and intact.
     ///
     /// The file is re-hashed on every call. That is cheap at our sizes (a few hundred MB per

@@ -2,6 +2,7 @@
 //! unverified small-document requests (InRelease, index pages, byte ranges).
 
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -96,9 +97,13 @@ pub struct Partial {
 /// Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    pub(crate) client: reqwest::Client,
+    /// Made at the first request: reading the system's trust store is most of a no-op
+    /// rebuild's time, and such a build makes no request.
+    pub(crate) client: Arc<OnceLock<Result<reqwest::Client, String>>>,
     pub(crate) cache: Cache,
     pub(crate) options: FetchOptions,
+    /// Downloads in progress, by hash: a file asked for twice at once is downloaded once.
+    pub(crate) downloads: Arc<crate::Flights<grocker_hash::Sha256>>,
 }
 
 impl Fetcher {
@@ -106,22 +111,32 @@ impl Fetcher {
     ///
     /// TLS trusts the platform's certificate store, plus `SSL_CERT_FILE` / `SSL_CERT_DIR` when
     /// set. Proxies come from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case).
+    /// The client is set up at the first request, and a failure to (an unreadable trust
+    /// store) is that request's error.
     pub fn new(cache: Cache, options: FetchOptions) -> Result<Fetcher, FetchError> {
-        // Another crate may have installed a provider already; either way one is in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .tls_certs_merge(crate::tls::system_roots_besides_env())
-            .build()
-            .map_err(|e| FetchError::Client {
-                reason: crate::retry::reason(&e),
-            })?;
         Ok(Fetcher {
-            client,
+            client: Arc::default(),
             cache,
             options,
+            downloads: Arc::default(),
+        })
+    }
+
+    /// The HTTP client, set up on first use.
+    pub(crate) fn http(&self) -> Result<&reqwest::Client, FetchError> {
+        let made = self.client.get_or_init(|| {
+            // Another crate may have installed a provider already; either way one is in place.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .tls_certs_merge(crate::tls::system_roots_besides_env())
+                .build()
+                .map_err(|e| crate::retry::reason(&e))
+        });
+        made.as_ref().map_err(|reason| FetchError::Client {
+            reason: reason.clone(),
         })
     }
 
@@ -142,8 +157,8 @@ impl Fetcher {
 
     /// The underlying client, with the same trust store, proxies and user agent, for requests
     /// this crate does not model (e.g. a registry upload). No retries are applied to it.
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    pub fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        self.http()
     }
 
     /// An unverified small document (InRelease, a simple-index page), retrying transient
@@ -160,7 +175,9 @@ impl Fetcher {
             reason: format!("invalid Accept header: {e}"),
         })?;
         with_retries(url, self.options.retries, |attempt| {
-            let request = self.client.get(url.clone()).header(ACCEPT, accept.clone());
+            let request = self
+                .http()
+                .map(|c| c.get(url.clone()).header(ACCEPT, accept.clone()));
             async move {
                 let response = self.send(url, attempt, request).await?;
                 let final_url = response.url().clone();
@@ -202,7 +219,9 @@ impl Fetcher {
             ByteRange::Suffix(n) => format!("bytes=-{n}"),
         };
         with_retries(url, self.options.retries, |attempt| {
-            let request = self.client.get(url.clone()).header(RANGE, header.as_str());
+            let request = self
+                .http()
+                .map(|c| c.get(url.clone()).header(RANGE, header.as_str()));
             async move {
                 let response = self.send(url, attempt, request).await?;
                 if response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
@@ -239,10 +258,11 @@ impl Fetcher {
         &self,
         url: &Url,
         attempt: u32,
-        request: reqwest::RequestBuilder,
+        request: Result<reqwest::RequestBuilder, FetchError>,
     ) -> Result<reqwest::Response, AttemptError> {
         tracing::debug!("GET {} (attempt {attempt})", redact_url(url));
         let response = request
+            .map_err(AttemptError::Final)?
             .send()
             .await
             .map_err(|e| attempt::classify(url, attempt, e))?;

@@ -107,6 +107,7 @@ impl Fetcher {
     }
 
     async fn fetch_one(&self, item: Download, bar: &ProgressBar) -> Result<PathBuf, FetchError> {
+        let _downloading = self.downloads.claim(&item.sha256).await;
         let cache = self.cache.clone();
         let sha256 = item.sha256;
         // Re-hashing a cached file is blocking work; keep it off the async workers.
@@ -167,7 +168,7 @@ impl Fetcher {
         file.seek(SeekFrom::Start(0)).await.map_err(io_error)?;
 
         let response = self
-            .send(url, attempt, self.client.get(url.clone()))
+            .send(url, attempt, self.http().map(|c| c.get(url.clone())))
             .await?;
         let announced = response.content_length();
         if let (Some(expected), Some(actual)) = (item.size, announced)

@@ -12,6 +12,7 @@
 //!   `SSL_CERT_FILE`/`SSL_CERT_DIR`, honours `HTTPS_PROXY`/`NO_PROXY`, sends credentials given in
 //!   the URL (and never prints them: see [`redact_url`]), and retries transient failures with
 //!   exponential backoff.
+//! - [`Flights`]: one task per key at a time, so concurrent work finds the first's result.
 //! - [`retry`]: that retry policy, shared with the registry client of `grocker-oci`: which
 //!   failures are transient, the backoff schedule, `Retry-After`, and the TLS cause.
 //!
@@ -39,6 +40,7 @@ pub use cache::{Cache, CacheLock};
 pub use client::{ByteRange, Document, FetchOptions, Fetcher, INDEX_TTL, Partial, Progress};
 pub use download::Download;
 pub use error::{FetchError, redact_url};
+pub use flight::Flights;
 pub use tls::system_roots_besides_env;
 
 mod attempt;
@@ -46,5 +48,6 @@ mod cache;
 mod client;
 mod download;
 mod error;
+mod flight;
 pub mod retry;
 mod tls;

@@ -95,6 +95,14 @@ impl Artifact {
         }
     }
 
+    /// The descriptor of what a pull by name resolves: the manifest, or the index.
+    pub fn descriptor(&self) -> crate::Descriptor {
+        match self {
+            Artifact::Image(image) => image.descriptor(),
+            Artifact::Index(index) => index.descriptor(),
+        }
+    }
+
     /// Every platform's image.
     pub fn images(&self) -> &[Image] {
         match self {

@@ -47,7 +47,9 @@ impl Compression {
 }
 
 /// A layer: its compressed blob on disk plus what the config and manifest need to describe it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Two are equal when they describe the same blob at the same place, whatever is known of its
+/// bytes.
+#[derive(Clone, Debug)]
 pub struct Layer {
     /// sha256 of the uncompressed tar (`rootfs.diff_ids` in the config).
     pub diff_id: Digest,
@@ -59,7 +61,33 @@ pub struct Layer {
     pub blob: PathBuf,
     /// The history text of this layer (`history[].created_by` in the config).
     pub created_by: String,
+    /// Whether whoever made this value found the blob to hash to its digest (see
+    /// [`Layer::intact`]).
+    intact: bool,
 }
+
+impl PartialEq for Layer {
+    fn eq(&self, other: &Layer) -> bool {
+        let Layer {
+            diff_id,
+            descriptor,
+            uncompressed_size,
+            blob,
+            created_by,
+            intact: _,
+        } = self;
+        (diff_id, descriptor, uncompressed_size, blob, created_by)
+            == (
+                &other.diff_id,
+                &other.descriptor,
+                &other.uncompressed_size,
+                &other.blob,
+                &other.created_by,
+            )
+    }
+}
+
+impl Eq for Layer {}
 
 impl Layer {
     /// Builds a layer in `dir` (created if needed) from a closure that writes the uncompressed tar.
@@ -105,6 +133,9 @@ impl Layer {
             uncompressed_size,
             blob,
             created_by: created_by.to_string(),
+            // Hashed as it was written, but a value that lives on says nothing of the file
+            // later: sinks hash it as they read it.
+            intact: false,
         })
     }
 
@@ -123,7 +154,21 @@ impl Layer {
             descriptor,
             uncompressed_size,
             created_by: created_by.to_string(),
+            intact: false,
         }
+    }
+
+    /// Says that the blob was checked against its digest just now by the layer's maker (a
+    /// layer cache that hashes its files, or knows them unchanged since): sinks that copy it
+    /// whole then let the kernel copy it rather than hash it again.
+    pub fn intact(mut self) -> Layer {
+        self.intact = true;
+        self
+    }
+
+    /// Whether the blob is known to hash to its digest (see [`Layer::intact`]).
+    pub fn is_intact(&self) -> bool {
+        self.intact
     }
 
     /// The digest of the compressed blob.

@@ -7,6 +7,9 @@
 //! - [`RegistrySink`]: any OCI registry through the distribution API (`--push`), uploading only
 //!   the blobs it lacks, with docker's and podman's credentials;
 //!
+//! and, with the same registry client, [`RemoteCache`]: grocker's cache shared through a
+//! registry repository (`--cache-repo`), one OCI artifact per key.
+//!
 //! A multi-platform image is an [`ImageIndex`] over one [`Image`] per platform; the layout and
 //! the registry hold one ([`Sink::publish_index`]), the archive and the engine hold one
 //! platform's image only.
@@ -56,11 +59,12 @@ pub use index::{Artifact, ImageIndex};
 pub use layer::{Compression, Layer};
 pub use name::{ImageName, ParseImageNameError};
 pub use oci_layout::OciLayoutSink;
+pub use referrer::Referrer;
 /// Entry points for grocker's fuzz targets (`fuzz/`); only built with the `fuzz` feature.
 #[cfg(feature = "fuzz")]
 pub use registry::fuzz;
-pub use registry::{PushReport, RegistryOptions, RegistrySink};
-pub use sink::{Published, RecordError, Recorder, Sink, Tee};
+pub use registry::{CacheKey, CachedEntry, PushReport, RegistryOptions, RegistrySink, RemoteCache};
+pub use sink::{Published, RecordError, Recorder, Sink, Tee, write_atomic};
 
 mod digest;
 mod docker_archive;
@@ -73,5 +77,6 @@ mod layer;
 mod name;
 mod oci_layout;
 mod pgzip;
+mod referrer;
 mod registry;
 mod sink;

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::referrer::EMPTY;
 use crate::sink::{self, OCI_LAYOUT, REF_NAME};
-use crate::{Digest, Image, ImageIndex, ImageName, OciError, Published, Sink, json};
+use crate::{Digest, Image, ImageIndex, ImageName, OciError, Published, Referrer, Sink, json};
 
 /// Writes images into an OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
 ///
@@ -59,18 +60,22 @@ impl OciLayoutSink {
         self.dir.join("blobs/sha256").join(digest.hex())
     }
 
-    /// Writes a blob unless a file of the right size is already there (blobs are immutable).
+    /// Whether a blob file of the right size is there already (blobs are immutable).
+    fn holds(&self, digest: Digest, size: u64) -> bool {
+        fs_err::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// Writes a blob unless [`Self::holds`] it.
     fn put_blob(
         &self,
         digest: Digest,
         size: u64,
         write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
     ) -> Result<(), OciError> {
-        let path = self.blob_path(digest);
-        if fs_err::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size) {
+        if self.holds(digest, size) {
             return Ok(());
         }
-        sink::write_atomic_with(&path, write)
+        sink::write_atomic_with(&self.blob_path(digest), write)
     }
 
     fn read_index(&self, path: &Path) -> Result<Vec<Value>, OciError> {
@@ -103,7 +108,13 @@ impl OciLayoutSink {
             .iter()
             .flat_map(|image| image.layers())
             .filter(|layer| seen.insert(layer.digest()))
-            .map(|layer| Ok((layer, layer.open_blob()?)))
+            .map(|layer| {
+                let source = match layer.is_intact() {
+                    true => Source::Intact(layer.open_file()?),
+                    false => Source::Checked(layer.open_blob()?),
+                };
+                Ok((layer, source))
+            })
             .collect::<Result<Vec<_>, OciError>>()?;
         // `oci-layout` first, as the mark of a layout: whatever a kill or a full disk leaves
         // after it, the next run recognises as a layout and completes.
@@ -114,10 +125,18 @@ impl OciLayoutSink {
         }
         let blobs = self.dir.join("blobs/sha256");
         fs_err::create_dir_all(&blobs).map_err(OciError::io(&blobs))?;
-        for (layer, mut source) in sources {
-            self.put_blob(layer.digest(), layer.descriptor.size, |w| {
-                io::copy(&mut source, w).map(drop)
-            })?;
+        for (layer, source) in sources {
+            let (digest, size) = (layer.digest(), layer.descriptor.size);
+            match source {
+                Source::Intact(mut file) => {
+                    if !self.holds(digest, size) {
+                        sink::copy_atomic(&self.blob_path(digest), file.file_mut())?;
+                    }
+                }
+                Source::Checked(mut reader) => {
+                    self.put_blob(digest, size, |w| io::copy(&mut reader, w).map(drop))?;
+                }
+            }
         }
         for image in images {
             let config = image.config_bytes();
@@ -169,8 +188,61 @@ impl Sink for OciLayoutSink {
         })
     }
 
+    /// The artifact, the empty config and the artifact manifest as blobs, then `index.json`
+    /// listing the manifest — untagged: it is found by its `subject` — in place of an earlier
+    /// artifact of the same type for the same subject.
+    fn attach(
+        &mut self,
+        referrer: &Referrer,
+        _name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let blob = referrer.blob();
+        self.put_blob(referrer.blob_digest(), blob.len() as u64, |w| {
+            w.write_all(blob)
+        })?;
+        self.put_blob(Digest::of(EMPTY), EMPTY.len() as u64, |w| {
+            w.write_all(EMPTY)
+        })?;
+        let manifest = referrer.manifest_bytes();
+        self.put_blob(referrer.digest(), manifest.len() as u64, |w| {
+            w.write_all(manifest)
+        })?;
+        let index_path = self.dir.join("index.json");
+        let mut manifests = self.read_index(&index_path)?;
+        manifests.retain(|entry| !self.same_kind_for_same_subject(entry, referrer));
+        let manifests = referrer.listed_in(manifests);
+        sink::write_atomic(&index_path, &json::to_vec(&sink::index(manifests)))?;
+        Ok(Some(format!(
+            "oci:{}@{}",
+            self.dir.display(),
+            referrer.digest()
+        )))
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         Ok(())
+    }
+}
+
+impl OciLayoutSink {
+    /// Whether the `index.json` entry `entry` is an artifact of `referrer`'s type for the same
+    /// subject (its manifest, read from the layout, says so).
+    fn same_kind_for_same_subject(&self, entry: &Value, referrer: &Referrer) -> bool {
+        if entry["artifactType"].as_str() != Some(referrer.artifact_type()) {
+            return false;
+        }
+        let Some(digest) = entry["digest"]
+            .as_str()
+            .and_then(|d| d.parse::<Digest>().ok())
+        else {
+            return false;
+        };
+        let manifest: Option<Value> = fs_err::read(self.blob_path(digest))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        manifest.is_some_and(|m| {
+            m["subject"]["digest"].as_str() == Some(referrer.subject().digest.to_string().as_str())
+        })
     }
 }
 
@@ -223,4 +295,11 @@ fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, String, bool)>, OciError> {
         out.push((entry.path(), name, is_dir));
     }
     Ok(out)
+}
+
+/// A layer blob to copy into the layout: hashed while it is read, or (known intact) copied by
+/// the kernel.
+enum Source {
+    Checked(crate::layer::BlobReader),
+    Intact(fs_err::File),
 }

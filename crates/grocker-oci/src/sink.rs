@@ -29,6 +29,18 @@ pub trait Sink {
         })
     }
 
+    /// Attaches `referrer` to its subject, an image published under `name` before; returns
+    /// where it went. Sinks that cannot hold one (an archive, the engine) skip it, which is the
+    /// default.
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let _ = (referrer, name);
+        Ok(None)
+    }
+
     /// Completes the batch; for sinks that write at once, does nothing.
     fn finish(self: Box<Self>) -> Result<(), OciError>;
 }
@@ -92,6 +104,18 @@ impl Sink for Tee {
         self.each(|sink| sink.publish_index(index, name))
     }
 
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        let mut locations = Vec::new();
+        for sink in &mut self.sinks {
+            locations.extend(sink.attach(referrer, name)?);
+        }
+        Ok((!locations.is_empty()).then(|| locations.join(" and ")))
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         for sink in self.sinks {
             sink.finish()?;
@@ -148,6 +172,14 @@ where
         Ok(published)
     }
 
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        self.inner.attach(referrer, name)
+    }
+
     fn finish(self: Box<Self>) -> Result<(), OciError> {
         let Self {
             inner,
@@ -192,7 +224,7 @@ pub(crate) fn index(manifests: Vec<Value>) -> Value {
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, so `path`
 /// holds either the old content or the new, never a part.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
@@ -200,6 +232,23 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
 pub(crate) fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), OciError> {
+    write_atomic_to_file(path, |file| {
+        let mut out = io::BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()
+    })
+}
+
+/// Copies `source` to `path` as [`write_atomic_with`] writes, file to file: the kernel copies
+/// (`copy_file_range`, a reflink where the filesystem has them), nothing passes through here.
+pub(crate) fn copy_atomic(path: &Path, source: &mut std::fs::File) -> Result<(), OciError> {
+    write_atomic_to_file(path, |file| io::copy(source, file).map(drop))
+}
+
+fn write_atomic_to_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
 ) -> Result<(), OciError> {
     let dir = parent(path);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -215,11 +264,7 @@ pub(crate) fn write_atomic_with(
     // files no one holds (`remove_stale_temps`), i.e. those of a process that died. Where the
     // filesystem has no locks, the temp file is never taken for stale.
     let _ = temp.as_file().try_lock();
-    let mut out = io::BufWriter::new(temp.as_file_mut());
-    write(&mut out)
-        .and_then(|()| out.flush())
-        .map_err(OciError::io_or_bad_blob(path))?;
-    drop(out);
+    write(temp.as_file_mut()).map_err(OciError::io_or_bad_blob(path))?;
     temp.persist(path).map_err(|e| OciError::Io {
         path: path.to_path_buf(),
         source: e.error,

@@ -48,7 +48,7 @@ pub use conflict::{Replaced, replaced_warnings};
 pub use error::{WheelError, WheelFilenameError};
 pub use filename::{BuildTag, WheelFilename};
 pub use install::{InstallOptions, InstalledWheel, install_wheel, install_wheel_file};
-pub use metadata::CoreMetadata;
+pub use metadata::{CoreMetadata, DeclaredLicenses, declared_licenses};
 pub use pep508::{parse_markers, parse_requirement};
 pub use pep508_rs::pep440_rs::{
     Operator, Version, VersionParseError, VersionSpecifier, VersionSpecifiers,

@@ -23,6 +23,45 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<ExtraName>,
 }
 
+/// The license a distribution declares in its core metadata, for SBOMs: `License-Expression`
+/// (PEP 639, an SPDX expression) when present; else a one-line `License` field (a name, since
+/// many hold a whole license text); else the names of `License ::` classifiers (`License :: OSI
+/// Approved :: MIT License` gives `MIT License`). Empty when it declares none.
+pub fn declared_licenses(bytes: &[u8]) -> DeclaredLicenses {
+    let text = String::from_utf8_lossy(bytes);
+    let headers = headers::parse(&text);
+    if let Some(expression) = headers::first(&headers, "License-Expression")
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        return DeclaredLicenses::Expression(expression.to_string());
+    }
+    let license = headers::first(&headers, "License")
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains('\n') && l.len() <= 100 && *l != "UNKNOWN");
+    if let Some(license) = license {
+        return DeclaredLicenses::Names(vec![license.to_string()]);
+    }
+    let mut names: Vec<String> = headers::all(&headers, "Classifier")
+        .into_iter()
+        .filter(|c| c.starts_with("License ::"))
+        .filter_map(|c| c.rsplit("::").next().map(|n| n.trim().to_string()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    DeclaredLicenses::Names(names)
+}
+
+/// What [`declared_licenses`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeclaredLicenses {
+    /// An SPDX license expression (`MIT OR Apache-2.0`).
+    Expression(String),
+    /// License names, not SPDX identifiers; possibly none.
+    Names(Vec<String>),
+}
+
 impl CoreMetadata {
     /// Parses `METADATA`/`PKG-INFO` bytes, tolerating what real uploads contain: a missing
     /// `Metadata-Version`, folded lines, CRLF, non-UTF-8 descriptions, PEP 345 parenthesized

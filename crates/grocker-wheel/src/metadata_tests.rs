@@ -133,3 +133,28 @@ fn errors_name_the_field() {
     let err = CoreMetadata::parse(b"Name: x\nVersion: 1\nRequires-Dist: ???\n").unwrap_err();
     assert!(err.to_string().contains("`???`"), "{err}");
 }
+
+#[test]
+fn declared_licenses_prefer_the_expression_then_the_field_then_classifiers() {
+    use crate::{DeclaredLicenses, declared_licenses};
+    let pep639 = b"Name: a\nVersion: 1\nLicense-Expression: MIT OR Apache-2.0\nLicense: MIT\n";
+    assert_eq!(
+        declared_licenses(pep639),
+        DeclaredLicenses::Expression("MIT OR Apache-2.0".into())
+    );
+    let field =
+        b"Name: a\nVersion: 1\nLicense: BSD\nClassifier: License :: OSI Approved :: MIT License\n";
+    assert_eq!(
+        declared_licenses(field),
+        DeclaredLicenses::Names(vec!["BSD".into()])
+    );
+    let classifiers = b"Name: a\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\nClassifier: Programming Language :: Python\n";
+    assert_eq!(
+        declared_licenses(classifiers),
+        DeclaredLicenses::Names(vec!["MIT License".into()])
+    );
+    assert_eq!(
+        declared_licenses(b"Name: a\nVersion: 1\n"),
+        DeclaredLicenses::Names(vec![])
+    );
+}

@@ -100,10 +100,24 @@ pub enum Command {
     ///
     /// Examples:
     ///   grocker lock ./service                 writes ./service/grocker.lock
-    ///   grocker lock httpie==3.2.4 --upgrade   newest Debian packages for that release
+    ///   grocker lock httpie==3.2.4 --upgrade   newest packages (Debian and Python) for that release
+    ///   grocker lock httpie==3.2.4 --upgrade-os   newest Debian packages, Python pins kept
     ///   grocker lock ./service --locked        fails when the lock is missing or out of date
     #[command(verbatim_doc_comment)]
     Lock(Box<BuildArgs>),
+
+    /// Report what grocker.lock is behind, without building: Debian packages with a newer
+    /// version in the suite's -security or -updates archive (with the CVE ids the newer
+    /// package's changelog.Debian names since the locked version), and Python packages with a
+    /// newer release on the index (the newest the lock's constraints allow, and the newest).
+    ///
+    /// Examples:
+    ///   grocker outdated                              a table, for people
+    ///   grocker outdated --format json                for machines
+    ///   grocker outdated --fail-on security           exit 1 when a security update is pending (CI)
+    ///   grocker build httpie==3.2.4 --upgrade-os      then apply the Debian updates alone
+    #[command(verbatim_doc_comment)]
+    Outdated(OutdatedArgs),
 
     /// Delete grocker's cache (downloads, built wheels, layers) and the builder images this
     /// grocker version loaded into the engine (Grocker's intermediate images).
@@ -163,6 +177,29 @@ pub struct RuntimeArgs {
     /// one platform; `-o oci:DIR` and registries hold them all.
     #[arg(long, value_name = "PLATFORMS", value_delimiter = ',')]
     pub platform: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// The lock file to read (default: grocker.lock in the current directory).
+    #[arg(long, value_name = "FILE", default_value = "grocker.lock")]
+    pub lock_file: PathBuf,
+
+    /// `table` (for people, default) or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+
+    /// Exit with status 1 when a Debian security update is pending (the report is printed
+    /// first), for a scheduled CI job.
+    #[arg(long, value_name = "WHAT", value_parser = ["security"])]
+    pub fail_on: Option<String>,
+
+    /// Package index (PEP 503/691) instead of PyPI; default from PIP_INDEX_URL or pip.conf.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+
+    #[command(flatten)]
+    pub debian: DebianArgs,
 }
 
 #[derive(Debug, Args)]
@@ -312,9 +349,39 @@ pub struct BuildArgs {
     #[arg(long)]
     pub compile_bytecode: bool,
 
+    /// Write the image's software bill of materials to FILE: every Debian package (purl,
+    /// source package, the .deb's SHA-256, licenses from a machine-readable copyright file) and
+    /// every Python distribution (purl, the file's SHA-256, declared license, whether compiled
+    /// from an sdist), the image's digests. The same lock gives the same bytes. It is also
+    /// attached to the image as an OCI referrer in a registry (`--push`, `-o registry`) and in
+    /// `-o oci:DIR`.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+
+    /// The SBOM's format: `cyclonedx` (CycloneDX 1.6 JSON, default) or `spdx` (SPDX 2.3 JSON).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "cyclonedx",
+        requires = "sbom"
+    )]
+    pub sbom_format: grocker_sbom::Format,
+
     /// Registry (host[:port]) that may be reached over plain HTTP. Loopback registries always may.
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
+
+    /// Share grocker's cache through this registry repository (config `cache_repo`), so CI
+    /// runners reuse each other's work: built wheels and finished layers are looked up there
+    /// before being made, and uploaded after. Entries are checked against the digests their
+    /// keys name; an unreachable or refusing registry is a miss with one warning, never a
+    /// failed build. Credentials and --insecure-registry as for pushes.
+    #[arg(long, value_name = "REGISTRY/REPO", env = "GROCKER_CACHE_REPO")]
+    pub cache_repo: Option<String>,
+
+    /// Read the shared cache but never write to it (builds of untrusted branches).
+    #[arg(long)]
+    pub cache_repo_read_only: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -345,6 +412,12 @@ pub struct LockArgs {
     /// Refresh grocker.lock to the newest packages instead of reusing it.
     #[arg(long, conflicts_with = "locked")]
     pub upgrade: bool,
+
+    /// Refresh only the image's Debian packages (security updates) and keep every Python pin
+    /// and the builder's packages: only the `os` layer changes, so a push uploads that layer,
+    /// the config and the manifest.
+    #[arg(long, conflicts_with_all = ["locked", "upgrade"])]
+    pub upgrade_os: bool,
 
     /// Fail instead of resolving again when grocker.lock is missing or does not match the request.
     #[arg(long)]

@@ -65,6 +65,7 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
             let settings = settings::BuildSettings::resolve(*args)?;
             runtime()?.block_on(commands::lock::lock(settings, report))
         }
+        Command::Outdated(args) => runtime()?.block_on(commands::outdated::outdated(args, report)),
         Command::Purge(args) => commands::purge::purge(&args),
     }
 }
@@ -85,6 +86,7 @@ pub(crate) fn publish(
     name: &grocker_oci::ImageName,
     plan: &Plan,
     ctx: &Context,
+    referrers: &[grocker_oci::Referrer],
     mut record: impl FnMut(&grocker_oci::Published) -> Result<()>,
 ) -> Result<()> {
     use grocker_oci::{ImageName, Published, RecordError, Sink};
@@ -102,6 +104,16 @@ pub(crate) fn publish(
     };
     let mut sink = Box::new(grocker_oci::Recorder::new(sink, after));
     artifact.publish(sink.as_mut(), name)?;
+    // Attached once the image is there: a referrer's subject must exist (and a registry
+    // without the referrers API lists it under a tag named after the image's digest).
+    for referrer in referrers {
+        if let Some(location) = sink.attach(referrer, name)? {
+            tracing::info!(
+                "attached {} to {name}: {location}",
+                referrer.artifact_type()
+            );
+        }
+    }
     sink.finish()?;
     Ok(())
 }

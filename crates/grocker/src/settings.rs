@@ -236,7 +236,13 @@ pub struct BuildSettings {
     /// Whether to make the image (`--no-build-image`: dependencies and lock only).
     pub build_image: bool,
     pub insecure_registries: Vec<String>,
+    /// The shared cache's repository (`--cache-repo`, `GROCKER_CACHE_REPO`, `cache_repo`).
+    pub cache_repo: Option<String>,
+    /// `--cache-repo-read-only`.
+    pub cache_repo_read_only: bool,
     pub result_file: Option<PathBuf>,
+    /// `--sbom FILE` and its format.
+    pub sbom: Option<(PathBuf, grocker_sbom::Format)>,
     pub epoch: SourceDateEpoch,
 }
 
@@ -348,7 +354,13 @@ impl BuildSettings {
             push: !args.no_push,
             build_image: !args.no_build_image,
             insecure_registries: args.insecure_registry,
+            cache_repo: args
+                .cache_repo
+                .or(file.cache_repo)
+                .filter(|r| !r.is_empty()),
+            cache_repo_read_only: args.cache_repo_read_only,
             result_file: args.result_file,
+            sbom: args.sbom.map(|path| (path, args.sbom_format)),
             epoch: SourceDateEpoch::from_env()?,
         })
     }
@@ -460,6 +472,7 @@ fn lock(args: LockArgs, project: Option<&std::path::Path>) -> LockSettings {
     LockSettings {
         path: args.lock_file.unwrap_or(default),
         upgrade: args.upgrade,
+        upgrade_os: args.upgrade_os,
         locked: args.locked,
     }
 }
@@ -504,7 +517,7 @@ fn project_lock(args: ProjectArgs, input: &AppInput) -> Result<ProjectLockSettin
     })
 }
 
-fn debian(args: DebianArgs) -> Result<DebianSources> {
+pub(crate) fn debian(args: DebianArgs) -> Result<DebianSources> {
     let url = |flag: &str, value: Option<String>, default: &str| -> Result<Url> {
         let value = value.unwrap_or_else(|| default.to_string());
         let url = Url::parse(value.trim_end_matches('/'))

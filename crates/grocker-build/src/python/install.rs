@@ -22,7 +22,7 @@ use tokio::runtime::Handle;
 use crate::bytecode::Interpreter;
 use crate::compile::{self, Compiler};
 use crate::context::Context;
-use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
+use crate::layers::{INDEXES, LayerCache, LayerKey, LayerKind, Notes};
 use crate::python::LocalApp;
 use crate::release::Release;
 use crate::source_tree::{APP_DIR, SourceTree};
@@ -99,7 +99,7 @@ impl VenvLayers<'_> {
             h.finish()
         };
         let app_name = self.release.name.to_string();
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         let mut out = PythonLayers {
             layers: Vec::new(),
             elf: Vec::new(),
@@ -144,13 +144,14 @@ impl VenvLayers<'_> {
             let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
             // A layer is only reused with its index: without one (a cache from before indexes),
             // it is written again, which gives the same bytes.
-            let hit =
-                cache
-                    .lookup(&key, Compression::Gzip, &created_by)
-                    .and_then(|(layer, notes)| {
-                        let index = cached_index(ctx, &layer)?;
-                        Some((layer, notes, index))
-                    });
+            let _writing = LayerCache::claim(&key).await;
+            let hit = cache
+                .lookup(&key, Compression::Gzip, &created_by)
+                .await
+                .and_then(|(layer, notes)| {
+                    let index = cached_index(ctx, &layer)?;
+                    Some((layer, notes, index))
+                });
             let (layer, notes, index, tree) = match hit {
                 Some((layer, notes, index)) => (layer, notes, index, None),
                 None => {
@@ -219,20 +220,17 @@ impl VenvLayers<'_> {
             tokio::task::block_in_place(|| interpreter.compile(&mut tree, site, &spool))?;
         }
         let _stage = ctx.report.stage(format!("Writing the {kind} layer"));
-        let cache = LayerCache::new(ctx.fetcher.cache());
+        let cache = LayerCache::new(ctx);
         let (key, created_by) = (layer.key.clone(), layer.created_by.to_string());
-        let (n, epoch) = (notes.clone(), ctx.epoch);
+        let n = notes.clone();
+        let text = index.to_string();
         let (layer, tree) = tokio::task::spawn_blocking(move || {
             cache
-                .build(&key, Compression::Gzip, &created_by, &tree, epoch, &n)
+                .build(&key, &created_by, &tree, &n, Some(&text))
                 .map(|layer| (layer, tree))
         })
         .await
         .context("the layer writer stopped unexpectedly")??;
-        ctx.fetcher
-            .cache()
-            .put_keyed(INDEXES, &layer.digest().hex(), index.to_string().as_bytes())
-            .context("recording the layer's index in the cache")?;
         Ok((layer, notes, tree, index))
     }
 
@@ -398,9 +396,6 @@ fn elf_facts(tree: &Tree) -> Result<(bool, bool)> {
     }
     Ok((elf, iconv))
 }
-
-/// Where the layer cache's neighbour keeps each venv layer's [`VenvIndex`], by layer digest.
-const INDEXES: &str = "venv-index";
 
 /// The index recorded for `layer`, if there is a readable one.
 fn cached_index(ctx: &Context, layer: &Layer) -> Option<VenvIndex> {

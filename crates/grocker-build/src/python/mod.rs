@@ -5,4 +5,7 @@ mod install;
 mod resolve;
 
 pub use install::VenvLayers;
-pub use resolve::{LocalApp, PythonRequest, VENV, download, resolve, resolve_wheels, target, venv};
+pub use resolve::{
+    LocalApp, PythonRequest, VENV, download, read_wheel_metadata, resolve, resolve_wheels, target,
+    venv,
+};

@@ -36,6 +36,11 @@ pub struct LocalApp {
 }
 
 impl LocalApp {
+    /// The wheel's core metadata (`METADATA`).
+    pub fn metadata(&self) -> &[u8] {
+        &self.metadata
+    }
+
     pub fn from_wheel(
         filename: &str,
         wheel: &std::path::Path,
@@ -495,7 +500,7 @@ impl IndexProvider<'_> {
 }
 
 /// `*.dist-info/METADATA` of a wheel on disk.
-fn read_wheel_metadata(path: &std::path::Path) -> Result<Vec<u8>> {
+pub fn read_wheel_metadata(path: &std::path::Path) -> Result<Vec<u8>> {
     let mut zip = zip::ZipArchive::new(fs_err::File::open(path)?)
         .with_context(|| format!("{} is not a readable wheel (a zip archive)", path.display()))?;
     let names: Vec<String> = zip

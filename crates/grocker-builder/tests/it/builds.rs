@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use grocker_builder::{BuildSystem, BuilderError, Built, Engine, Mount, RunSpec};
+use grocker_builder::{BuildEnv, BuildSystem, BuilderError, Built, Engine, Mount, RunSpec};
 
 use crate::common::*;
 
@@ -394,4 +394,45 @@ fn a_backend_that_byte_compiles_its_files_builds() {
     let mut log = Log::default();
     let wheel = wheel(&builder, &src, out.path(), &mut log.sink());
     assert!(wheel_names(&wheel).contains(&"tiny.py".to_string()));
+}
+
+#[test]
+fn environments_share_the_standard_librarys_bytecode() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(builder) = builder() else { return };
+    let full = env(&builder, &[]);
+    // Another environment, with one requirement only, for the same builder.
+    let tmp = scratch();
+    let setuptools: Vec<(String, std::path::PathBuf)> = fs_err::read_dir(wheelhouse())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("setuptools-")
+        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    assert_eq!(setuptools.len(), 1, "{setuptools:?}");
+    let small = BuildEnv::create(
+        &builder,
+        &tmp.path().join("env"),
+        &stdlib(&builder),
+        &target(),
+        &setuptools,
+        vec![],
+    )
+    .unwrap();
+    let os_pyc = "usr/lib/python3.11/os.cpython-311.pyc";
+    let shared = fs_err::metadata(stdlib(&builder).join(os_pyc)).unwrap();
+    for env in [&full, &small] {
+        let linked = fs_err::metadata(env.pycache().join(os_pyc)).unwrap();
+        assert_eq!((linked.dev(), linked.ino()), (shared.dev(), shared.ino()));
+    }
+    // Each environment's own packages are compiled in it, and only there.
+    let site = "opt/grocker-build-env/lib/python3.11/site-packages";
+    let has = |env: &BuildEnv, package: &str| env.pycache().join(site).join(package).is_dir();
+    assert!(has(&small, "setuptools") && has(&full, "setuptools"));
+    assert!(has(&full, "hatchling") && !has(&small, "hatchling"));
 }

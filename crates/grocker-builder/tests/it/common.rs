@@ -181,6 +181,13 @@ pub fn wheel_names(wheel: &Path) -> Vec<String> {
     zip.file_names().map(|n| n.unwrap().into_owned()).collect()
 }
 
+/// Where the standard library's bytecode of `builder` is kept for the tests' environments.
+pub fn stdlib(builder: &Builder) -> PathBuf {
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(builder.image(), &mut key);
+    cache_dir().join(format!("stdlib-{:016x}", std::hash::Hasher::finish(&key)))
+}
+
 /// The build environment with every wheel of the wheelhouse, made once per run (its bytecode
 /// compiled by `builder`), and said to hold the dynamic requirements `dynamic`.
 pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
@@ -196,10 +203,12 @@ pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
         wheels.sort();
         // Named after its wheels and the builder image, so later runs reuse it.
         let mut key = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&(&wheels, builder.image()), &mut key);
+        // v2: the standard library's bytecode linked from `stdlib`, not compiled in the
+        // environment (an environment an older test run left would not be).
+        std::hash::Hash::hash(&(&wheels, builder.image(), "v2"), &mut key);
         let dir = cache_dir().join(format!("env-{:016x}", std::hash::Hasher::finish(&key)));
         let start = Instant::now();
-        BuildEnv::create(builder, &dir, &target(), &wheels, vec![])
+        BuildEnv::create(builder, &dir, &stdlib(builder), &target(), &wheels, vec![])
             .unwrap_or_else(|e| panic!("{e}"));
         eprintln!("build environment ready in {:.1?}", start.elapsed());
         dir

@@ -87,7 +87,7 @@ fn missing_explicit_file_is_named() {
 fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     assert_eq!(
         yaml_err("runtime: bookworm/3.11\nentrypoint: app\n"),
-        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, python, manifest"
+        "conf/.grocker.yml:2: unknown key `entrypoint` (did you mean `entrypoint_name`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, cache_repo, python, manifest"
     );
     assert_eq!(
         yaml_err("dependencies:\n  run: []\n  buld: [gcc]\n"),
@@ -103,7 +103,7 @@ fn unknown_keys_name_the_key_the_file_and_the_valid_keys() {
     );
     assert_eq!(
         err.unwrap_err().to_string(),
-        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, python, manifest"
+        "pyproject.toml:2: unknown key `tool.grocker.volume` (did you mean `volumes`?); valid keys are runtime, runtimes, dependencies, pip_constraint, volumes, ports, envs, repositories, docker_image_prefix, image_base_name, entrypoint_name, cmd, auto_packages, platforms, cache_repo, python, manifest"
     );
 }
 

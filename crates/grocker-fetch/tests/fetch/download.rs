@@ -144,15 +144,16 @@ async fn first_error_wins_and_cancels_the_rest() {
         _ => Reply::Status(404),
     });
     let (_dir, fetcher) = fetcher();
-    let item = |path: &str| Download {
+    // Two files: one hash asked twice is downloaded once (the second waits for the first).
+    let item = |path: &str, content: &[u8]| Download {
         url: url(&server, path),
-        sha256: Sha256::digest(b"x"),
+        sha256: Sha256::digest(content),
         size: None,
         label: path.into(),
     };
     let started = Instant::now();
     let err = fetcher
-        .get_all_verified(vec![item("/slow"), item("/missing")])
+        .get_all_verified(vec![item("/slow", b"x"), item("/missing", b"y")])
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
@@ -211,4 +212,28 @@ async fn range_requests_and_documents() {
         server.requests().last().unwrap().header("accept"),
         Some(accept)
     );
+}
+
+#[tokio::test]
+async fn one_file_asked_twice_at_once_is_downloaded_once() {
+    // The platforms of one build fetch the wheels they share at the same moment.
+    let server = ScriptedServer::start(|_| {
+        Reply::Delayed(
+            Duration::from_millis(200),
+            Box::new(Reply::Ok(b"shared".to_vec())),
+        )
+    });
+    let (_dir, fetcher) = fetcher();
+    let item = || Download {
+        url: url(&server, "/shared.whl"),
+        sha256: Sha256::digest(b"shared"),
+        size: None,
+        label: "shared.whl".into(),
+    };
+    let (a, b) = tokio::join!(
+        fetcher.get_all_verified(vec![item()]),
+        fetcher.get_all_verified(vec![item()])
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(server.requests().len(), 1);
 }

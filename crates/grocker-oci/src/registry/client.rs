@@ -43,6 +43,8 @@ pub(crate) struct Session<'a> {
     pub(crate) cx: Context<'a>,
     pub(crate) auth: &'a mut AuthState,
     pub(crate) retries: u32,
+    /// How long a request without a body of its own timeout may take.
+    pub(crate) timeout: Duration,
 }
 
 /// The timeout for a request carrying `len` bytes.
@@ -83,7 +85,7 @@ impl Session<'_> {
                 .build()
                 .map_err(|e| cx.fatal("build a request", &e))?;
             if request.timeout().is_none() {
-                *request.timeout_mut() = Some(REQUEST_TIMEOUT);
+                *request.timeout_mut() = Some(self.timeout);
             }
             if same_origin(request.url(), &cx.target.base)
                 && let Some(value) = self.auth.authorization(&cx, scopes)?

@@ -8,17 +8,20 @@
 //! [`Image::manifest_bytes`], so the registry's digest is [`Image::digest`]. A 401 is answered
 //! with the password or a token (`auth.rs`) from docker's or podman's credential files
 //! (`credentials.rs`); 5xx, 429 and dropped connections are retried with backoff (`client.rs`).
-//! Where a name points (Docker Hub included) is `target.rs`.
+//! Where a name points (Docker Hub included) is `target.rs`. The same conversation also serves
+//! the shared cache (`cache.rs`, `--cache-repo`), with no retries and short timeouts.
 //!
 //! HTTPS always, trusting the platform's store and `SSL_CERT_FILE`/`SSL_CERT_DIR` (`tls.rs`);
 //! plain HTTP only for loopback registries (`localhost`, `127.0.0.0/8`, `::1`) and those the
 //! user lists as insecure, as Docker does.
 
 mod auth;
+mod cache;
 mod client;
 mod credentials;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+mod referrers;
 mod target;
 mod upload;
 
@@ -29,6 +32,7 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 
 use self::auth::AuthState;
+pub use self::cache::{CacheKey, CachedEntry, RemoteCache};
 use self::client::{Context, Session};
 use self::credentials::CredentialSources;
 pub(crate) use self::target::{Target, plain_http_allowed};
@@ -206,6 +210,7 @@ impl RegistrySink {
             },
             auth: &mut self.auth,
             retries: self.options.retries,
+            timeout: client::REQUEST_TIMEOUT,
         };
         let placed = self.placed.entry(target.registry.clone()).or_default();
         let blobs = images.iter().flat_map(|image| {
@@ -262,11 +267,11 @@ impl RegistrySink {
     /// Runs `push` on a thread of its own: reqwest's blocking client panics when built or
     /// waited on inside an async runtime, and grocker's CLI publishes from one. The thread
     /// takes the caller's tracing subscriber along.
-    fn on_push_thread(
+    fn on_push_thread<T: Send>(
         &mut self,
         name: &ImageName,
-        push: impl FnOnce(&mut Self) -> Result<Published, OciError> + Send,
-    ) -> Result<Published, OciError> {
+        push: impl FnOnce(&mut Self) -> Result<T, OciError> + Send,
+    ) -> Result<T, OciError> {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
@@ -300,6 +305,14 @@ impl Sink for RegistrySink {
         name: &ImageName,
     ) -> Result<Published, OciError> {
         self.on_push_thread(name, |sink| sink.push(index.images(), Some(index), name))
+    }
+
+    fn attach(
+        &mut self,
+        referrer: &crate::Referrer,
+        name: &ImageName,
+    ) -> Result<Option<String>, OciError> {
+        self.on_push_thread(name, |sink| sink.push_referrer(referrer, name).map(Some))
     }
 
     /// Every push is complete when `publish` returns.

@@ -24,10 +24,17 @@ pub(crate) const MONOLITHIC_MAX: u64 = 64 << 20;
 const CHUNK: u64 = 16 << 20;
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// A blob of an image: a layer (a file) or the config (bytes).
+/// A blob of an image: a layer (a file) or the config (bytes); or of a cache entry: a file or
+/// bytes whose digest the caller computed.
 pub(crate) enum Blob<'a> {
     Layer(&'a Layer),
     Config(&'a Image),
+    File {
+        digest: Digest,
+        size: u64,
+        path: &'a std::path::Path,
+    },
+    Bytes(Digest, &'a [u8]),
 }
 
 /// What became of a blob.
@@ -50,6 +57,7 @@ impl Blob<'_> {
         match self {
             Blob::Layer(layer) => layer.digest(),
             Blob::Config(image) => image.config_digest(),
+            Blob::File { digest, .. } | Blob::Bytes(digest, _) => *digest,
         }
     }
 
@@ -57,6 +65,8 @@ impl Blob<'_> {
         match self {
             Blob::Layer(layer) => layer.descriptor.size,
             Blob::Config(image) => image.config_bytes().len() as u64,
+            Blob::File { size, .. } => *size,
+            Blob::Bytes(_, bytes) => bytes.len() as u64,
         }
     }
 
@@ -69,10 +79,21 @@ impl Blob<'_> {
                     .map_err(OciError::io(&layer.blob))?;
                 Ok(Body::sized(file.take(len), len))
             }
-            Blob::Config(image) => {
+            Blob::File { path, .. } => {
+                let mut file = fs_err::File::open(path).map_err(OciError::io(path))?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(OciError::io(path))?;
+                Ok(Body::sized(file.take(len), len))
+            }
+            Blob::Config(_) | Blob::Bytes(..) => {
+                let all = match self {
+                    Blob::Config(image) => image.config_bytes(),
+                    Blob::Bytes(_, bytes) => bytes,
+                    _ => &[],
+                };
                 let range = usize::try_from(offset).unwrap_or(usize::MAX)
                     ..usize::try_from(offset + len).unwrap_or(usize::MAX);
-                let bytes = image.config_bytes().get(range).unwrap_or_default();
+                let bytes = all.get(range).unwrap_or_default();
                 Ok(Body::from(bytes.to_vec()))
             }
         }

@@ -1,17 +1,25 @@
 //! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use grocker_build::{Context, Plan, Reporter};
-use grocker_oci::{ImageName, RegistryOptions, Sink, Tee};
+use grocker_oci::{ImageName, RegistryOptions, RemoteCache, Sink, Tee};
 
 use crate::output;
 use crate::settings::{BuildSettings, Output};
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+    if !settings.build_image && settings.sbom.is_some() {
+        bail!("--sbom describes an image, and --no-build-image makes none: drop one of them");
+    }
     if settings.build_image {
         crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     }
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    let ctx = Context::new(
+        report.clone(),
+        settings.inputs.lock.refresh(),
+        settings.epoch,
+    )?
+    .with_remote(shared_cache(&settings)?);
     let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
     let app = plan
         .app()
@@ -38,17 +46,53 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // layers are written.
     let sink = sinks(&settings, &name, report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    // The SBOM is written before the image is published, and attached to it there (an OCI
+    // referrer in a layout or a registry).
+    let mut referrers = Vec::new();
+    if let Some((path, format)) = &settings.sbom {
+        let sbom = grocker_build::sbom(&plan, &image, &name.to_string(), &ctx).await?;
+        let bytes = sbom.to_json(*format);
+        grocker_oci::write_atomic(path, &bytes)?;
+        referrers.push(grocker_oci::Referrer::new(
+            image.descriptor(),
+            format.media_type(),
+            bytes,
+        ));
+    }
     crate::publish(
         sink,
         &image,
         &name,
         &plan,
         &ctx,
+        &referrers,
         |published| match &settings.result_file {
             Some(path) => write_result(path, &settings, &plan, &name, published, &image),
             None => Ok(()),
         },
     )
+}
+
+/// The shared cache (`--cache-repo`), reached as pushes reach registries.
+pub(crate) fn shared_cache(settings: &BuildSettings) -> Result<Option<RemoteCache>> {
+    let Some(repo) = &settings.cache_repo else {
+        if settings.cache_repo_read_only {
+            anyhow::bail!(
+                "--cache-repo-read-only without a shared cache: give --cache-repo \
+                 REGISTRY/REPOSITORY (or GROCKER_CACHE_REPO, or cache_repo in .grocker.yml)"
+            );
+        }
+        return Ok(None);
+    };
+    let registry = RegistryOptions {
+        insecure_registries: settings.insecure_registries.clone(),
+        ..RegistryOptions::default()
+    };
+    Ok(Some(RemoteCache::new(
+        repo,
+        &registry,
+        settings.cache_repo_read_only,
+    )?))
 }
 
 /// The chosen output, and the registry too when the image is pushed (Grocker's default).

@@ -2,5 +2,6 @@
 
 pub mod build;
 pub mod lock;
+pub mod outdated;
 pub mod purge;
 pub mod root;

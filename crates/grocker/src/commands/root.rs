@@ -22,7 +22,11 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         return Ok(());
     }
     crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
-    let ctx = Context::new(report.clone(), settings.inputs.lock.upgrade, settings.epoch)?;
+    let ctx = Context::new(
+        report.clone(),
+        settings.inputs.lock.refresh(),
+        settings.epoch,
+    )?;
     // Open the destination first: a bad destination is reported before minutes of work.
     let sink = output::open(
         settings.output.as_ref(),
@@ -32,5 +36,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
     )?;
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
-    crate::publish(sink, &image, &settings.image_name, &plan, &ctx, |_| Ok(()))
+    crate::publish(sink, &image, &settings.image_name, &plan, &ctx, &[], |_| {
+        Ok(())
+    })
 }

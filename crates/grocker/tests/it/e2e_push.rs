@@ -68,6 +68,17 @@ impl Registry {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The registry's storage (distribution's filesystem driver layout).
+    pub(crate) fn storage(&self) -> PathBuf {
+        self._dir.path().join("data/docker/registry/v2")
+    }
+
+    /// Stops the registry now (tests of a registry that goes away).
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Request lines the registry logged so far (it logs to stderr or stdout by version).
     pub(crate) fn requests(&self) -> Vec<String> {
         let mut text = fs_err::read_to_string(&self.log).unwrap_or_default();

@@ -4,11 +4,14 @@
 
 mod common;
 mod e2e_build;
+mod e2e_cache;
 mod e2e_compile;
 mod e2e_locks;
 mod e2e_platforms;
 mod e2e_push;
 mod e2e_python_source;
 mod e2e_root;
+mod e2e_sbom;
+mod e2e_updates;
 mod hermetic_build;
 mod hermetic_root;
