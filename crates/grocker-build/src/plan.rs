@@ -227,7 +227,7 @@ async fn plan_platform(
     let (added, debian, builder) =
         runtime_packages(inputs, existing.as_ref(), &os_request, &archive, ctx).await?;
     let interpreter = interpreter_pin(inputs, existing.as_ref(), &os_request, ctx).await?;
-    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let has_added = |l: &&Lock| pins_added(l, &added);
     let target = python::target(inputs.runtime, arch, &debian, interpreter.as_ref())?;
     let compiler = Arc::new(Compiler::new(
         CompilerInputs {
@@ -362,7 +362,7 @@ async fn plan_root(
 ) -> Result<PlatformPlan> {
     let arch = archive.arch();
     let added = added_packages(inputs, existing.as_ref(), &os_request);
-    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let has_added = |l: &&Lock| pins_added(l, &added);
     let reusable = existing.as_ref().filter(has_added);
     let reused = reuse(reusable, &os_request, &inputs.lock)?;
     let pins = match reused.filter(|_| !inputs.lock.upgrade_os) {
@@ -412,7 +412,7 @@ async fn runtime_packages(
     ctx: &Context,
 ) -> Result<(Vec<String>, Vec<DebianPackage>, Vec<DebianPackage>)> {
     let added = added_packages(inputs, existing, os_request);
-    let has_added = |l: &&Lock| added.iter().all(|a| l.debian.iter().any(|p| &p.name == a));
+    let has_added = |l: &&Lock| pins_added(l, &added);
     let same_os = existing.filter(|l| {
         !inputs.lock.upgrade && same_os_request(&l.request, os_request) && has_added(l)
     });
@@ -514,6 +514,13 @@ fn os_request(inputs: &Inputs, arch: Arch) -> Request {
         architectures: vec![],
         interpreter: crate::cpython::request(inputs.runtime, &inputs.python_source),
     }
+}
+
+/// Whether `lock` pins every package in `added` (those grocker added for missing libraries).
+fn pins_added(lock: &Lock, added: &[String]) -> bool {
+    added
+        .iter()
+        .all(|a| lock.debian.iter().any(|p| &p.name == a))
 }
 
 /// The Debian packages grocker added for missing libraries: this build's, and those of a lock
