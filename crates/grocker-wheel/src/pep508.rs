@@ -4,6 +4,7 @@
 //!
 //! - a package name ending in `.`, `-` or `_` followed by anything but the end of the text
 //!   (`idna.=3.10`): its parser accepts the name, then `expect`s it to be valid;
+//! - the same for an extra name (`pkg[etrax-1.16.0.]`);
 //! - a non-ASCII character where the parser slices the text by bytes (`extra == "x"é`): it
 //!   slices inside the character.
 //!
@@ -18,6 +19,7 @@ use pep508_rs::{MarkerTree, Pep508Error, Pep508ErrorSource, Requirement};
 pub fn parse_requirement(text: &str) -> Result<Requirement, Pep508Error> {
     check_ascii(text)?;
     check_name_end(text)?;
+    check_extras_end(text)?;
     Requirement::from_str(text)
 }
 
@@ -53,7 +55,7 @@ fn check_ascii(text: &str) -> Result<(), Pep508Error> {
 fn check_name_end(text: &str) -> Result<(), Pep508Error> {
     let start = text.len() - text.trim_start().len();
     let name_len = text[start..]
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .find(|c: char| !is_name_char(c))
         .unwrap_or(text.len() - start);
     let name = &text[start..start + name_len];
     match name.chars().last() {
@@ -65,6 +67,38 @@ fn check_name_end(text: &str) -> Result<(), Pep508Error> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Each extra name in the brackets after the package name must end with a letter or digit too.
+fn check_extras_end(text: &str) -> Result<(), Pep508Error> {
+    let Some(open) = text.find('[') else {
+        return Ok(());
+    };
+    // Only the brackets right after the name hold extras; a `[` later (a URL, a marker string)
+    // is not pep508_rs's extras parser.
+    let before = text[..open].trim();
+    if before.is_empty() || !before.chars().all(is_name_char) {
+        return Ok(());
+    }
+    let close = text[open..].find(']').map_or(text.len(), |at| open + at);
+    let inside = &text[open + 1..close];
+    let mut at = 0;
+    for run in inside.split(|c: char| !is_name_char(c)) {
+        if let Some(last @ ('.' | '-' | '_')) = run.chars().last() {
+            return Err(error(
+                text,
+                open + 1 + at + run.len() - 1,
+                1,
+                format!("extra name `{run}` must end with a letter or digit, not `{last}`"),
+            ));
+        }
+        at += run.len() + 1;
+    }
+    Ok(())
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
 #[cfg(test)]
@@ -88,6 +122,22 @@ mod tests {
         }
         // A trailing `.` at the very end is pep508_rs's own error, not a panic either.
         assert!(parse_requirement("idna.").is_err());
+    }
+
+    /// fuzz/ wheel_files (CI, stop 23): an extra name ending in `.` in a METADATA Requires-Dist.
+    #[test]
+    fn fuzz_crash_extra_name_ending_in_dot() {
+        for text in [
+            "pkg[etrax-1.16.0.]",
+            "pkg [ok, bad_ ] ; python_version > '3'",
+            "pkg[a. b]",
+            "pkg[x-]>=1",
+        ] {
+            let err = parse_requirement(text).unwrap_err();
+            assert!(err.to_string().contains("extra name"), "{text}: {err}");
+        }
+        parse_requirement("pkg[a.b, c-d, e_f]>=1").unwrap();
+        parse_requirement("pkg @ https://example.com/x[y.]/pkg-1.0-py3-none-any.whl").unwrap();
     }
 
     /// fuzz/ wheel_files crash-1d3dc68f: a non-ASCII character after a marker in METADATA.
