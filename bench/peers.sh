@@ -7,6 +7,7 @@ UV_WHEEL=uv-$UV_VERSION-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 UV_WHEEL_SHA256=d7f459fe4fd247d830351c75686d3996ace3c6f3f728eb0e85a30b7ada0cef19
 UV_BUILDER=bench-uv-builder:latest
 UV_RUNTIME=bench-uv-runtime:latest
+GR_RUNTIME=bench-grocker-runtime:bookworm-3.11 # grocker root's image, loaded like the peer's base
 UV_CACHE_MOUNT="cached mount /root/.cache/grocker-bench-uv " # the recipe's, as BuildKit describes it
 RUN_LABEL=grocker-bench.run=$$-$RANDOM
 G8_VERSION=8.3
@@ -48,12 +49,14 @@ prepare_uv() {
   base_image "$UV_BUILDER" "$BENCH/bases/uv-builder.Dockerfile" "$ctx"
   mkdir -p "$WORK/empty-ctx"
   base_image "$UV_RUNTIME" "$BENCH/bases/uv-runtime.Dockerfile" "$WORK/empty-ctx"
-  # grocker's runtime, present as `grocker root` leaves it (index, .debs, os layer), not timed.
+  # grocker's runtime, present as `grocker root` leaves it (index, .debs, os layer), not timed,
+  # and loaded into the engine, as the peer's runtime base is there: grocker's cache then
+  # remembers that the engine has the os layer, and its loads leave it out.
   UV_SEED=$WORK/runtime-seed
   say "grocker root: the runtime grocker's uv cases start from (not measured)"
-  (cd "$WORK" && GROCKER_CACHE_DIR=$UV_SEED "$GROCKER" root -r bookworm/3.11 -o "oci:$WORK/root-oci" \
+  IMAGES+=("$GR_RUNTIME")
+  (cd "$WORK" && GROCKER_CACHE_DIR=$UV_SEED "$GROCKER" root -r bookworm/3.11 -o docker -n "$GR_RUNTIME" \
     --lock-file "$WORK/root.lock") >>"$LOGS/bases.log" 2>&1 || die "grocker root failed; see $LOGS/bases.log"
-  rm -rf "$WORK/root-oci"
   # The builder's standard library bytecode, as any earlier project build leaves it (a base, like
   # the .pyc files Debian's python3 brings into the peer's builder): a project with a backend
   # (flit-core) that neither uv case uses, so no build requirement of theirs is cached.

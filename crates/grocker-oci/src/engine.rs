@@ -10,6 +10,7 @@ use grocker_engine::{Body, ChunkedWriter, Client};
 use serde_json::Value;
 
 use crate::docker_archive::{self, ArchiveEntry, ArchiveError};
+use crate::engine_memo::EngineMemo;
 use crate::{Digest, Image, ImageName, OciError, Published, Sink};
 
 /// Generous: `/_ping` answers at once, but a busy engine can be slow to accept.
@@ -23,20 +24,28 @@ const ADVICE: &str = "without an engine, use `-o docker-archive:FILE` or `-o oci
 #[derive(Debug)]
 pub struct DockerEngineSink {
     engine: Client,
+    memo: Option<EngineMemo>,
 }
 
 impl DockerEngineSink {
     /// The engine named by `DOCKER_HOST`, else `/var/run/docker.sock`; checked with `/_ping`.
     pub fn from_env() -> Result<DockerEngineSink, OciError> {
         let engine = Client::from_env(CONNECT_TIMEOUT, ADVICE)?;
-        Ok(DockerEngineSink { engine })
+        Ok(DockerEngineSink { engine, memo: None })
     }
 
     /// The engine at `docker_host` (`unix:///path` or `tcp://host:port`); checked with `/_ping`
     /// so that an engine that is not there is reported before anything is built.
     pub fn connect(docker_host: &str) -> Result<DockerEngineSink, OciError> {
         let engine = Client::connect(docker_host, CONNECT_TIMEOUT, ADVICE)?;
-        Ok(DockerEngineSink { engine })
+        Ok(DockerEngineSink { engine, memo: None })
+    }
+
+    /// Remembers in `dir` which layers this engine was given, so that an image on a base an
+    /// earlier image brought is loaded without sending the base again (see `engine_memo`).
+    pub fn remembering_in(mut self, dir: &std::path::Path) -> Self {
+        self.memo = Some(EngineMemo::new(dir, self.engine.host()));
+        self
     }
 
     /// Streams the docker-archive of `entry`, without the `omitted` layers, as the request body.
@@ -52,6 +61,12 @@ impl DockerEngineSink {
         let sent = match docker_archive::write_archive(std::slice::from_ref(entry), omitted, body) {
             Ok(body) => body.finish().map(drop).map_err(ArchiveError::Write),
             Err(e) => Err(e),
+        };
+        // A failure on this side (a layer's blob unreadable): the engine still waits for the
+        // rest of the body, and hanging up is what ends its load, with nothing tagged.
+        let sent = match sent {
+            Err(ArchiveError::Oci(e)) => return Err(e),
+            sent => sent,
         };
         // If the engine hung up early, its reply says why better than "broken pipe".
         let reply = conn.read_response();
@@ -82,13 +97,13 @@ impl DockerEngineSink {
         Ok(())
     }
 
-    /// What of `image` Docker's engine already has under `name`, as far as can be told cheaply:
-    /// `None` when `name` is this very image (same ID, so nothing to load), else the bottom
-    /// layers it shares with the image `name` has now (same diff IDs from the bottom up, so the
-    /// same chain IDs in the engine's layer store). `docker load` looks a layer up by chain ID
-    /// before it reads its file, so such layers need not be sent (the os layer of an app's
-    /// image: 50 MB the engine would unpack to a temporary directory only to find it has
-    /// them). Empty for any other engine, or when anything is unclear.
+    /// What of `image` Docker's engine already has, as far as can be told cheaply: `None`
+    /// when `name` is this very image (same ID, so nothing to load), else the bottom layers it
+    /// shares with the image `name` has now, or that an earlier load gave the engine (same
+    /// diff IDs from the bottom up, so the same chain IDs in the engine's layer store). `docker
+    /// load` looks a layer up by chain ID before it reads its file, so such layers need not be
+    /// sent (the os layer of an app's image: 50 MB the engine would unpack to a temporary
+    /// directory only to find it has them). Empty for any other engine.
     fn layers_present(&self, image: &Image, name: &ImageName) -> Option<BTreeSet<Digest>> {
         let get = |path: &str| -> Option<Value> {
             let response = self.engine.request("GET", path, None, "inspect").ok()?;
@@ -103,23 +118,31 @@ impl DockerEngineSink {
         if !docker {
             return Some(BTreeSet::new());
         }
-        let Some(current) = get(&format!("/images/{}/json", name.normalized())) else {
-            return Some(BTreeSet::new());
+        let named = match get(&format!("/images/{}/json", name.normalized())) {
+            None => 0,
+            Some(current) if current["Id"].as_str() == Some(&image.config_digest().to_string()) => {
+                return None;
+            }
+            Some(current) => {
+                let theirs = current["RootFS"]["Layers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                image
+                    .layers()
+                    .iter()
+                    .zip(theirs)
+                    .take_while(|(ours, theirs)| theirs.as_str() == Some(&ours.diff_id.to_string()))
+                    .count()
+            }
         };
-        if current["Id"].as_str() == Some(&image.config_digest().to_string()) {
-            return None;
-        }
-        let theirs = current["RootFS"]["Layers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let remembered = self.memo.as_ref().map_or(0, |memo| memo.present(image));
         Some(
             image
                 .layers()
                 .iter()
-                .zip(theirs)
-                .take_while(|(ours, theirs)| theirs.as_str() == Some(&ours.diff_id.to_string()))
-                .map(|(ours, _)| ours.digest())
+                .take(named.max(remembered))
+                .map(|layer| layer.digest())
                 .collect(),
         )
     }
@@ -166,6 +189,9 @@ impl Sink for DockerEngineSink {
                     self.load(&entry, &BTreeSet::new())?;
                 }
             }
+        }
+        if let Some(memo) = &self.memo {
+            memo.loaded(image);
         }
         let id = self.image_id(name)?.unwrap_or(image.config_digest());
         Ok(Published {

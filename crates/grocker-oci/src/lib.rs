@@ -69,6 +69,7 @@ pub use sink::{Published, RecordError, Recorder, Sink, Tee, write_atomic};
 mod digest;
 mod docker_archive;
 mod engine;
+mod engine_memo;
 mod error;
 mod image;
 mod index;

@@ -571,8 +571,8 @@ fn engine_sink_loads_into_the_local_engine() {
     docker_rmi(&name);
 }
 
-/// `base` under a second layer holding `etc/extra` = `extra`.
-fn stacked(layers: &Path, base: &Image, extra: &[u8]) -> Image {
+/// `below` under one more layer holding `etc/extra` = `extra`.
+fn stacked(layers: &Path, below: &[Layer], extra: &[u8]) -> Image {
     let top = Layer::build(layers, Compression::Gzip, "grocker test top layer", |w| {
         let mut tar = tar::Builder::new(w);
         let mut header = tar::Header::new_ustar();
@@ -590,7 +590,8 @@ fn stacked(layers: &Path, base: &Image, extra: &[u8]) -> Image {
         created: 1_700_000_000,
         ..ImageConfig::default()
     };
-    let layers = vec![base.layers()[0].clone(), top];
+    let mut layers = below.to_vec();
+    layers.push(top);
     Image::new(&config, layers, BTreeMap::new()).unwrap()
 }
 
@@ -599,8 +600,8 @@ fn engine_sink_sends_only_the_layers_the_engine_lacks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("layers");
     let base = image(&dir, Compression::Gzip, GREETING);
-    let first = stacked(&dir, &base, b"one");
-    let second = stacked(&dir, &base, b"two");
+    let first = stacked(&dir, &base.layers()[..1], b"one");
+    let second = stacked(&dir, &base.layers()[..1], b"two");
     let name = unique_name("partial");
     let publish = |image: &Image| {
         let mut sink = Box::new(DockerEngineSink::from_env().unwrap());
@@ -620,6 +621,52 @@ fn engine_sink_sends_only_the_layers_the_engine_lacks() {
     fs_err::remove_file(&second.layers()[1].blob).unwrap();
     assert_eq!(publish(&second).digest, second.config_digest());
     docker_rmi(&name);
+}
+
+/// An image on a base an earlier load gave the engine, under another name (an app on the
+/// runtime `grocker root -o docker` loaded): the sink remembers, and leaves the base out.
+#[test]
+fn engine_sink_remembers_the_layers_it_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, memo) = (tmp.path().join("layers"), tmp.path().join("memo"));
+    let base = image(&dir, Compression::Gzip, GREETING);
+    // A layer no other test loads: the engine cannot have it from elsewhere.
+    let unique = format!("memo {} {:?}", std::process::id(), std::time::SystemTime::now());
+    let runtime = stacked(&dir, &base.layers()[..1], unique.as_bytes());
+    let on_runtime = |extra: &[u8]| stacked(&dir, runtime.layers(), extra);
+    let (app, other, third) = (on_runtime(b"app"), on_runtime(b"other"), on_runtime(b"third"));
+    let names: Vec<ImageName> = ["memo-runtime", "memo-app", "memo-other", "memo-third"]
+        .into_iter()
+        .map(unique_name)
+        .collect();
+    let publish = |image: &Image, name: &ImageName, remember: bool| {
+        let mut sink = DockerEngineSink::from_env().unwrap();
+        if remember {
+            sink = sink.remembering_in(&memo);
+        }
+        let mut sink = Box::new(sink);
+        let published = sink.publish(image, name);
+        sink.finish().unwrap();
+        published
+    };
+    publish(&runtime, &names[0], true).unwrap();
+    // The engine forgot the runtime since: the memo is stale, and the whole archive is sent.
+    docker_rmi(&names[0]);
+    let published = publish(&app, &names[1], true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(published.digest, app.config_digest());
+    assert_eq!(docker_run(&names[1]), GREETING);
+    // The engine has the runtime again (under the app's name). Its blobs are gone here: the
+    // next image on it loads only if the sink leaves them out, as the memo says it may.
+    for layer in runtime.layers() {
+        fs_err::remove_file(&layer.blob).unwrap();
+    }
+    publish(&other, &names[2], true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(docker_id(&names[2]), other.config_digest().to_string());
+    assert_eq!(docker_run(&names[2]), GREETING);
+    // Without the memo, the sink sends every layer, and the missing blob stops it.
+    assert!(publish(&third, &names[3], false).is_err());
+    docker_rmi(&names[1]);
+    docker_rmi(&names[2]);
 }
 
 #[test]

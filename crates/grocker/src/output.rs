@@ -1,6 +1,6 @@
 //! Opening the sink the user chose (or the default one), ko-style: one publish step.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use grocker_build::Reporter;
@@ -12,16 +12,21 @@ use grocker_oci::{
 use crate::settings::Output;
 
 /// Opens the sink for `output`. With no `-o`, the local engine if one answers, else a
-/// docker-archive in the current directory; the choice is said out loud.
+/// docker-archive in the current directory; the choice is said out loud. `cache` is grocker's
+/// cache directory, where the engine sink remembers which layers the engine was given.
 pub fn open(
     output: Option<&Output>,
     name: &ImageName,
     registry: &RegistryOptions,
+    cache: &Path,
     report: &Reporter,
 ) -> Result<Box<dyn Sink>> {
+    let engine = || -> Result<DockerEngineSink, grocker_oci::OciError> {
+        Ok(DockerEngineSink::from_env()?.remembering_in(&cache.join("engine-layers")))
+    };
     let output = match output {
         Some(o) => o.clone(),
-        None => match DockerEngineSink::from_env() {
+        None => match engine() {
             Ok(engine) => {
                 report.note("No -o given: loading the image into the local engine.");
                 return Ok(Box::new(engine));
@@ -37,7 +42,7 @@ pub fn open(
         },
     };
     Ok(match output {
-        Output::Docker => Box::new(DockerEngineSink::from_env()?),
+        Output::Docker => Box::new(engine()?),
         Output::Oci(dir) => Box::new(OciLayoutSink::new(&dir)?),
         Output::DockerArchive(file) => Box::new(DockerArchiveSink::new(&file)?),
         Output::Registry => {

@@ -44,7 +44,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     let name = settings.image_name_for(app)?;
     // The destination is opened before the image is built: a bad one is reported before the
     // layers are written.
-    let sink = sinks(&settings, &name, report)?;
+    let sink = sinks(&settings, &name, ctx.fetcher.cache().root(), report)?;
     let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
     // The SBOM is written before the image is published, and attached to it there (an OCI
     // referrer in a layout or a registry).
@@ -96,12 +96,17 @@ pub(crate) fn shared_cache(settings: &BuildSettings) -> Result<Option<RemoteCach
 }
 
 /// The chosen output, and the registry too when the image is pushed (Grocker's default).
-fn sinks(settings: &BuildSettings, name: &ImageName, report: &Reporter) -> Result<Box<dyn Sink>> {
+fn sinks(
+    settings: &BuildSettings,
+    name: &ImageName,
+    cache: &std::path::Path,
+    report: &Reporter,
+) -> Result<Box<dyn Sink>> {
     let registry = RegistryOptions {
         insecure_registries: settings.insecure_registries.clone(),
         ..RegistryOptions::default()
     };
-    let sink = output::open(settings.output.as_ref(), name, &registry, report)?;
+    let sink = output::open(settings.output.as_ref(), name, &registry, cache, report)?;
     if settings.output == Some(Output::Registry) || !settings.push {
         return Ok(sink);
     }

@@ -32,6 +32,7 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         settings.output.as_ref(),
         &settings.image_name,
         &grocker_oci::RegistryOptions::default(),
+        ctx.fetcher.cache().root(),
         report,
     )?;
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
