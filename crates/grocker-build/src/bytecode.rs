@@ -10,7 +10,10 @@
 //!
 //! The `.pyc` files are PEP 552 "unchecked hash" ones: their bytes depend on the source and the
 //! interpreter only, never on file dates (which a layer sets to `SOURCE_DATE_EPOCH` anyway), and
-//! the interpreter runs with `PYTHONHASHSEED=0`, so the same lock still gives the same image.
+//! the interpreter runs with `PYTHONHASHSEED=0`. That still leaves marshal's `FLAG_REF`, set on
+//! whatever objects happen to be referenced twice in the compiling process (which depends on
+//! the files a worker compiled before): every `.pyc` goes into the layer in `grocker_pyc`'s
+//! canonical form, so the same lock gives the same image.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +22,11 @@ use anyhow::{Context, Result, bail};
 use grocker_fetch::Cache;
 use grocker_fs::{Entry, Kind, RelPath, Spool, Tree};
 use grocker_hash::Sha256;
+use grocker_pyc::PycError;
+
+/// What the cache keys of layers with bytecode say of it: a new value when the bytes of the
+/// `.pyc` files change for the same inputs, so that older layers are not reused.
+pub const KEY: &str = "bytecode: unchecked-hash pyc by the runtime's interpreter, canonical v2";
 
 /// What the interpreter runs: compile every file under argv[1], naming them as under argv[2].
 const COMPILE: &str = "import compileall, py_compile, sys\n\
@@ -125,10 +133,11 @@ impl Interpreter {
         pycs.sort();
         for rel in pycs {
             let file = src.join(&rel);
-            let content = spool
-                .add(fs_err::File::open(&file)?)
-                .with_context(|| format!("spooling {}", file.display()))?;
             let path = RelPath::new(&format!("{dir}/{rel}"))?;
+            let pyc = canonical(path.as_str(), fs_err::read(&file)?)?;
+            let content = spool
+                .add(pyc.as_slice())
+                .with_context(|| format!("spooling {}", file.display()))?;
             if let Some(parent) = path.parent() {
                 tree.insert(parent, Entry::dir(0o755))?;
             }
@@ -178,6 +187,50 @@ impl Interpreter {
         }
         Ok(())
     }
+}
+
+/// `pyc`, the file at `path`, in canonical form (`grocker_pyc`). A file of a Python that
+/// crate does not know (a pre-release) stays as it is, with a warning: its bytes may then
+/// differ between builds. Any other error is one, naming the file: CPython wrote it, so a
+/// file grocker cannot read is grocker's to fix.
+pub fn canonical(path: &str, pyc: Vec<u8>) -> Result<Vec<u8>> {
+    match grocker_pyc::canonicalize(&pyc) {
+        Ok(canonical) => Ok(canonical),
+        Err(e @ PycError::UnsupportedVersion { .. }) => {
+            tracing::warn!("/{path} left as compiled, which may differ between builds: {e}");
+            Ok(pyc)
+        }
+        Err(e) => Err(e).with_context(|| format!("making /{path} canonical")),
+    }
+}
+
+/// Every `.pyc` file of `tree` in canonical form (see [`canonical`]); how many there are.
+pub fn canonicalize_tree(tree: &mut Tree) -> Result<usize> {
+    let pycs: Vec<RelPath> = tree
+        .iter()
+        .filter(|(path, entry)| {
+            path.as_str().ends_with(".pyc") && matches!(entry.kind, Kind::File(_))
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    for path in &pycs {
+        let Some(entry) = tree.get(path) else {
+            continue;
+        };
+        let Kind::File(content) = &entry.kind else {
+            continue;
+        };
+        let pyc = content
+            .read_all()
+            .with_context(|| format!("reading /{path}"))?;
+        let canonical = canonical(path.as_str(), pyc.to_vec())?;
+        let entry = Entry {
+            kind: Kind::File(grocker_fs::Content::inline(canonical)),
+            ..entry.clone()
+        };
+        tree.replace(path.clone(), entry)?;
+    }
+    Ok(pycs.len())
 }
 
 fn collect_pycs(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {

@@ -5,15 +5,15 @@
 //! has the compilers and the `-dev` packages of the libraries CPython's modules link. It is
 //! built in `/tmp/cpython` (a fixed path: the debug information and `sysconfig` record it),
 //! with `SOURCE_DATE_EPOCH` (GCC's `__DATE__`, `getbuildinfo.c`) and `PYTHONHASHSEED=0`, so
-//! the same tarball, image and flags give the same binaries (a few `.pyc` files still differ
-//! between builds: see below). What an application image has no use
-//! for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
+//! the same tarball, image and flags give the same binaries. What an application image has no
+//! use for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
 //! the static library, manual pages; binaries are stripped. The standard library's bytecode
-//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, and in one
-//! process, in compileall's sorted order — marshal writes a back-reference for an object another
-//! reference keeps alive, so with worker processes (`-j0`) a file's bytes depended on which
-//! files its worker had compiled before (two builds from empty caches differed in 74 of 534
-//! `.pyc` files; in one process, still 13: the interpreter's own state counts too).
+//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, in one
+//! process, in compileall's sorted order. That is not enough for the same bytes: marshal flags
+//! for back-reference every object another reference keeps alive, and which are depends on the
+//! interpreter's state (two builds from empty caches differed in 13 of 534 files, 74 with
+//! worker processes). The caller makes each `.pyc` canonical (`grocker_pyc`) when the tar
+//! becomes a layer, which is what makes two builds give the same layer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
