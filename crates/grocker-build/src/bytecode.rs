@@ -192,8 +192,19 @@ impl Interpreter {
 /// `pyc`, the file at `path`, in canonical form (`grocker_pyc`). A file of a Python that
 /// crate does not know (a pre-release) stays as it is, with a warning: its bytes may then
 /// differ between builds. Any other error is one, naming the file: CPython wrote it, so a
-/// file grocker cannot read is grocker's to fix.
+/// file grocker cannot read is grocker's to fix — and so is a timestamp-based one, whose
+/// header records when the source was written.
 pub fn canonical(path: &str, pyc: Vec<u8>) -> Result<Vec<u8>> {
+    // PEP 552: bit 0 of the flags word makes it hash-based; bit 1 (check the source) is off in
+    // "unchecked hash" files.
+    if let Some(flags) = pyc.get(4..8)
+        && flags != [1, 0, 0, 0]
+    {
+        bail!(
+            "/{path} is not an \"unchecked hash\" .pyc file (PEP 552 flags {flags:02x?}): \
+             grocker compiles only those, whose bytes do not depend on file dates"
+        );
+    }
     match grocker_pyc::canonicalize(&pyc) {
         Ok(canonical) => Ok(canonical),
         Err(e @ PycError::UnsupportedVersion { .. }) => {
@@ -245,4 +256,60 @@ fn collect_pycs(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 3.13 `.pyc` with header flags `flags` of `("ab", "ab")`, both items flagged.
+    fn pyc(magic: u16, flags: u8) -> Vec<u8> {
+        let mut out = magic.to_le_bytes().to_vec();
+        out.extend_from_slice(&[b'\r', b'\n', flags, 0, 0, 0]);
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(b"\xa9\x02\xda\x02abr\x01\x00\x00\x00");
+        out
+    }
+
+    #[test]
+    fn layers_get_canonical_pyc_files() {
+        let canonical = canonical("x.pyc", pyc(3571, 1)).unwrap();
+        assert_eq!(&canonical[16..], b")\x02\xda\x02abr\x00\x00\x00\x00");
+        let mut tree = Tree::new();
+        tree.insert(
+            RelPath::new("a/x.pyc").unwrap(),
+            Entry::file(pyc(3571, 1), 0o644),
+        )
+        .unwrap();
+        assert_eq!(canonicalize_tree(&mut tree).unwrap(), 1);
+        let Kind::File(content) = &tree.get(&RelPath::new("a/x.pyc").unwrap()).unwrap().kind else {
+            panic!("not a file");
+        };
+        assert_eq!(content.read_all().unwrap().to_vec(), canonical);
+    }
+
+    #[test]
+    fn timestamp_pyc_files_and_broken_ones_are_errors() {
+        let err = canonical("lib/x.pyc", pyc(3571, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/lib/x.pyc is not an \"unchecked hash\""),
+            "{err}"
+        );
+        let mut broken = pyc(3571, 1);
+        broken.truncate(20);
+        let err = format!("{:#}", canonical("lib/x.pyc", broken).unwrap_err());
+        assert!(
+            err.contains("making /lib/x.pyc canonical: marshal data truncated"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_python_grocker_pyc_does_not_know_is_kept_as_compiled() {
+        // 3.15's first alpha.
+        let pyc = pyc(3650, 1);
+        assert_eq!(canonical("x.pyc", pyc.clone()).unwrap(), pyc);
+    }
 }
