@@ -10,10 +10,12 @@
 //!
 //! The `.pyc` files are PEP 552 "unchecked hash" ones: their bytes depend on the source and the
 //! interpreter only, never on file dates (which a layer sets to `SOURCE_DATE_EPOCH` anyway), and
-//! the interpreter runs with `PYTHONHASHSEED=0`. That still leaves marshal's `FLAG_REF`, set on
-//! whatever objects happen to be referenced twice in the compiling process (which depends on
-//! the files a worker compiled before): every `.pyc` goes into the layer in `grocker_pyc`'s
-//! canonical form, so the same lock gives the same image.
+//! the interpreter runs with `PYTHONHASHSEED=0`. That still leaves what the compiling process
+//! did before a file: it decides which strings are interned (so which equal strings are one
+//! object) and which objects marshal flags for back-reference. So each process is a fresh one
+//! that compiles a fixed share of the sorted files, in order (never compileall's workers, who
+//! take whatever file comes next), and every `.pyc` goes into the layer in `grocker_pyc`'s
+//! canonical form: the same lock gives the same image.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,12 +28,25 @@ use grocker_pyc::PycError;
 
 /// What the cache keys of layers with bytecode say of it: a new value when the bytes of the
 /// `.pyc` files change for the same inputs, so that older layers are not reused.
-pub const KEY: &str = "bytecode: unchecked-hash pyc by the runtime's interpreter, canonical v2";
+pub const KEY: &str =
+    "bytecode: unchecked-hash pyc by the runtime's interpreter, fixed shares, canonical v2";
 
-/// What the interpreter runs: compile every file under argv[1], naming them as under argv[2].
-const COMPILE: &str = "import compileall, py_compile, sys\n\
-    compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,\n\
-    \x20   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n";
+/// What each interpreter process runs: compile the files listed in argv[3] (NUL-separated,
+/// relative to argv[1]), in that order, naming them as under argv[2].
+const COMPILE: &str = "import compileall, os, py_compile, sys\n\
+    src, named, listing = sys.argv[1:4]\n\
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH\n\
+    for rel in open(listing, encoding='utf-8', newline='').read().split('\\0'):\n\
+    \x20   if rel:\n\
+    \x20       ddir = os.path.join(named, os.path.dirname(rel))\n\
+    \x20       compileall.compile_file(os.path.join(src, rel), ddir=ddir, quiet=2,\n\
+    \x20                               invalidation_mode=mode)\n";
+
+/// Files per interpreter process. What a process compiled before shows in the next file's
+/// bytes (which strings are interned, so which are one object), so each process is fresh and
+/// gets a fixed share of the sorted files — never "whichever worker is free", as compileall's
+/// workers do, nor a share that depends on this machine's cores.
+const FILES_PER_PROCESS: usize = 400;
 
 /// The runtime's interpreter, written out under the cache.
 #[derive(Clone, Debug)]
@@ -127,7 +142,38 @@ impl Interpreter {
             return Ok(());
         }
         sources.write_dir(&src)?;
-        self.run(&src, &format!("/{dir}"))?;
+        let files: Vec<&str> = sources.iter().map(|(path, _)| path.as_str()).collect();
+        let chunks: Vec<&[&str]> = files.chunks(FILES_PER_PROCESS).collect();
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let named = format!("/{dir}");
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parallel.min(chunks.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<()> {
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(at) else {
+                                return Ok(());
+                            };
+                            let listing = work.path().join(format!("files-{at}"));
+                            fs_err::write(&listing, chunk.join("\0"))?;
+                            self.run(&src, &named, &listing)?;
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a bytecode worker panicked")))
+                })
+                .collect()
+        });
+        for result in results {
+            result?;
+        }
         let mut pycs = Vec::new();
         collect_pycs(&src, &src, &mut pycs)?;
         pycs.sort();
@@ -146,7 +192,8 @@ impl Interpreter {
         Ok(())
     }
 
-    fn run(&self, src: &Path, named: &str) -> Result<()> {
+    /// Compiles the files `listing` names, in one fresh interpreter.
+    fn run(&self, src: &Path, named: &str, listing: &Path) -> Result<()> {
         let (major, minor) = self.python;
         // This machine's own loader: the interpreter is the runtime's for this machine's
         // architecture (another platform's `.pyc` files are the same bytes).
@@ -168,10 +215,12 @@ impl Interpreter {
             .arg("--library-path")
             .arg(&libs)
             .arg(&python)
-            // No user site-packages; the standard library from the runtime, not the host.
-            .args(["-s", "-c", COMPILE])
+            // No user site-packages; the standard library from the runtime, not the host; no
+            // `.pyc` of what the interpreter imports written into the cache's copy of it.
+            .args(["-s", "-B", "-c", COMPILE])
             .arg(src)
             .arg(named)
+            .arg(listing)
             .env_clear()
             .env("PYTHONHOME", &home)
             .env("PYTHONHASHSEED", "0")
