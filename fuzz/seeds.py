@@ -2,7 +2,7 @@
 """Writes the seed inputs of every fuzz target into fuzz/corpus/<target>/seed-*, from the
 repository's real files: the Debian test data (InRelease, Packages, .debs), the test wheels,
 the lock fixtures of grocker-project, plus .debs built here by dpkg-deb with each compression
-grocker reads. Run it again when those fixtures change; libFuzzer's own finds are merged into
+grocker reads, and .pyc files compiled by the Python that runs this script. Run it again when those fixtures change; libFuzzer's own finds are merged into
 the same directories by `scripts/fuzz --merge`.
 
     fuzz/seeds.py
@@ -312,6 +312,53 @@ def registry_seeds():
         write("registry", name, data)
 
 
+PYC_SOURCE = """
+# A module with a constant of every kind marshal writes.
+import sys
+NUMBERS = (0, -1, 2**40, -2**100, 1.5, -0.0, 2j, 1e308 * 10)
+TEXT = ("", "{", "\\u00e9t\\u00e9", "\\u20ac", "a" * 300, b"bytes", b"")
+SETS = frozenset({"a", "b"}), frozenset()
+def f(a, /, b=NUMBERS, *args, c=..., **kw):
+    x = [a, b, c]
+    def g():
+        return x, TEXT, SETS, sys
+    try:
+        return g() if a else None
+    except (ValueError, TypeError):
+        raise
+class C:
+    def m(self):
+        return f"{self!r:>10}" + super().__repr__()
+"""
+
+
+def pyc_seeds(tmp):
+    import importlib.util
+    import marshal
+    import py_compile
+
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    source = os.path.join(tmp, "kinds.py")
+    with open(source, "w") as f:
+        f.write(PYC_SOURCE)
+    out = os.path.join(tmp, "kinds.pyc")
+    # `dfile`: no temporary path in the seed, which stays the same from run to run.
+    py_compile.compile(source, cfile=out, dfile="kinds.py", invalidation_mode=mode, doraise=True)
+    write("pyc", "kinds", read(out))
+    # A module of the standard library, small enough for a seed.
+    import colorsys
+
+    py_compile.compile(
+        colorsys.__file__, cfile=out, dfile="colorsys.py", invalidation_mode=mode, doraise=True
+    )
+    write("pyc", "colorsys", read(out))
+    # Marshal data that is not a code object: dicts, lists, sets, shared objects.
+    shared = ("shared", 10**20)
+    value = {"list": [shared, shared, {1, 2}], "dict": {"k": shared}, "none": None, "t": True}
+    header = importlib.util.MAGIC_NUMBER + b"\x01\x00\x00\x00" + b"\x00" * 8
+    write("pyc", "dict", header + marshal.dumps(value))
+
+
 def main():
     if shutil.which("dpkg-deb") is None:
         sys.exit("fuzz/seeds.py: dpkg-deb is needed to build the .deb seeds (scripts/setup installs it)")
@@ -322,6 +369,7 @@ def main():
         lock_seeds()
         grocker_lock_seeds()
         registry_seeds()
+        pyc_seeds(tmp)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@
 //!
 //! The `.pyc` files are PEP 552 "unchecked hash" ones: their bytes depend on the source and the
 //! interpreter only, never on file dates (which a layer sets to `SOURCE_DATE_EPOCH` anyway), and
-//! the interpreter runs with `PYTHONHASHSEED=0`, so the same lock still gives the same image.
+//! the interpreter runs with `PYTHONHASHSEED=0`. That still leaves what the compiling process
+//! did before a file: it decides which strings are interned (so which equal strings are one
+//! object) and which objects marshal flags for back-reference. So each process is a fresh one
+//! that compiles a fixed share of the sorted files, in order (never compileall's workers, who
+//! take whatever file comes next), and every `.pyc` goes into the layer in `grocker_pyc`'s
+//! canonical form: the same lock gives the same image.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,11 +24,29 @@ use anyhow::{Context, Result, bail};
 use grocker_fetch::Cache;
 use grocker_fs::{Entry, Kind, RelPath, Spool, Tree};
 use grocker_hash::Sha256;
+use grocker_pyc::PycError;
 
-/// What the interpreter runs: compile every file under argv[1], naming them as under argv[2].
-const COMPILE: &str = "import compileall, py_compile, sys\n\
-    compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,\n\
-    \x20   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n";
+/// What the cache keys of layers with bytecode say of it: a new value when the bytes of the
+/// `.pyc` files change for the same inputs, so that older layers are not reused.
+pub const KEY: &str =
+    "bytecode: unchecked-hash pyc by the runtime's interpreter, fixed shares, canonical v2";
+
+/// What each interpreter process runs: compile the files listed in argv[3] (NUL-separated,
+/// relative to argv[1]), in that order, naming them as under argv[2].
+const COMPILE: &str = "import compileall, os, py_compile, sys\n\
+    src, named, listing = sys.argv[1:4]\n\
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH\n\
+    for rel in open(listing, encoding='utf-8', newline='').read().split('\\0'):\n\
+    \x20   if rel:\n\
+    \x20       ddir = os.path.join(named, os.path.dirname(rel))\n\
+    \x20       compileall.compile_file(os.path.join(src, rel), ddir=ddir, quiet=2,\n\
+    \x20                               invalidation_mode=mode)\n";
+
+/// Files per interpreter process. What a process compiled before shows in the next file's
+/// bytes (which strings are interned, so which are one object), so each process is fresh and
+/// gets a fixed share of the sorted files — never "whichever worker is free", as compileall's
+/// workers do, nor a share that depends on this machine's cores.
+const FILES_PER_PROCESS: usize = 400;
 
 /// The runtime's interpreter, written out under the cache.
 #[derive(Clone, Debug)]
@@ -119,16 +142,48 @@ impl Interpreter {
             return Ok(());
         }
         sources.write_dir(&src)?;
-        self.run(&src, &format!("/{dir}"))?;
+        let files: Vec<&str> = sources.iter().map(|(path, _)| path.as_str()).collect();
+        let chunks: Vec<&[&str]> = files.chunks(FILES_PER_PROCESS).collect();
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let named = format!("/{dir}");
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parallel.min(chunks.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<()> {
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(at) else {
+                                return Ok(());
+                            };
+                            let listing = work.path().join(format!("files-{at}"));
+                            fs_err::write(&listing, chunk.join("\0"))?;
+                            self.run(&src, &named, &listing)?;
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a bytecode worker panicked")))
+                })
+                .collect()
+        });
+        for result in results {
+            result?;
+        }
         let mut pycs = Vec::new();
         collect_pycs(&src, &src, &mut pycs)?;
         pycs.sort();
         for rel in pycs {
             let file = src.join(&rel);
-            let content = spool
-                .add(fs_err::File::open(&file)?)
-                .with_context(|| format!("spooling {}", file.display()))?;
             let path = RelPath::new(&format!("{dir}/{rel}"))?;
+            let pyc = canonical(path.as_str(), fs_err::read(&file)?)?;
+            let content = spool
+                .add(pyc.as_slice())
+                .with_context(|| format!("spooling {}", file.display()))?;
             if let Some(parent) = path.parent() {
                 tree.insert(parent, Entry::dir(0o755))?;
             }
@@ -137,7 +192,8 @@ impl Interpreter {
         Ok(())
     }
 
-    fn run(&self, src: &Path, named: &str) -> Result<()> {
+    /// Compiles the files `listing` names, in one fresh interpreter.
+    fn run(&self, src: &Path, named: &str, listing: &Path) -> Result<()> {
         let (major, minor) = self.python;
         // This machine's own loader: the interpreter is the runtime's for this machine's
         // architecture (another platform's `.pyc` files are the same bytes).
@@ -159,10 +215,12 @@ impl Interpreter {
             .arg("--library-path")
             .arg(&libs)
             .arg(&python)
-            // No user site-packages; the standard library from the runtime, not the host.
-            .args(["-s", "-c", COMPILE])
+            // No user site-packages; the standard library from the runtime, not the host; no
+            // `.pyc` of what the interpreter imports written into the cache's copy of it.
+            .args(["-s", "-B", "-c", COMPILE])
             .arg(src)
             .arg(named)
+            .arg(listing)
             .env_clear()
             .env("PYTHONHOME", &home)
             .env("PYTHONHASHSEED", "0")
@@ -180,6 +238,61 @@ impl Interpreter {
     }
 }
 
+/// `pyc`, the file at `path`, in canonical form (`grocker_pyc`). A file of a Python that
+/// crate does not know (a pre-release) stays as it is, with a warning: its bytes may then
+/// differ between builds. Any other error is one, naming the file: CPython wrote it, so a
+/// file grocker cannot read is grocker's to fix — and so is a timestamp-based one, whose
+/// header records when the source was written.
+pub fn canonical(path: &str, pyc: Vec<u8>) -> Result<Vec<u8>> {
+    // PEP 552: bit 0 of the flags word makes it hash-based; bit 1 (check the source) is off in
+    // "unchecked hash" files.
+    if let Some(flags) = pyc.get(4..8)
+        && flags != [1, 0, 0, 0]
+    {
+        bail!(
+            "/{path} is not an \"unchecked hash\" .pyc file (PEP 552 flags {flags:02x?}): \
+             grocker compiles only those, whose bytes do not depend on file dates"
+        );
+    }
+    match grocker_pyc::canonicalize(&pyc) {
+        Ok(canonical) => Ok(canonical),
+        Err(e @ PycError::UnsupportedVersion { .. }) => {
+            tracing::warn!("/{path} left as compiled, which may differ between builds: {e}");
+            Ok(pyc)
+        }
+        Err(e) => Err(e).with_context(|| format!("making /{path} canonical")),
+    }
+}
+
+/// Every `.pyc` file of `tree` in canonical form (see [`canonical`]); how many there are.
+pub fn canonicalize_tree(tree: &mut Tree) -> Result<usize> {
+    let pycs: Vec<RelPath> = tree
+        .iter()
+        .filter(|(path, entry)| {
+            path.as_str().ends_with(".pyc") && matches!(entry.kind, Kind::File(_))
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    for path in &pycs {
+        let Some(entry) = tree.get(path) else {
+            continue;
+        };
+        let Kind::File(content) = &entry.kind else {
+            continue;
+        };
+        let pyc = content
+            .read_all()
+            .with_context(|| format!("reading /{path}"))?;
+        let canonical = canonical(path.as_str(), pyc.to_vec())?;
+        let entry = Entry {
+            kind: Kind::File(grocker_fs::Content::inline(canonical)),
+            ..entry.clone()
+        };
+        tree.replace(path.clone(), entry)?;
+    }
+    Ok(pycs.len())
+}
+
 fn collect_pycs(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
@@ -192,4 +305,60 @@ fn collect_pycs(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 3.13 `.pyc` with header flags `flags` of `("ab", "ab")`, both items flagged.
+    fn pyc(magic: u16, flags: u8) -> Vec<u8> {
+        let mut out = magic.to_le_bytes().to_vec();
+        out.extend_from_slice(&[b'\r', b'\n', flags, 0, 0, 0]);
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(b"\xa9\x02\xda\x02abr\x01\x00\x00\x00");
+        out
+    }
+
+    #[test]
+    fn layers_get_canonical_pyc_files() {
+        let canonical = canonical("x.pyc", pyc(3571, 1)).unwrap();
+        assert_eq!(&canonical[16..], b")\x02\xda\x02abr\x00\x00\x00\x00");
+        let mut tree = Tree::new();
+        tree.insert(
+            RelPath::new("a/x.pyc").unwrap(),
+            Entry::file(pyc(3571, 1), 0o644),
+        )
+        .unwrap();
+        assert_eq!(canonicalize_tree(&mut tree).unwrap(), 1);
+        let Kind::File(content) = &tree.get(&RelPath::new("a/x.pyc").unwrap()).unwrap().kind else {
+            panic!("not a file");
+        };
+        assert_eq!(content.read_all().unwrap().to_vec(), canonical);
+    }
+
+    #[test]
+    fn timestamp_pyc_files_and_broken_ones_are_errors() {
+        let err = canonical("lib/x.pyc", pyc(3571, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/lib/x.pyc is not an \"unchecked hash\""),
+            "{err}"
+        );
+        let mut broken = pyc(3571, 1);
+        broken.truncate(20);
+        let err = format!("{:#}", canonical("lib/x.pyc", broken).unwrap_err());
+        assert!(
+            err.contains("making /lib/x.pyc canonical: marshal data truncated"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_python_grocker_pyc_does_not_know_is_kept_as_compiled() {
+        // 3.15's first alpha.
+        let pyc = pyc(3650, 1);
+        assert_eq!(canonical("x.pyc", pyc.clone()).unwrap(), pyc);
+    }
 }

@@ -358,7 +358,7 @@ pub async fn fetch_tarball(
 pub fn layer_key(interpreter: &Interpreter, builder_id: &str, ctx: &Context) -> LayerKey {
     let mut key = LayerKey::new(&LayerKind::Python, ctx.epoch, Compression::Gzip);
     key.add(&format!(
-        "cpython v2 {} {} flags={} builder={builder_id}",
+        "cpython v3 {} {} flags={} builder={builder_id}",
         interpreter.version, interpreter.sha256, interpreter.flags
     ));
     key
@@ -439,7 +439,10 @@ pub async fn build(
             Some(BUILD_TIMEOUT),
             &mut on_log,
         )?;
-        let tree = crate::layer_tree::read_tar_file(&tar)?;
+        let mut tree = crate::layer_tree::read_tar_file(&tar)?;
+        // The build compiles the standard library in one process, whose state still decides
+        // which objects marshal flags (see `grocker_builder::build_cpython`).
+        crate::bytecode::canonicalize_tree(&mut tree)?;
         cache.build(&key, &created_by, &tree, &Notes::default(), None)
     })
     .await

@@ -284,7 +284,7 @@ impl PinnedDebian<'_> {
         let epoch = ctx.epoch;
         let (mut os_key, iconv_key) = self.layer_keys(epoch);
         if bytecode && !self.runtime.from_source() {
-            os_key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+            os_key.add(crate::bytecode::KEY);
         }
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx);

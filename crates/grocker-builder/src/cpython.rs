@@ -5,15 +5,18 @@
 //! has the compilers and the `-dev` packages of the libraries CPython's modules link. It is
 //! built in `/tmp/cpython` (a fixed path: the debug information and `sysconfig` record it),
 //! with `SOURCE_DATE_EPOCH` (GCC's `__DATE__`, `getbuildinfo.c`) and `PYTHONHASHSEED=0`, so
-//! the same tarball, image and flags give the same binaries (a few `.pyc` files still differ
-//! between builds: see below). What an application image has no use
-//! for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
+//! the same tarball, image and flags give the same binaries. What an application image has no
+//! use for is removed: the test suite, IDLE, tkinter, turtledemo, `ensurepip` (there is no pip),
 //! the static library, manual pages; binaries are stripped. The standard library's bytecode
-//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, and in one
-//! process, in compileall's sorted order — marshal writes a back-reference for an object another
-//! reference keeps alive, so with worker processes (`-j0`) a file's bytes depended on which
-//! files its worker had compiled before (two builds from empty caches differed in 74 of 534
-//! `.pyc` files; in one process, still 13: the interpreter's own state counts too).
+//! is compiled as "unchecked hash" `.pyc` files (PEP 552): no timestamp in them, in one
+//! process, in compileall's sorted order — and with `-B`: without it, the modules compileall
+//! itself imports (`argparse`, `enum`, `functools`… 41 of them) were written by the import
+//! system first, as timestamp-based files holding the install time, which compileall then kept
+//! as up to date. That is not enough for the same bytes: marshal flags
+//! for back-reference every object another reference keeps alive, and which are depends on the
+//! interpreter's state (two builds from empty caches differed in 13 of 534 files, 74 with
+//! worker processes). The caller makes each `.pyc` canonical (`grocker_pyc`) when the tar
+//! becomes a layer, which is what makes two builds give the same layer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,7 +61,7 @@ rm -rf "$lib/test" "$lib/idlelib" "$lib/tkinter" "$lib/turtledemo" "$lib/ensurep
 rm -f "$lib"/lib-dynload/_tkinter*.so "$lib"/config-*/libpython*.a
 find "$root" -name __pycache__ -prune -exec rm -rf {} +
 find "$root" -type f \( -name '*.so' -o -name "python$v" \) -exec strip --strip-unneeded {} +
-PYTHONHOME=$root "$root/bin/python$v" -E -m compileall -q -j1 \
+PYTHONHOME=$root "$root/bin/python$v" -E -B -m compileall -q -j1 \
     --invalidation-mode unchecked-hash -s /tmp/out -p / "$lib"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     --format=gnu -C /tmp/out -cf /out/python.tar opt

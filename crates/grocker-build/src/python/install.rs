@@ -120,7 +120,7 @@ impl VenvLayers<'_> {
                 self.venv.root, self.venv.interpreter, self.venv.python_full
             ));
             if self.bytecode.is_some() {
-                key.add("bytecode: unchecked-hash pyc by the runtime's interpreter");
+                key.add(crate::bytecode::KEY);
             }
             for p in &packages {
                 key.add(&format!("{} {}", p.filename, p.sha256));
