@@ -631,10 +631,18 @@ fn engine_sink_remembers_the_layers_it_loaded() {
     let (dir, memo) = (tmp.path().join("layers"), tmp.path().join("memo"));
     let base = image(&dir, Compression::Gzip, GREETING);
     // A layer no other test loads: the engine cannot have it from elsewhere.
-    let unique = format!("memo {} {:?}", std::process::id(), std::time::SystemTime::now());
+    let unique = format!(
+        "memo {} {:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    );
     let runtime = stacked(&dir, &base.layers()[..1], unique.as_bytes());
     let on_runtime = |extra: &[u8]| stacked(&dir, runtime.layers(), extra);
-    let (app, other, third) = (on_runtime(b"app"), on_runtime(b"other"), on_runtime(b"third"));
+    let (app, other, third) = (
+        on_runtime(b"app"),
+        on_runtime(b"other"),
+        on_runtime(b"third"),
+    );
     let names: Vec<ImageName> = ["memo-runtime", "memo-app", "memo-other", "memo-third"]
         .into_iter()
         .map(unique_name)
