@@ -54,6 +54,11 @@ pub(crate) fn check_status(
 /// Sorts a client error by [`retry::classify`].
 pub(crate) fn classify(url: &Url, attempt: u32, error: reqwest::Error) -> AttemptError {
     let url = redact_url(url);
+    let unreachable = |reason| FetchError::Unreachable {
+        url: url.clone(),
+        attempts: attempt,
+        reason,
+    };
     match retry::classify(&error) {
         ErrorKind::Tls {
             reason,
@@ -62,11 +67,8 @@ pub(crate) fn classify(url: &Url, attempt: u32, error: reqwest::Error) -> Attemp
         ErrorKind::Tls { reason, .. } | ErrorKind::Request(reason) => {
             Failure::Final(FetchError::Request { url, reason })
         }
-        ErrorKind::Transport(reason) => Failure::transient(FetchError::Unreachable {
-            url,
-            attempts: attempt,
-            reason,
-        }),
+        ErrorKind::Transport(reason) => Failure::transient(unreachable(reason)),
+        ErrorKind::Closed(reason) => Failure::Closed(unreachable(reason)),
     }
 }
 

@@ -5,7 +5,10 @@
 //! [`run_blocking`]) go through it, so a mirror and a registry are treated alike:
 //!
 //! - **Transient** ([`is_transient_status`], [`classify`]): 408, 429 and 5xx answers; a refused,
-//!   reset or timed-out connection; a body cut short. Everything else is final: other 4xx, a
+//!   reset or timed-out connection; a body cut short. A connection the server closed without
+//!   answering ([`Failure::Closed`]) is tried again at once and, the first time, quietly: that is
+//!   how a kept-alive connection looks when the server timed it out as the request went out
+//!   (Apache's `KeepAliveTimeout` is 5 s), and a warning for it would only alarm. Everything else is final: other 4xx, a
 //!   request that cannot be built, a redirect loop, and any TLS failure (rustls) — an untrusted
 //!   certificate does not become trusted by asking again.
 //! - **Schedule** ([`RetryPolicy::delay`]): 200 ms after the first failure, doubled after each
@@ -80,6 +83,9 @@ pub enum Failure<E> {
         /// The server's `Retry-After`, if any ([`retry_after`]).
         retry_after: Option<Duration>,
     },
+    /// The server closed the connection without answering: tried again at once, quietly the
+    /// first time, as [`Failure::Transient`] afterwards.
+    Closed(E),
     /// Retrying cannot help: give up now.
     Final(E),
 }
@@ -96,7 +102,9 @@ impl<E> Failure<E> {
     /// The error, transient or not.
     pub fn into_error(self) -> E {
         match self {
-            Failure::Transient { error, .. } | Failure::Final(error) => error,
+            Failure::Transient { error, .. } | Failure::Closed(error) | Failure::Final(error) => {
+                error
+            }
         }
     }
 }
@@ -160,6 +168,11 @@ fn next_step<T, E: Display>(
         Ok(value) => return Ok(Step::Done(value)),
         Err(Failure::Final(error)) => return Err(error),
         Err(Failure::Transient { error, retry_after }) => (error, retry_after),
+        Err(Failure::Closed(error)) if n == 1 && n < policy.attempts() => {
+            tracing::debug!("{what}: the server closed the connection ({error}); trying again");
+            return Ok(Step::Wait(Duration::ZERO));
+        }
+        Err(Failure::Closed(error)) => (error, None),
     };
     if n >= policy.attempts() {
         return Err(error);
@@ -214,12 +227,14 @@ pub enum ErrorKind {
     Request(String),
     /// Connecting, sending or reading failed (refused, reset, timeout, cut short): transient.
     Transport(String),
+    /// The server closed the connection before it answered: [`Failure::Closed`].
+    Closed(String),
 }
 
 impl ErrorKind {
     /// Whether retrying can help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ErrorKind::Transport(_))
+        matches!(self, ErrorKind::Transport(_) | ErrorKind::Closed(_))
     }
 }
 
@@ -239,7 +254,24 @@ pub fn classify(error: &reqwest::Error) -> ErrorKind {
     if error.is_builder() || error.is_redirect() {
         return ErrorKind::Request(reason(error));
     }
+    // A body cut short is a transfer that failed, not an answer that never came.
+    if !error.is_body() && !error.is_decode() && closed_without_answer(error) {
+        return ErrorKind::Closed(reason(error));
+    }
     ErrorKind::Transport(reason(error))
+}
+
+/// Whether hyper saw the connection close before a reply came: its request channel closed,
+/// or the reply's head never arrived.
+fn closed_without_answer(error: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return h.is_closed() || h.is_incomplete_message();
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The most specific message in an error's chain (`Connection refused (os error 111)` rather

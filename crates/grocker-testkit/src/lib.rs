@@ -16,6 +16,7 @@
 //!   (faults, delays, ranges, redirects), plain or TLS, one request per connection or
 //!   keep-alive.
 //! - [`FileServer`]: a static file handler on it, with a request log and fault injection.
+//! - [`LogCapture`]: what the code under test logged through `tracing`.
 //!
 //! Everything here panics on I/O errors: it only runs inside tests.
 //!
@@ -41,6 +42,7 @@
 pub use archive::{FakeArchive, runtime_packages};
 pub use deb::DebBuilder;
 pub use key::TestKey;
+pub use logs::LogCapture;
 pub use repo::{RepoBuilder, RepoLayout, rfc2822};
 pub use script::{Exchange, Reply, Request, ScriptedServer, ScriptedServerBuilder};
 pub use server::FileServer;
@@ -49,6 +51,7 @@ pub use tarball::{Compression, RawKind, xz};
 mod archive;
 mod deb;
 mod key;
+mod logs;
 pub mod pytools;
 mod repo;
 mod script;

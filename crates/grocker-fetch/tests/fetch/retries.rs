@@ -4,7 +4,7 @@ use grocker_fetch::{FetchError, redact_url};
 use grocker_hash::Sha256;
 use url::Url;
 
-use grocker_testkit::{Reply, ScriptedServer};
+use grocker_testkit::{LogCapture, Reply, ScriptedServer};
 
 use crate::support::url;
 use crate::{assert_cache_empty, content, entries, fetcher, fetcher_with};
@@ -28,6 +28,43 @@ async fn transient_failures_are_retried_until_success() {
         .unwrap()
         .to_string();
     assert!(ua.starts_with("grocker/"), "{ua}");
+}
+
+/// A server that closes a kept-alive connection as the next request goes out (Apache does
+/// after 5 idle seconds) is asked again at once, without a warning; a server that keeps
+/// closing gets the warnings and the error of any other unreachable one.
+#[tokio::test]
+async fn a_connection_closed_without_an_answer_is_retried_quietly_once() {
+    let logs = LogCapture::start();
+    let server = ScriptedServer::start(|r| match r.nth {
+        1 => Reply::Drop,
+        _ => Reply::Ok(b"Origin: Debian".to_vec()),
+    });
+    let (_dir, fetcher) = fetcher();
+    let bytes = fetcher.get_bytes(&url(&server, "/a")).await.unwrap();
+    assert_eq!(&bytes[..], b"Origin: Debian");
+    assert_eq!(server.requests().len(), 2);
+    let said = |warnings| logs.lines_with(&server.url(), warnings);
+    assert_eq!(said(true), Vec::<String>::new(), "{}", logs.text());
+    assert!(
+        said(false)
+            .iter()
+            .any(|l| l.contains("closed the connection")),
+        "{}",
+        logs.text()
+    );
+
+    let server = ScriptedServer::start(|_| Reply::Drop);
+    let (_dir, fetcher) = fetcher_with(2);
+    let err = fetcher.get_bytes(&url(&server, "/b")).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::Unreachable { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 3);
+    // The quiet first retry, then one warning before the last attempt.
+    let warnings = logs.lines_with(&server.url(), true);
+    assert_eq!(warnings.len(), 1, "{}", logs.text());
 }
 
 #[tokio::test]

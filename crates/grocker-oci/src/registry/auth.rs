@@ -252,10 +252,10 @@ fn fetch_token(
 /// A token service that cannot be reached: said of it, not of the registry; transient as any
 /// transport failure is.
 fn token_service_unreachable(cx: &Context<'_>, action: &str, error: &reqwest::Error) -> Failure {
+    let unreachable = |reason| cx.protocol(action, format!("unreachable: {reason}"));
     match retry::classify(error) {
-        retry::ErrorKind::Transport(reason) => {
-            Failure::transient(cx.protocol(action, format!("unreachable: {reason}")))
-        }
+        retry::ErrorKind::Transport(reason) => Failure::transient(unreachable(reason)),
+        retry::ErrorKind::Closed(reason) => Failure::Closed(unreachable(reason)),
         retry::ErrorKind::Tls { reason, .. } => Failure::Final(cx.protocol(
             action,
             format!("its TLS certificate is not trusted: {reason}"),

@@ -162,15 +162,16 @@ impl Context<'_> {
     /// connection), or not (TLS, a bad URL).
     pub(crate) fn transport(&self, error: &reqwest::Error) -> Failure {
         let registry = self.target.registry.clone();
+        let unreachable = |reason| OciError::RegistryUnreachable { registry, reason };
         match retry::classify(error) {
             // A certificate the platform does not trust will not become trusted by trying again.
-            ErrorKind::Tls { reason, .. } => {
-                Failure::Final(OciError::RegistryTls { registry, reason })
-            }
+            ErrorKind::Tls { reason, .. } => Failure::Final(OciError::RegistryTls {
+                registry: self.target.registry.clone(),
+                reason,
+            }),
             ErrorKind::Request(_) => self.fatal("send a request", error),
-            ErrorKind::Transport(reason) => {
-                Failure::transient(OciError::RegistryUnreachable { registry, reason })
-            }
+            ErrorKind::Transport(reason) => Failure::transient(unreachable(reason)),
+            ErrorKind::Closed(reason) => Failure::Closed(unreachable(reason)),
         }
     }
 

@@ -25,14 +25,9 @@ fn registry_with_htpasswd_uses_stored_credentials_and_never_shows_them() {
     let old_style = config("old.json", &format!("https://{host}/v1/"), PASSWORD);
     let wrong = config("wrong.json", &host, WRONG);
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let captured = grocker_testkit::LogCapture::start();
     let mut shown = String::new();
-    tracing::subscriber::with_default(subscriber, || {
+    {
         // docker's config.json, as `docker login` writes it (and as older clients did).
         for config in [&good, &old_style] {
             let mut sink = new_sink(RegistryOptions {
@@ -81,7 +76,7 @@ fn registry_with_htpasswd_uses_stored_credentials_and_never_shows_them() {
             "{text}"
         );
         shown.push_str(&format!("{text}\n{err:?}"));
-    });
+    }
     assert_eq!(
         skopeo_digest(
             &registry.name("team/app:2"),
@@ -90,7 +85,7 @@ fn registry_with_htpasswd_uses_stored_credentials_and_never_shows_them() {
         image.digest().to_string()
     );
 
-    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logged = captured.text();
     assert!(logged.contains(&host), "the log was captured: {logged}");
     let everything = format!("{logged}\n{shown}");
     for secret in [

@@ -227,20 +227,6 @@ fn report(sink: &RegistrySink) -> PushReport {
     sink.last_report().cloned().unwrap()
 }
 
-/// A subscriber that writes every event, at every level, into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Incompressible bytes from xorshift64, different for each seed, generated as they are read.
 struct Random {
     state: u64,
