@@ -7,8 +7,8 @@
 //! is its serialized form: a lock made for the same [`Inputs`] *is* the plan, and nothing is
 //! resolved. [`build`] turns a plan into an image — layers written from verified downloads (or
 //! taken from the layer cache), the native libraries checked — and resolves nothing. Publishing
-//! is the sinks' business (`grocker_oci::Sink`): the image's bytes are computed once and every
-//! sink writes the same ones.
+//! is the sinks' business (`grocker_oci::Sink`, chosen by an [`Output`] and opened by
+//! [`open_sink`]): the image's bytes are computed once and every sink writes the same ones.
 //!
 //! ```no_run
 //! use grocker_build::{Context, Inputs, Reporter, SourceDateEpoch, Verbosity};
@@ -52,6 +52,7 @@ mod layer_tree;
 mod layers;
 mod native;
 mod outdated;
+mod output;
 mod plan;
 mod project;
 mod python;
@@ -69,6 +70,7 @@ pub use inputs::{
     ProjectLockSettings, PythonInputs, PythonSourceInputs,
 };
 pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
+pub use output::{Output, check_output, open_sink};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};

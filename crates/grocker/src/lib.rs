@@ -9,7 +9,6 @@ use grocker_build::{Context, Plan, Reporter, Verbosity};
 
 mod cli;
 mod commands;
-mod output;
 mod settings;
 
 use cli::{Cli, Command};

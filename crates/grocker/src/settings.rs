@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use grocker_build::{
-    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, PlannedApp,
-    ProjectLockSettings, PythonInputs, PythonSourceInputs, SourceDateEpoch, default_image_name,
+    AppInput, DebianSources, ExtraRepository, ImageSettings, Inputs, LockSettings, Output,
+    PlannedApp, ProjectLockSettings, PythonInputs, PythonSourceInputs, SourceDateEpoch,
+    default_image_name,
 };
 use grocker_oci::ImageName;
 use grocker_runtime::Runtime;
@@ -18,43 +19,6 @@ use crate::cli::{BuildArgs, DebianArgs, LockArgs, OutputArgs, ProjectArgs, RootA
 /// Debian's own CDN, which redirects to a nearby mirror.
 const DEBIAN_MIRROR: &str = "https://deb.debian.org/debian";
 const DEBIAN_SECURITY_MIRROR: &str = "https://deb.debian.org/debian-security";
-
-/// Where an image goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// The local engine, through its API.
-    Docker,
-    /// An OCI image layout directory.
-    Oci(PathBuf),
-    /// A tarball for `docker load` / `podman load`.
-    DockerArchive(PathBuf),
-    /// The registry named in the image name, through the distribution API.
-    Registry,
-}
-
-impl std::str::FromStr for Output {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let nonempty = |kind: &str, rest: &str| -> Result<PathBuf> {
-            if rest.is_empty() {
-                bail!("`-o {s}` needs a path: `-o {kind}:PATH`");
-            }
-            Ok(PathBuf::from(rest))
-        };
-        match s.split_once(':') {
-            None if s == "docker" => Ok(Output::Docker),
-            None if s == "registry" => Ok(Output::Registry),
-            Some(("oci", rest)) => Ok(Output::Oci(nonempty("oci", rest)?)),
-            Some(("docker-archive", rest)) => {
-                Ok(Output::DockerArchive(nonempty("docker-archive", rest)?))
-            }
-            _ => bail!(
-                "unknown output `{s}`: use `docker` (the local engine), `oci:DIR`, `docker-archive:FILE` or `registry`"
-            ),
-        }
-    }
-}
 
 /// The image's platforms: `--platform`, else the configuration's `platforms`, else this
 /// machine's; sorted, without duplicates, so that the same set gives the same index whatever
@@ -83,26 +47,6 @@ fn platforms(cli: &[String], file: Option<&Vec<String>>) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// Refuses several platforms for an output that holds one platform's image, before any work.
-pub(crate) fn check_output(output: Option<&Output>, platforms: &[Arch]) -> Result<()> {
-    if platforms.len() < 2 {
-        return Ok(());
-    }
-    let one = match output {
-        Some(Output::Docker) => "-o docker (the local engine)".to_string(),
-        Some(Output::DockerArchive(file)) => format!("-o docker-archive:{}", file.display()),
-        None => "the default output (the local engine, or a docker-archive)".to_string(),
-        Some(Output::Oci(_) | Output::Registry) => return Ok(()),
-    };
-    let asked: Vec<String> = platforms.iter().map(|a| a.platform()).collect();
-    bail!(
-        "{one} holds one platform's image, and --platform asks for {}: give one platform \
-         (--platform {}), or write them all with -o oci:DIR or -o registry",
-        asked.join(", "),
-        asked[0]
-    )
-}
-
 /// Where the runtime's interpreter comes from (`--python-from`, config `python:`, else
 /// Debian's where the suite ships it), and how to build it from source.
 fn python_source(
@@ -126,7 +70,8 @@ fn python_source(
     let wants_source = inputs.source.is_some() || inputs.sha256.is_some() || inputs.optimize;
     let runtime = match from {
         Some("debian") if runtime.from_source() => bail!(
-            "runtime {runtime}: Debian {} ships no Python {} (its own is {}); drop              --python-from debian (config `python: debian`) to build {} from source",
+            "runtime {runtime}: Debian {} ships no Python {} (its own is {}); drop \
+             --python-from debian (config `python: debian`) to build {} from source",
             runtime.suite(),
             runtime.python(),
             Runtime::debian_runtimes()
@@ -136,7 +81,8 @@ fn python_source(
             runtime.python()
         ),
         Some("debian") if wants_source => bail!(
-            "--python-source, --python-sha256 and --python-optimize build CPython from source,              and --python-from debian (config `python: debian`) asks for Debian's"
+            "--python-source, --python-sha256 and --python-optimize build CPython from source, \
+             and --python-from debian (config `python: debian`) asks for Debian's"
         ),
         Some("source") => runtime.with_python_from_source(),
         _ if wants_source => runtime.with_python_from_source(),
@@ -537,25 +483,4 @@ pub(crate) fn debian(args: DebianArgs) -> Result<DebianSources> {
         extra_keyrings: args.debian_keyring,
         repositories: Vec::new(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_outputs() {
-        assert_eq!("docker".parse::<Output>().unwrap(), Output::Docker);
-        assert_eq!(
-            "oci:out/dir".parse::<Output>().unwrap(),
-            Output::Oci("out/dir".into())
-        );
-        assert_eq!(
-            "docker-archive:/tmp/a.tar".parse::<Output>().unwrap(),
-            Output::DockerArchive("/tmp/a.tar".into())
-        );
-        let err = "tarball:x".parse::<Output>().unwrap_err().to_string();
-        assert!(err.contains("docker-archive:FILE"), "{err}");
-        assert!("oci:".parse::<Output>().is_err());
-    }
 }

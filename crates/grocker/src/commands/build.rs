@@ -1,18 +1,17 @@
 //! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
 
 use anyhow::{Result, anyhow, bail};
-use grocker_build::{Context, Plan, Reporter};
+use grocker_build::{Context, Output, Plan, Reporter};
 use grocker_oci::{ImageName, RegistryOptions, RemoteCache, Sink, Tee};
 
-use crate::output;
-use crate::settings::{BuildSettings, Output};
+use crate::settings::BuildSettings;
 
 pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     if !settings.build_image && settings.sbom.is_some() {
         bail!("--sbom describes an image, and --no-build-image makes none: drop one of them");
     }
     if settings.build_image {
-        crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
+        grocker_build::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     }
     let ctx = Context::new(
         report.clone(),
@@ -106,7 +105,7 @@ fn sinks(
         insecure_registries: settings.insecure_registries.clone(),
         ..RegistryOptions::default()
     };
-    let sink = output::open(settings.output.as_ref(), name, &registry, cache, report)?;
+    let sink = grocker_build::open_sink(settings.output.as_ref(), name, &registry, cache, report)?;
     if settings.output == Some(Output::Registry) || !settings.push {
         return Ok(sink);
     }

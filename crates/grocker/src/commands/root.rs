@@ -4,7 +4,6 @@
 use anyhow::Result;
 use grocker_build::{Context, Reporter};
 
-use crate::output;
 use crate::settings::RootSettings;
 
 pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
@@ -21,14 +20,14 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         }
         return Ok(());
     }
-    crate::settings::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
+    grocker_build::check_output(settings.output.as_ref(), &settings.inputs.platforms)?;
     let ctx = Context::new(
         report.clone(),
         settings.inputs.lock.refresh(),
         settings.epoch,
     )?;
     // Open the destination first: a bad destination is reported before minutes of work.
-    let sink = output::open(
+    let sink = grocker_build::open_sink(
         settings.output.as_ref(),
         &settings.image_name,
         &grocker_oci::RegistryOptions::default(),
