@@ -1,11 +1,13 @@
 //! deb822 as grocker reads it from a Debian mirror: a clear-signed `InRelease`, the `Release`
-//! text inside, and `Packages` paragraphs with their relation fields and versions.
+//! text inside, `Packages` paragraphs with their relation fields and versions, and `Sources`
+//! paragraphs; every file they name stays below the archive root.
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
 
 use grocker_debian::{
-    DebianVersion, Keyring, PackageIndex, Release, parse_relations, verify_inrelease,
+    DebianVersion, Keyring, PackageIndex, Release, parse_relations, parse_sources,
+    verify_inrelease,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -54,7 +56,19 @@ fuzz_target!(|data: &[u8]| {
             for field in [&package.depends, &package.pre_depends, &package.provides] {
                 let _ = parse_relations(field);
             }
-            let _ = package.deb_url();
+            if let Ok(url) = package.deb_url() {
+                assert!(url.as_str().starts_with(BASE.as_str()), "{url} left the archive");
+            }
+        }
+    }
+    if let Ok(sources) = parse_sources(text, "fuzz/Sources", &BASE, "bookworm", &|_| true) {
+        for package in &sources {
+            for file in &package.files {
+                if let Ok(url) = package.url_of(file) {
+                    assert!(url.as_str().starts_with(BASE.as_str()), "{url} left the archive");
+                }
+            }
+            let _ = package.orig_tarball();
         }
     }
 });

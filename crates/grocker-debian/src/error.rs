@@ -177,6 +177,20 @@ pub enum DebianError {
         /// Why it failed.
         source: url::ParseError,
     },
+
+    /// A path from an index (`Filename:`, `Directory:`, a Release entry) that resolves outside
+    /// the archive (`..`, `//other.host/`, `%2e%2e`): never fetched, even though its hash would
+    /// be checked.
+    #[error(
+        "`{path}` leaves the archive {base}: an index names a file outside it; refusing it \
+         (check the mirror or the repository's configuration)"
+    )]
+    OutsideArchive {
+        /// The base.
+        base: String,
+        /// What was appended.
+        path: String,
+    },
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {
@@ -193,9 +207,56 @@ pub(crate) fn join_url(base: &Url, path: &str) -> Result<Url, DebianError> {
     if !dir.path().ends_with('/') {
         dir.set_path(&format!("{}/", dir.path()));
     }
-    dir.join(path).map_err(|source| DebianError::Url {
+    let url = dir.join(path).map_err(|source| DebianError::Url {
         base: grocker_fetch::redact_url(base),
         path: path.to_string(),
         source,
-    })
+    })?;
+    // `join` resolves `..`, percent-encoded dots, backslashes and `//host/`: what it gives must
+    // still be below the base.
+    if url.scheme() != dir.scheme() || !url.as_str().starts_with(dir.as_str()) {
+        return Err(DebianError::OutsideArchive {
+            base: grocker_fetch::redact_url(base),
+            path: path.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Filename:` or `Directory:` of a hostile index cannot send a download elsewhere, even
+    /// though the file's hash would still be checked.
+    #[test]
+    fn paths_that_leave_the_archive_are_refused() {
+        let base = Url::parse("https://user:pw@deb.example/debian").unwrap();
+        let url = join_url(&base, "pool/main/a/a/a_1_all.deb").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://user:pw@deb.example/debian/pool/main/a/a/a_1_all.deb"
+        );
+        for path in [
+            "../x.deb",
+            "pool/../../x.deb",
+            "//evil.example/debian/x.deb",
+            "pool/%2e%2e/%2E%2E/x.deb",
+            "pool\\..\\..\\x.deb",
+            "/x.deb",
+            "http://evil.example/debian/x.deb",
+            "file:///etc/passwd",
+        ] {
+            let err = join_url(&base, path).unwrap_err();
+            assert!(
+                matches!(err, DebianError::OutsideArchive { .. }),
+                "{path}: {err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("leaves the archive") && !text.contains("pw"),
+                "{text}"
+            );
+        }
+    }
 }
