@@ -174,10 +174,7 @@ pub async fn engine_runs(
             architecture: target.arch.oci_name().into(),
             variant: target.arch.oci_variant().map(str::to_string),
             // An intermediate image, like the builder: `grocker purge` removes it with them.
-            labels: BTreeMap::from([
-                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                ("grocker.role".into(), "builder".into()),
-            ]),
+            labels: crate::purge::builder_labels(),
             ..ImageConfig::default()
         };
         let name = tag.parse()?;

@@ -325,7 +325,7 @@ fn labels(plan: &Plan) -> BTreeMap<String, String> {
             plan.inputs.runtime.to_string(),
         ),
         (
-            "grocker.version".to_string(),
+            crate::VERSION_LABEL.to_string(),
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);

@@ -55,6 +55,7 @@ mod outdated;
 mod output;
 mod plan;
 mod project;
+mod purge;
 mod python;
 mod release;
 mod report;
@@ -72,6 +73,7 @@ pub use inputs::{
 pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
 pub use output::{Output, check_output, open_sink};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
+pub use purge::{PurgeSelection, ROLE_LABEL, VERSION_LABEL};
 pub use python::VENV;
 pub use release::{ParseReleaseError, Release, ReleaseSpec, default_image_name};
 pub use report::{Reporter, Stage, Verbosity, init_logging};

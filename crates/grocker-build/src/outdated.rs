@@ -36,6 +36,60 @@ impl Outdated {
     pub fn has_security_update(&self) -> bool {
         self.debian.iter().any(|u| u.security)
     }
+
+    /// The report for people (`grocker outdated`): one line per package, aligned.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<[String; 4]> = Vec::new();
+        for u in &self.debian {
+            let what = match u.cves.is_empty() {
+                true => u.suite.clone(),
+                false => format!("{}: {}", u.suite, u.cves.join(", ")),
+            };
+            rows.push([
+                format!("{} ({})", u.name, u.architecture),
+                u.locked.clone(),
+                u.available.clone(),
+                what,
+            ]);
+        }
+        for u in &self.python {
+            let what = match &u.allowed {
+                Some(allowed) if *allowed == u.newest => "PyPI".to_string(),
+                Some(allowed) => format!("constraints allow {allowed}"),
+                None => "constraints allow none newer".to_string(),
+            };
+            rows.push([u.name.clone(), u.locked.clone(), u.newest.clone(), what]);
+        }
+        if rows.is_empty() {
+            return "Everything in the lock is up to date.\n".to_string();
+        }
+        let header = [
+            "package".to_string(),
+            "locked".to_string(),
+            "available".to_string(),
+            "from".to_string(),
+        ];
+        let mut widths = [0usize; 3];
+        for row in std::iter::once(&header).chain(&rows) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&header).chain(&rows) {
+            out.push_str(&format!(
+                "{:w0$}  {:w1$}  {:w2$}  {}\n",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            ));
+        }
+        out
+    }
 }
 
 /// A Debian package with a newer version.

@@ -226,10 +226,7 @@ impl Compiler {
                 ("HOME".into(), "/tmp".into()),
             ],
             working_dir: "/tmp".into(),
-            labels: BTreeMap::from([
-                ("grocker.version".into(), env!("CARGO_PKG_VERSION").into()),
-                ("grocker.role".into(), "builder".into()),
-            ]),
+            labels: crate::purge::builder_labels(),
             created: epoch.seconds(),
             architecture: self.target.arch.oci_name().into(),
             variant: self.target.arch.oci_variant().map(str::to_string),
