@@ -1,7 +1,7 @@
 //! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
 
 use anyhow::{Result, anyhow, bail};
-use grocker_build::{Context, Output, Plan, Reporter};
+use grocker_build::{Context, Output, Reporter};
 use grocker_oci::{ImageName, RegistryOptions, RemoteCache, Sink, Tee};
 
 use crate::settings::BuildSettings;
@@ -66,7 +66,10 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         &ctx,
         &referrers,
         |published| match &settings.result_file {
-            Some(path) => write_result(path, &settings, &plan, &name, published, &image),
+            Some(path) => {
+                let pushed = pushes(&settings, &name);
+                grocker_build::ResultFile::new(&plan, &name, published, &image, pushed).write(path)
+            }
             None => Ok(()),
         },
     )
@@ -124,61 +127,4 @@ fn sinks(
 /// name that has a registry part.
 fn pushes(settings: &BuildSettings, name: &ImageName) -> bool {
     settings.output == Some(Output::Registry) || (settings.push && name.registry().is_some())
-}
-
-/// Grocker's result file: what was built, under which name, and — once pushed, as Grocker
-/// wrote it — with which manifest digest (the index's for several platforms); the builder image
-/// when one compiled something. A multi-platform image also lists each platform's manifest
-/// digest (`manifests`, by platform), which its index names.
-#[derive(serde::Serialize)]
-struct ResultFile {
-    release: String,
-    image: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hash: Option<String>,
-    runtime: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compiler_image: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    platforms: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    manifests: Option<std::collections::BTreeMap<String, String>>,
-}
-
-fn write_result(
-    path: &std::path::Path,
-    settings: &BuildSettings,
-    plan: &Plan,
-    image_name: &ImageName,
-    published: &grocker_oci::Published,
-    artifact: &grocker_oci::Artifact,
-) -> Result<()> {
-    let app = plan.app();
-    let several = matches!(artifact, grocker_oci::Artifact::Index(_));
-    let manifests = several.then(|| {
-        artifact
-            .images()
-            .iter()
-            .map(|image| {
-                let p = image.platform();
-                (
-                    format!("{}/{}", p.os, p.architecture),
-                    image.digest().to_string(),
-                )
-            })
-            .collect()
-    });
-    let result = ResultFile {
-        release: app.map(|a| a.release.to_string()).unwrap_or_default(),
-        image: image_name.to_string(),
-        // An index's digest is the same in every sink that holds it: said for oci:DIR too.
-        hash: (pushes(settings, image_name) || several).then(|| published.digest.to_string()),
-        runtime: settings.inputs.runtime.to_string(),
-        compiler_image: app.and_then(|a| a.builder_image()),
-        platforms: several.then(|| plan.platforms.iter().map(|p| p.arch.platform()).collect()),
-        manifests,
-    };
-    let text = serde_norway::to_string(&result)?;
-    fs_err::write(path, text)?;
-    Ok(())
 }
