@@ -39,19 +39,7 @@ impl ResultFile {
     ) -> Self {
         let app = plan.app();
         let several = matches!(artifact, Artifact::Index(_));
-        let manifests = several.then(|| {
-            artifact
-                .images()
-                .iter()
-                .map(|image| {
-                    let p = image.platform();
-                    (
-                        format!("{}/{}", p.os, p.architecture),
-                        image.digest().to_string(),
-                    )
-                })
-                .collect()
-        });
+        let manifests = several.then(|| artifact.platform_digests().into_iter().collect());
         ResultFile {
             release: app.map(|a| a.release.to_string()).unwrap_or_default(),
             image: name.to_string(),

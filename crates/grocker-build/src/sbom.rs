@@ -34,17 +34,7 @@ struct DebFacts {
 /// The SBOM of `artifact`, built from `plan` and published as `name`.
 pub async fn sbom(plan: &Plan, artifact: &Artifact, name: &str, ctx: &Context) -> Result<Sbom> {
     let _stage = ctx.report.stage("Writing the SBOM");
-    let digests = artifact
-        .images()
-        .iter()
-        .map(|image| {
-            let p = image.platform();
-            (
-                format!("{}/{}", p.os, p.architecture),
-                image.digest().to_string(),
-            )
-        })
-        .collect();
+    let digests = artifact.platform_digests();
     let index = match artifact {
         Artifact::Index(index) => Some(index.digest().to_string()),
         Artifact::Image(_) => None,

@@ -111,6 +111,20 @@ impl Artifact {
         }
     }
 
+    /// Each platform's manifest digest, as `(os/architecture, sha256:…)` in the index's order.
+    pub fn platform_digests(&self) -> Vec<(String, String)> {
+        self.images()
+            .iter()
+            .map(|image| {
+                let p = image.platform();
+                (
+                    format!("{}/{}", p.os, p.architecture),
+                    image.digest().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Hands it to `sink` under `name`.
     pub fn publish(
         &self,

@@ -54,11 +54,11 @@ fn run(command: Command, report: &Reporter) -> Result<()> {
     match command {
         Command::Root(args) => {
             let settings = settings::RootSettings::resolve(*args)?;
-            runtime()?.block_on(commands::root::root(settings, report))
+            commands::root::root(settings, report, &runtime()?)
         }
         Command::Build(args) => {
             let settings = settings::BuildSettings::resolve(*args)?;
-            runtime()?.block_on(commands::build::build(settings, report))
+            commands::build::build(settings, report, &runtime()?)
         }
         Command::Lock(args) => {
             let settings = settings::BuildSettings::resolve(*args)?;
@@ -75,7 +75,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The publish step (ko's): hand the image (one platform's, or the index over several) to the
+/// The publish step (ko's), run outside the async runtime (sinks block on their I/O): hand the
+/// image (one platform's, or the index over several) to the
 /// sink, then — only once it is safely there, through a [`Recorder`](grocker_oci::Recorder) —
 /// write the lock if the plan changed it, print the result line, and run `record` (the
 /// `--result-file`) with what was published. A failed publish writes none of them.

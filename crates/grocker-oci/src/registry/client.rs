@@ -1,9 +1,9 @@
 //! One push's conversation with a registry: authenticated requests, retries with backoff, and
 //! the registry's answers turned into errors a user can act on.
 //!
-//! The client is reqwest's blocking one, because `Sink` is synchronous. It is only ever built
-//! and used on the sink's own worker thread (see `RegistrySink::publish`): reqwest's blocking
-//! client refuses to start inside an async runtime, and grocker's CLI publishes from one.
+//! The client is reqwest's blocking one, because `Sink` is synchronous: grocker publishes once
+//! its async build has returned, outside the runtime, where blocking is allowed (the shared
+//! cache, used during the build, keeps its client on a worker thread of its own: see `cache`).
 
 use std::io::Read;
 use std::time::Duration;

@@ -87,6 +87,10 @@ pub struct PushReport {
 /// Pushes images to registries. Keeps, for its lifetime, the tokens it obtained and where it put
 /// each blob (to mount rather than upload it into another repository).
 ///
+/// It blocks on its requests (reqwest's blocking client), as every [`Sink`] does: call it from
+/// synchronous code — grocker publishes after its async build has returned — or, from async
+/// code, through `tokio::task::spawn_blocking`.
+///
 /// ```no_run
 /// use grocker_oci::{Image, ImageName, RegistryOptions, RegistrySink, Sink};
 ///
@@ -263,40 +267,11 @@ impl RegistrySink {
             }
         }
     }
-
-    /// Runs `push` on a thread of its own: reqwest's blocking client panics when built or
-    /// waited on inside an async runtime, and grocker's CLI publishes from one. The thread
-    /// takes the caller's tracing subscriber along.
-    fn on_push_thread<T: Send>(
-        &mut self,
-        name: &ImageName,
-        push: impl FnOnce(&mut Self) -> Result<T, OciError> + Send,
-    ) -> Result<T, OciError> {
-        let dispatch = tracing::dispatcher::get_default(Clone::clone);
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name("grocker-push".into())
-                .spawn_scoped(scope, || {
-                    tracing::dispatcher::with_default(&dispatch, || push(self))
-                })
-                .map_err(|e| OciError::Registry {
-                    registry: name.registry().unwrap_or_default().to_string(),
-                    repository: name.repository().to_string(),
-                    action: "start the push thread".into(),
-                    message: e.to_string(),
-                })?;
-            worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    }
 }
 
 impl Sink for RegistrySink {
     fn publish(&mut self, image: &Image, name: &ImageName) -> Result<Published, OciError> {
-        self.on_push_thread(name, |sink| {
-            sink.push(std::slice::from_ref(image), None, name)
-        })
+        self.push(std::slice::from_ref(image), None, name)
     }
 
     fn publish_index(
@@ -304,7 +279,7 @@ impl Sink for RegistrySink {
         index: &ImageIndex,
         name: &ImageName,
     ) -> Result<Published, OciError> {
-        self.on_push_thread(name, |sink| sink.push(index.images(), Some(index), name))
+        self.push(index.images(), Some(index), name)
     }
 
     fn attach(
@@ -312,7 +287,7 @@ impl Sink for RegistrySink {
         referrer: &crate::Referrer,
         name: &ImageName,
     ) -> Result<Option<String>, OciError> {
-        self.on_push_thread(name, |sink| sink.push_referrer(referrer, name).map(Some))
+        self.push_referrer(referrer, name).map(Some)
     }
 
     /// Every push is complete when `publish` returns.
@@ -321,7 +296,7 @@ impl Sink for RegistrySink {
     }
 }
 
-/// HTTP clients, built on first use (on the push thread): one for loopback registries, which
+/// HTTP clients, built on first use: one for loopback registries, which
 /// never go through a proxy, one for the rest.
 #[derive(Debug, Default)]
 struct Clients {

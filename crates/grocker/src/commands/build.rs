@@ -1,12 +1,14 @@
-//! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build, publish.
+//! `grocker build RELEASE | WHEEL | PROJECT_DIR`: plan, build (async, on `runtime`), publish
+//! (blocking, after the runtime's work is done).
 
 use anyhow::{Result, anyhow, bail};
 use grocker_build::{Context, Output, Reporter};
 use grocker_oci::{ImageName, RegistryOptions, RemoteCache, Sink, Tee};
+use tokio::runtime::Runtime;
 
 use crate::settings::BuildSettings;
 
-pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
+pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> Result<()> {
     if !settings.build_image && settings.sbom.is_some() {
         bail!("--sbom describes an image, and --no-build-image makes none: drop one of them");
     }
@@ -19,7 +21,7 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
         settings.epoch,
     )?
     .with_remote(shared_cache(&settings)?);
-    let plan = grocker_build::plan(settings.inputs.clone(), &ctx).await?;
+    let plan = runtime.block_on(grocker_build::plan(settings.inputs.clone(), &ctx))?;
     let app = plan
         .app()
         .ok_or_else(|| anyhow!("internal error: an application build without an application"))?;
@@ -44,12 +46,12 @@ pub async fn build(settings: BuildSettings, report: &Reporter) -> Result<()> {
     // The destination is opened before the image is built: a bad one is reported before the
     // layers are written.
     let sink = sinks(&settings, &name, ctx.fetcher.cache().root(), report)?;
-    let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    let (plan, image) = runtime.block_on(grocker_build::build_adding_packages(plan, &ctx))?;
     // The SBOM is written before the image is published, and attached to it there (an OCI
     // referrer in a layout or a registry).
     let mut referrers = Vec::new();
     if let Some((path, format)) = &settings.sbom {
-        let sbom = grocker_build::sbom(&plan, &image, &name.to_string(), &ctx).await?;
+        let sbom = runtime.block_on(grocker_build::sbom(&plan, &image, &name.to_string(), &ctx))?;
         let bytes = sbom.to_json(*format);
         grocker_oci::write_atomic(path, &bytes)?;
         referrers.push(grocker_oci::Referrer::new(

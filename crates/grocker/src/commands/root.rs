@@ -3,19 +3,18 @@
 
 use anyhow::Result;
 use grocker_build::{Context, Reporter};
+use tokio::runtime::Runtime;
 
 use crate::settings::RootSettings;
 
-pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
+pub fn root(settings: RootSettings, report: &Reporter, runtime: &Runtime) -> Result<()> {
     if settings.list {
         let ctx = Context::new(report.clone(), false, settings.epoch)?;
-        for line in grocker_build::list_runtimes(
+        for line in runtime.block_on(grocker_build::list_runtimes(
             &settings.inputs.debian,
             settings.inputs.python_source.allow_expired,
             &ctx,
-        )
-        .await?
-        {
+        ))? {
             println!("{line}");
         }
         return Ok(());
@@ -34,8 +33,10 @@ pub async fn root(settings: RootSettings, report: &Reporter) -> Result<()> {
         ctx.fetcher.cache().root(),
         report,
     )?;
-    let plan = grocker_build::plan(settings.inputs, &ctx).await?;
-    let (plan, image) = grocker_build::build_adding_packages(plan, &ctx).await?;
+    let (plan, image) = runtime.block_on(async {
+        let plan = grocker_build::plan(settings.inputs, &ctx).await?;
+        grocker_build::build_adding_packages(plan, &ctx).await
+    })?;
     crate::publish(sink, &image, &settings.image_name, &plan, &ctx, &[], |_| {
         Ok(())
     })
