@@ -1,17 +1,18 @@
 //! The publish step (ko's second): where an image goes (`-o docker`, `oci:DIR`,
-//! `docker-archive:FILE`, `registry`), checked against the platforms before any work, and the
-//! sink it names opened — the local engine by default, a docker-archive when none answers.
+//! `docker-archive:FILE`, `registry`), checked against the platforms before any work; the
+//! sink it names opened — the local engine by default, a docker-archive when none answers —
+//! and the image handed to it, the lock written only once it is safely there.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use grocker_oci::{
-    DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink, RegistryOptions, RegistrySink,
-    Sink,
+    Artifact, DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink, Published,
+    RecordError, Recorder, Referrer, RegistryOptions, RegistrySink, Sink,
 };
 use grocker_wheel::Arch;
 
-use crate::Reporter;
+use crate::{Context, Plan, Reporter};
 
 /// Where an image goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,6 +122,46 @@ fn default_archive(name: &ImageName) -> PathBuf {
     let repo = name.repository();
     let last = repo.rsplit('/').next().unwrap_or(repo);
     PathBuf::from(format!("{last}-{}.tar", name.tag()))
+}
+
+/// Hands the image (one platform's, or the index over several) to `sink`, attaches
+/// `referrers` (an SBOM) to it, then — only once all of it is safely there, through a
+/// [`Recorder`] — writes the lock if the plan changed it and calls `record` with each name
+/// published (the caller prints it, writes `--result-file`). A failed publish records nothing.
+///
+/// Sinks block on their I/O: call this outside the async runtime, once the build has returned.
+pub fn publish(
+    sink: Box<dyn Sink>,
+    artifact: &Artifact,
+    name: &ImageName,
+    plan: &Plan,
+    ctx: &Context,
+    referrers: &[Referrer],
+    mut record: impl FnMut(&ImageName, &Published) -> Result<()>,
+) -> Result<()> {
+    let stage = ctx.report.stage("Publishing");
+    let after = move |published: &[(ImageName, Published)]| -> Result<(), RecordError> {
+        drop(stage); // the spinner ends before the caller prints
+        plan.write_lock(ctx)?;
+        for (name, published) in published {
+            record(name, published)?;
+        }
+        Ok(())
+    };
+    let mut sink = Box::new(Recorder::new(sink, after));
+    artifact.publish(sink.as_mut(), name)?;
+    // Attached once the image is there: a referrer's subject must exist (and a registry
+    // without the referrers API lists it under a tag named after the image's digest).
+    for referrer in referrers {
+        if let Some(location) = sink.attach(referrer, name)? {
+            tracing::info!(
+                "attached {} to {name}: {location}",
+                referrer.artifact_type()
+            );
+        }
+    }
+    sink.finish()?;
+    Ok(())
 }
 
 #[cfg(test)]

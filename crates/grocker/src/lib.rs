@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use grocker_build::{Context, Plan, Reporter, Verbosity};
+use grocker_build::{Reporter, Verbosity};
 
 mod cli;
 mod commands;
@@ -73,47 +73,4 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
-}
-
-/// The publish step (ko's), run outside the async runtime (sinks block on their I/O): hand the
-/// image (one platform's, or the index over several) to the
-/// sink, then — only once it is safely there, through a [`Recorder`](grocker_oci::Recorder) —
-/// write the lock if the plan changed it, print the result line, and run `record` (the
-/// `--result-file`) with what was published. A failed publish writes none of them.
-pub(crate) fn publish(
-    sink: Box<dyn grocker_oci::Sink>,
-    artifact: &grocker_oci::Artifact,
-    name: &grocker_oci::ImageName,
-    plan: &Plan,
-    ctx: &Context,
-    referrers: &[grocker_oci::Referrer],
-    mut record: impl FnMut(&grocker_oci::Published) -> Result<()>,
-) -> Result<()> {
-    use grocker_oci::{ImageName, Published, RecordError, Sink};
-
-    let digest = artifact.digest();
-    let stage = ctx.report.stage("Publishing");
-    let after = move |published: &[(ImageName, Published)]| -> Result<(), RecordError> {
-        drop(stage); // the spinner ends before the lines below are printed
-        plan.write_lock(ctx)?;
-        for (name, published) in published {
-            println!("{name} {digest} {}", published.location);
-            record(published)?;
-        }
-        Ok(())
-    };
-    let mut sink = Box::new(grocker_oci::Recorder::new(sink, after));
-    artifact.publish(sink.as_mut(), name)?;
-    // Attached once the image is there: a referrer's subject must exist (and a registry
-    // without the referrers API lists it under a tag named after the image's digest).
-    for referrer in referrers {
-        if let Some(location) = sink.attach(referrer, name)? {
-            tracing::info!(
-                "attached {} to {name}: {location}",
-                referrer.artifact_type()
-            );
-        }
-    }
-    sink.finish()?;
-    Ok(())
 }

@@ -60,19 +60,24 @@ pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> R
             bytes,
         ));
     }
-    crate::publish(
+    let digest = image.digest();
+    grocker_build::publish(
         sink,
         &image,
         &name,
         &plan,
         &ctx,
         &referrers,
-        |published| match &settings.result_file {
-            Some(path) => {
-                let pushed = pushes(&settings, &name);
-                grocker_build::ResultFile::new(&plan, &name, published, &image, pushed).write(path)
+        |name, published| {
+            println!("{name} {digest} {}", published.location);
+            match &settings.result_file {
+                Some(path) => {
+                    let pushed = pushes(&settings, name);
+                    grocker_build::ResultFile::new(&plan, name, published, &image, pushed)
+                        .write(path)
+                }
+                None => Ok(()),
             }
-            None => Ok(()),
         },
     )
 }

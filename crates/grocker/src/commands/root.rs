@@ -37,7 +37,17 @@ pub fn root(settings: RootSettings, report: &Reporter, runtime: &Runtime) -> Res
         let plan = grocker_build::plan(settings.inputs, &ctx).await?;
         grocker_build::build_adding_packages(plan, &ctx).await
     })?;
-    crate::publish(sink, &image, &settings.image_name, &plan, &ctx, &[], |_| {
-        Ok(())
-    })
+    let digest = image.digest();
+    grocker_build::publish(
+        sink,
+        &image,
+        &settings.image_name,
+        &plan,
+        &ctx,
+        &[],
+        |name, published| {
+            println!("{name} {digest} {}", published.location);
+            Ok(())
+        },
+    )
 }
