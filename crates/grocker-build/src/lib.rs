@@ -6,19 +6,25 @@
 //! from an index, a wheel, a project built in the builder), the image settings. `grocker.lock`
 //! is its serialized form: a lock made for the same [`Inputs`] *is* the plan, and nothing is
 //! resolved. [`build`] turns a plan into an image — layers written from verified downloads (or
-//! taken from the layer cache), the native libraries checked — and resolves nothing. Publishing
-//! is the sinks' business (`grocker_oci::Sink`, chosen by an [`Output`] and opened by
-//! [`open_sink`]): the image's bytes are computed once and every sink writes the same ones.
+//! taken from the layer cache), the native libraries checked — and resolves nothing. Then
+//! [`publish`] hands the image to a sink (`grocker_oci::Sink`, chosen by an [`Output`] and
+//! opened by [`open_sink`]) and writes the lock only once the image is out: the image's bytes
+//! are computed once and every sink writes the same ones. Sinks block on their I/O, so
+//! publishing happens after the async stages have returned, outside the runtime.
 //!
 //! ```no_run
 //! use grocker_build::{Context, Inputs, Reporter, SourceDateEpoch, Verbosity};
-//! # async fn example(inputs: Inputs) -> anyhow::Result<()> {
+//! # fn example(inputs: Inputs) -> anyhow::Result<()> {
 //! let ctx = Context::new(Reporter::new(Verbosity::Quiet), false, SourceDateEpoch::from_env()?)?;
-//! let plan = grocker_build::plan(inputs, &ctx).await?;         // pinned: grocker.lock
-//! let image = grocker_build::build(&plan, &ctx).await?;        // per platform: layers, checks
-//! let mut sink = grocker_oci::OciLayoutSink::new("./image".as_ref())?;
-//! image.publish(&mut sink, &"app:1.0".parse()?)?;              // an image, or an index
-//! plan.write_lock(&ctx)?;                                      // only once the image is out
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let plan = runtime.block_on(grocker_build::plan(inputs, &ctx))?;  // pinned: grocker.lock
+//! let image = runtime.block_on(grocker_build::build(&plan, &ctx))?; // per platform: layers, checks
+//! let sink = Box::new(grocker_oci::OciLayoutSink::new("./image".as_ref())?);
+//! let name = "app:1.0".parse()?;
+//! grocker_build::publish(sink, &image, &name, &plan, &ctx, &[], |name, published| {
+//!     println!("{name} {}", published.location); // after the lock is written
+//!     Ok(())
+//! })?;
 //! # Ok(()) }
 //! ```
 //!
