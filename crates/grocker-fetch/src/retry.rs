@@ -262,12 +262,13 @@ pub fn classify(error: &reqwest::Error) -> ErrorKind {
 }
 
 /// Whether hyper saw the connection close before a reply came: its request channel closed,
-/// or the reply's head never arrived.
+/// the reply's head never arrived, or the request was never sent because the pooled
+/// connection it was given had closed meanwhile ("connection was not ready").
 fn closed_without_answer(error: &(dyn StdError + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            return h.is_closed() || h.is_incomplete_message();
+            return h.is_closed() || h.is_incomplete_message() || h.is_canceled();
         }
         current = e.source();
     }
