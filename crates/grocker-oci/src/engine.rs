@@ -179,21 +179,29 @@ impl Sink for DockerEngineSink {
             image: image.clone(),
             names: vec![name.clone()],
         };
-        match self.layers_present(image, name) {
-            None => {}
-            Some(present) if present.is_empty() => self.load(&entry, &present)?,
+        let loaded = match self.layers_present(image, name) {
+            // `name` is this very image already: its ID is the one just compared.
+            None => false,
+            Some(present) if present.is_empty() => {
+                self.load(&entry, &present)?;
+                true
+            }
             Some(present) => {
                 if let Err(e) = self.load(&entry, &present) {
                     // Whatever went wrong with the short archive, the whole one says it best.
                     tracing::debug!("loading without the layers the engine has failed: {e}");
                     self.load(&entry, &BTreeSet::new())?;
                 }
+                true
             }
-        }
+        };
         if let Some(memo) = &self.memo {
             memo.loaded(image);
         }
-        let id = self.image_id(name)?.unwrap_or(image.config_digest());
+        let id = match loaded {
+            true => self.image_id(name)?.unwrap_or(image.config_digest()),
+            false => image.config_digest(),
+        };
         Ok(Published {
             digest: id,
             location: format!("docker (image id {id})"),
