@@ -69,7 +69,7 @@ pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> R
         &ctx,
         &referrers,
         |name, published| {
-            println!("{name} {digest} {}", published.location);
+            super::print_published(name, digest, published);
             match &settings.result_file {
                 Some(path) => {
                     let pushed = pushes(&settings, name);

@@ -46,7 +46,7 @@ pub fn root(settings: RootSettings, report: &Reporter, runtime: &Runtime) -> Res
         &ctx,
         &[],
         |name, published| {
-            println!("{name} {digest} {}", published.location);
+            super::print_published(name, digest, published);
             Ok(())
         },
     )
