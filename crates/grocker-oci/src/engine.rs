@@ -198,9 +198,10 @@ impl Sink for DockerEngineSink {
         if let Some(memo) = &self.memo {
             memo.loaded(image);
         }
-        let id = match loaded {
-            true => self.image_id(name)?.unwrap_or(image.config_digest()),
-            false => image.config_digest(),
+        let id = if loaded {
+            self.image_id(name)?.unwrap_or(image.config_digest())
+        } else {
+            image.config_digest()
         };
         Ok(Published {
             digest: id,

@@ -296,8 +296,8 @@ impl Sink for RegistrySink {
     }
 }
 
-/// HTTP clients, built on first use: one for loopback registries, which
-/// never go through a proxy, one for the rest.
+/// HTTP clients, built on first use: one for loopback registries, which never go through a
+/// proxy, one for the rest.
 #[derive(Debug, Default)]
 struct Clients {
     direct: Option<Client>,
