@@ -145,14 +145,21 @@ pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
     let hour: i64 = hms.next()?.parse().ok()?;
     let minute: i64 = hms.next()?.parse().ok()?;
     let second: i64 = hms.next().map_or(Some(0), |s| s.parse().ok())?;
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    // A four-digit year bounds the arithmetic below: a hostile Release cannot overflow it.
+    if !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+        || !(1970..=9999).contains(&year)
+    {
         return None;
     }
     let offset = match zone {
         "UTC" | "GMT" | "UT" | "Z" => 0,
         z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
-            let h: i64 = z[1..3].parse().ok()?;
-            let m: i64 = z[3..5].parse().ok()?;
+            // `get`, not indexing: a multi-byte character may straddle the split.
+            let h: i64 = z.get(1..3)?.parse().ok()?;
+            let m: i64 = z.get(3..5)?.parse().ok()?;
             let sign = if z.starts_with('-') { -1 } else { 1 };
             sign * (h * 3600 + m * 60)
         }
@@ -205,6 +212,11 @@ mod tests {
             "yesterday",
             "Fri, 27 Foo 2026 00:12:41 UTC",
             "27 Nov 2026 25:00:00 UTC",
+            // found by the fuzzer: the day count overflowed i64
+            "1 Jan 9223372036854775807 00:00:00 UTC",
+            "1 Jan 10000 00:00:00 UTC",
+            // a multi-byte character across the hour/minute split of the zone
+            "1 Jan 2026 00:00:00 +0\u{e9}0",
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
