@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
 use grocker_oci::RemoteCache;
 
+use crate::ahead::Ahead;
 use crate::report::Reporter;
 
 /// `SOURCE_DATE_EPOCH` (reproducible-builds.org): every file's mtime and the image's `created`
@@ -47,6 +48,8 @@ pub struct Context {
     /// The shared cache (`--cache-repo`), which the layer and built-wheel caches consult on a
     /// miss and fill after a build.
     pub remote: Option<Arc<RemoteCache>>,
+    /// Work started before the stage that needs it (see [`Ahead`]).
+    pub(crate) ahead: Ahead,
 }
 
 impl Context {
@@ -81,6 +84,7 @@ impl Context {
             report,
             epoch,
             remote: None,
+            ahead: Ahead::default(),
         })
     }
 

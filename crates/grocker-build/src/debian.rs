@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use grocker_debian::{
     DebOptions, Keyring, PackageIndex, Source, index_identity, load_index, read_deb, resolve,
     status_d_files,
@@ -252,6 +252,37 @@ pub struct PinnedDebian<'a> {
     pub packages: &'a [DebianPackage],
 }
 
+/// [`PinnedDebian`], owned.
+pub struct OwnedDebian {
+    runtime: Runtime,
+    sources: DebianSources,
+    packages: Vec<DebianPackage>,
+}
+
+impl OwnedDebian {
+    fn pinned(&self) -> PinnedDebian<'_> {
+        PinnedDebian {
+            runtime: self.runtime,
+            sources: &self.sources,
+            packages: &self.packages,
+        }
+    }
+
+    /// Starts reading the runtime filesystem back from its cached layers, for a later
+    /// [`PinnedDebian::runtime_tree`] of this build; nothing when they are not cached (the
+    /// build then assembles it, once).
+    pub(crate) fn read_ahead(self, ctx: &Context) {
+        let (os_key, _) = self.pinned().layer_keys(ctx.epoch);
+        let ctx_ = ctx.clone();
+        ctx.ahead.start_tree(os_key.id(), async move {
+            self.pinned()
+                .cached_runtime_tree(&ctx_)
+                .await?
+                .ok_or_else(|| anyhow!("the runtime's layers are not cached"))
+        });
+    }
+}
+
 /// The runtime's two layers: `os`, and glibc's gconv charset modules (`iconv`, 8 MB) apart,
 /// which an image carries only when something in it calls `iconv_open` (see
 /// [`grocker_elf::calls_iconv`]): Python's own codecs never need them.
@@ -388,8 +419,22 @@ impl PinnedDebian<'_> {
     }
 
     /// The runtime filesystem: read back from its two layers when the layer cache has them (a
-    /// warm runtime is never assembled again), else [`Self::tree`].
+    /// warm runtime is never assembled again), else [`Self::tree`]. Taken as read when a build
+    /// read it ahead ([`OwnedDebian::read_ahead`]).
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
+        let (os_key, _) = self.layer_keys(ctx.epoch);
+        if let Some(tree) = ctx.ahead.tree(&os_key.id()).await {
+            return Ok(tree);
+        }
+        match self.cached_runtime_tree(ctx).await? {
+            Some(tree) => Ok(tree),
+            None => self.tree(ctx).await,
+        }
+    }
+
+    /// The runtime filesystem read back from its two cached layers; `None` when the layer
+    /// cache lacks one.
+    async fn cached_runtime_tree(&self, ctx: &Context) -> Result<Option<Tree>> {
         let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx);
@@ -397,7 +442,7 @@ impl PinnedDebian<'_> {
             cache.lookup(&os_key, Compression::Gzip, &os_created_by),
             cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
         ) else {
-            return self.tree(ctx).await;
+            return Ok(None);
         };
         let _stage = ctx
             .report
@@ -405,6 +450,16 @@ impl PinnedDebian<'_> {
         tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&os, &iconv]))
             .await
             .context("the layer reader stopped unexpectedly")?
+            .map(Some)
+    }
+
+    /// The same packages, owned: for work that outlives the borrow.
+    pub(crate) fn owned(self) -> OwnedDebian {
+        OwnedDebian {
+            runtime: self.runtime,
+            sources: self.sources.clone(),
+            packages: self.packages.to_vec(),
+        }
     }
 
     /// What names the runtime's interpreter: its Debian packages.

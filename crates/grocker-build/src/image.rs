@@ -199,8 +199,9 @@ async fn build_app(
                 .await?,
         ),
     };
+    let app_name = app.release.name.to_string();
     let venv_layers = VenvLayers {
-        release: &app.release,
+        app: &app_name,
         packages: &platform.pins.python,
         builder: &platform.pins.builder,
         venv: &venv,

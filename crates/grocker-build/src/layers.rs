@@ -224,7 +224,7 @@ impl LayerKey {
         self.hasher.update(b"\n");
     }
 
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.hasher.clone().finish().to_string()
     }
 

@@ -45,6 +45,7 @@
 //! compiled wheels and bytecode: pure Python from this machine's tools, native code only from
 //! an engine that runs the platform, never the host's architecture in its place.
 
+mod ahead;
 mod bytecode;
 mod compile;
 mod context;

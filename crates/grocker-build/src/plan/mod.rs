@@ -259,13 +259,22 @@ async fn plan_platform(
         inputs.lock.locked,
         ctx,
     )?;
-    // A team lock's pins are known before the project is built: their wheels are fetched
-    // while the project's wheel is built (in the sandbox or the builder).
+    // A team lock's pins are known before the project is built: their wheels are fetched, and
+    // with one platform their deps layer written, while the project's wheel is built (in the
+    // sandbox or the builder).
     let (mut early_pins, prefetch) = match &team {
-        Some((_, team)) => {
+        Some((project, team)) => {
             let pins = crate::project::pins(&team.locked, &python.indexes, &target, ctx).await?;
-            let prefetch = prefetch_wheels(&pins, ctx)?;
-            (Some(pins), Some(prefetch))
+            let os = PinnedDebian {
+                runtime: archive.runtime(),
+                sources: archive.sources(),
+                packages: &debian,
+            };
+            let prefetch = match deps_ahead(inputs, project, &pins, &target, &compiler, os, ctx) {
+                true => None,
+                false => Some(prefetch_wheels(&pins, ctx)?),
+            };
+            (Some(pins), prefetch)
         }
         None => (None, None),
     };
@@ -427,6 +436,33 @@ fn reuse(
         }
     }
     Ok(None)
+}
+
+/// Starts writing the deps layer of a team lock's pins (and reading the runtime back for the
+/// native check) while the project builds, and says whether it did: with one platform and no
+/// bytecode to compile. Otherwise the caller only fetches the wheels meanwhile.
+fn deps_ahead(
+    inputs: &Inputs,
+    project: &grocker_project::Project,
+    pins: &[PythonPackage],
+    target: &Target,
+    compiler: &Arc<Compiler>,
+    os: PinnedDebian<'_>,
+    ctx: &Context,
+) -> bool {
+    let bytecode = inputs.python.as_ref().is_some_and(|p| p.bytecode);
+    let name = project.pyproject.as_ref().and_then(|p| p.name.as_ref());
+    let Some(name) = name.filter(|_| inputs.platforms.len() == 1 && !bytecode) else {
+        return false;
+    };
+    python::DepsAhead {
+        app: name.to_string(),
+        packages: pins.to_vec(),
+        venv: python::venv(target, inputs.runtime),
+        compiler: Arc::clone(compiler),
+        runtime: Some(os.owned()),
+    }
+    .start(ctx)
 }
 
 /// Starts fetching the wheels of `pins` (verified, into the cache) in the background.

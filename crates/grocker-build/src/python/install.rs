@@ -21,10 +21,9 @@ use tokio::runtime::Handle;
 
 use crate::bytecode::Interpreter;
 use crate::compile::{self, Compiler};
-use crate::context::Context;
+use crate::context::{Context, SourceDateEpoch};
 use crate::layers::{INDEXES, LayerCache, LayerKey, LayerKind, Notes};
 use crate::python::LocalApp;
-use crate::release::Release;
 use crate::source_tree::{APP_DIR, SourceTree};
 
 /// Wheels this large (compressed) get a layer of their own, so that an update of one of them
@@ -59,18 +58,28 @@ struct Own<'a> {
     source: Option<&'a SourceTree>,
 }
 
-/// One layer to write: which, under which cache key, described how.
-struct LayerSpec<'a> {
-    kind: &'a LayerKind,
-    key: &'a LayerKey,
-    created_by: &'a str,
+/// One layer to make: which, under which cache key, described how.
+struct LayerPlan {
+    kind: LayerKind,
+    key: LayerKey,
+    created_by: String,
     with_skeleton: bool,
+}
+
+/// A venv layer as a build gets it: from the layer cache, or written — then with the installed
+/// tree it was written from.
+pub struct WrittenLayer {
+    layer: Layer,
+    notes: Notes,
+    index: VenvIndex,
+    tree: Option<Tree>,
 }
 
 /// What the venv is made of: the pinned wheels (and sdists, with the compiler that built them),
 /// the application, and how files are compiled.
 pub struct VenvLayers<'a> {
-    pub release: &'a Release,
+    /// The application's name: its own entry among the pins goes in the app layer.
+    pub app: &'a str,
     pub packages: &'a [PythonPackage],
     /// The builder's packages: wheels compiled from sdists depend on them.
     pub builder: &'a [DebianPackage],
@@ -87,19 +96,68 @@ pub struct VenvLayers<'a> {
     pub shared: Option<&'a std::collections::BTreeSet<String>>,
 }
 
+/// The `deps` layer of a team lock's pins, which the project's own wheel does not change:
+/// written while the project builds (see `crate::ahead`), by the same code and under the same
+/// key as the build stage would write it.
+pub struct DepsAhead {
+    pub app: String,
+    pub packages: Vec<PythonPackage>,
+    pub venv: Venv,
+    pub compiler: std::sync::Arc<Compiler>,
+    /// Started too when the layer is not cached: the runtime filesystem, which the native check
+    /// of a new deps layer reads.
+    pub runtime: Option<crate::debian::OwnedDebian>,
+}
+
+impl DepsAhead {
+    /// Starts writing the layer in the background, and says whether it did. Not for pins with
+    /// sdists: their wheels come from the builder, which the project's build is using.
+    pub fn start(mut self, ctx: &Context) -> bool {
+        if self.packages.iter().any(|p| compile::is_sdist(&p.filename)) {
+            return false;
+        }
+        let plan = {
+            let layers = self.layers();
+            let Some((kind, packages)) = layers.dependency_groups().into_iter().next() else {
+                return false;
+            };
+            layers.plan(kind, &packages, true, ctx.epoch)
+        };
+        let runtime = self.runtime.take();
+        let ctx_ = ctx.clone();
+        ctx.ahead.start_layer(plan.key.id(), async move {
+            let layers = self.layers();
+            let (_, packages) = layers.dependency_groups().swap_remove(0);
+            let on_miss = || {
+                if let Some(runtime) = runtime {
+                    runtime.read_ahead(&ctx_);
+                }
+            };
+            layers
+                .cached_or_written(&packages, &plan, &ctx_, on_miss)
+                .await
+        });
+        true
+    }
+
+    fn layers(&self) -> VenvLayers<'_> {
+        VenvLayers {
+            app: &self.app,
+            packages: &self.packages,
+            builder: &[],
+            venv: &self.venv,
+            compiler: &self.compiler,
+            local: &[],
+            source: None,
+            bytecode: None,
+            shared: None,
+        }
+    }
+}
+
 impl VenvLayers<'_> {
     /// The layers, each from the layer cache when its inputs were laid out before.
     pub async fn layers(&self, ctx: &Context) -> Result<PythonLayers> {
-        let epoch = ctx.epoch;
-        let builder_key = {
-            let mut h = grocker_hash::Hasher::new();
-            for p in self.builder {
-                h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
-            }
-            h.finish()
-        };
-        let app_name = self.release.name.to_string();
-        let cache = LayerCache::new(ctx);
         let mut out = PythonLayers {
             layers: Vec::new(),
             elf: Vec::new(),
@@ -113,75 +171,27 @@ impl VenvLayers<'_> {
         let mut below = VenvIndex::new();
         for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
             // The first (deps) layer also carries the venv itself.
-            let with_skeleton = i == 0;
-            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
-            key.add(&format!(
-                "venv {} {} {} skeleton={with_skeleton}",
-                self.venv.root, self.venv.interpreter, self.venv.python_full
-            ));
-            if self.bytecode.is_some() {
-                key.add(crate::bytecode::KEY);
-            }
-            for p in &packages {
-                key.add(&format!("{} {}", p.filename, p.sha256));
-                if compile::is_sdist(&p.filename) {
-                    key.add(&format!("built by {builder_key}"));
-                }
-            }
-            // The app's own wheels and source tree are in the app layer.
-            let own = self.own(&kind);
-            for app in own.wheels {
-                key.add(&format!("{} {}", app.filename, app.sha256));
-            }
-            if let Some(source) = own.source {
-                key.add(&format!("source tree {} in {APP_DIR}", source.sha256));
-            }
-            let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
-            names.extend(own.wheels.iter().map(|w| w.release.name.as_ref()));
-            if own.source.is_some() {
-                names.push(&app_name);
-            }
-            let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
-            // A layer is only reused with its index: without one (a cache from before indexes),
-            // it is written again, which gives the same bytes.
-            let _writing = LayerCache::claim(&key).await;
-            let hit = cache
-                .lookup(&key, Compression::Gzip, &created_by)
-                .await
-                .and_then(|(layer, notes)| {
-                    let index = cached_index(ctx, &layer)?;
-                    Some((layer, notes, index))
-                });
-            let (layer, notes, index, tree) = match hit {
-                Some((layer, notes, index)) => (layer, notes, index, None),
-                None => {
-                    let layer = LayerSpec {
-                        kind: &kind,
-                        key: &key,
-                        created_by: &created_by,
-                        with_skeleton,
-                    };
-                    let (layer, notes, tree, index) =
-                        self.write(&packages, own, &layer, ctx).await?;
-                    (layer, notes, index, Some(tree))
-                }
+            let plan = self.plan(kind, &packages, i == 0, ctx.epoch);
+            let made = match ctx.ahead.layer(&plan.key.id()).await {
+                Some(made) => made,
+                None => self.cached_or_written(&packages, &plan, ctx, || {}).await?,
             };
-            out.replaced.extend(index.replaced().iter().cloned());
-            out.replaced.extend(below.overlay(index, self.venv)?);
-            out.tree = match (out.tree.take(), tree) {
+            out.replaced.extend(made.index.replaced().iter().cloned());
+            out.replaced.extend(below.overlay(made.index, self.venv)?);
+            out.tree = match (out.tree.take(), made.tree) {
                 (Some(mut all), Some(tree)) => {
                     all.overlay(tree)?;
                     Some(all)
                 }
                 _ => None,
             };
-            if kind == LayerKind::App {
-                out.app_scripts = notes.scripts.clone();
+            if plan.kind == LayerKind::App {
+                out.app_scripts = made.notes.scripts.clone();
             }
-            out.all_scripts.extend(notes.scripts);
-            out.elf.push(notes.elf);
-            out.calls_iconv |= notes.iconv;
-            out.layers.push(layer);
+            out.all_scripts.extend(made.notes.scripts);
+            out.elf.push(made.notes.elf);
+            out.calls_iconv |= made.notes.iconv;
+            out.layers.push(made.layer);
         }
         out.all_scripts.sort();
         out.all_scripts.dedup();
@@ -191,18 +201,98 @@ impl VenvLayers<'_> {
         Ok(out)
     }
 
+    /// The cache key and description of one layer: everything its bytes depend on.
+    fn plan(
+        &self,
+        kind: LayerKind,
+        packages: &[&PythonPackage],
+        with_skeleton: bool,
+        epoch: SourceDateEpoch,
+    ) -> LayerPlan {
+        let builder_key = {
+            let mut h = grocker_hash::Hasher::new();
+            for p in self.builder {
+                h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
+            }
+            h.finish()
+        };
+        let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+        key.add(&format!(
+            "venv {} {} {} skeleton={with_skeleton}",
+            self.venv.root, self.venv.interpreter, self.venv.python_full
+        ));
+        if self.bytecode.is_some() {
+            key.add(crate::bytecode::KEY);
+        }
+        for p in packages {
+            key.add(&format!("{} {}", p.filename, p.sha256));
+            if compile::is_sdist(&p.filename) {
+                key.add(&format!("built by {builder_key}"));
+            }
+        }
+        // The app's own wheels and source tree are in the app layer.
+        let own = self.own(&kind);
+        for app in own.wheels {
+            key.add(&format!("{} {}", app.filename, app.sha256));
+        }
+        if let Some(source) = own.source {
+            key.add(&format!("source tree {} in {APP_DIR}", source.sha256));
+        }
+        let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        names.extend(own.wheels.iter().map(|w| w.release.name.as_ref()));
+        if own.source.is_some() {
+            names.push(self.app);
+        }
+        let created_by = format!("grocker: {kind} layer ({})", names.join(" "));
+        LayerPlan {
+            kind,
+            key,
+            created_by,
+            with_skeleton,
+        }
+    }
+
+    /// One layer from the layer cache, else written (`on_miss` is told first). A layer is only
+    /// reused with its index: without one (a cache from before indexes), it is written again,
+    /// which gives the same bytes.
+    async fn cached_or_written(
+        &self,
+        packages: &[&PythonPackage],
+        plan: &LayerPlan,
+        ctx: &Context,
+        on_miss: impl FnOnce(),
+    ) -> Result<WrittenLayer> {
+        let _writing = LayerCache::claim(&plan.key).await;
+        let hit = LayerCache::new(ctx)
+            .lookup(&plan.key, Compression::Gzip, &plan.created_by)
+            .await
+            .and_then(|(layer, notes)| {
+                let index = cached_index(ctx, &layer)?;
+                Some((layer, notes, index))
+            });
+        if let Some((layer, notes, index)) = hit {
+            return Ok(WrittenLayer {
+                layer,
+                notes,
+                index,
+                tree: None,
+            });
+        }
+        on_miss();
+        self.write(packages, self.own(&plan.kind), plan, ctx).await
+    }
+
     /// Installs one layer's wheels, compiles their bytecode if asked, and writes the layer.
     async fn write(
         &self,
         packages: &[&PythonPackage],
         own: Own<'_>,
-        layer: &LayerSpec<'_>,
+        plan: &LayerPlan,
         ctx: &Context,
-    ) -> Result<(Layer, Notes, Tree, VenvIndex)> {
-        let kind = layer.kind;
-        let (mut tree, scripts, index) = self
-            .install(packages, own, layer.with_skeleton, ctx)
-            .await?;
+    ) -> Result<WrittenLayer> {
+        let kind = &plan.kind;
+        let (mut tree, scripts, index) =
+            self.install(packages, own, plan.with_skeleton, ctx).await?;
         let (elf, iconv) = tokio::task::block_in_place(|| elf_facts(&tree))?;
         let notes = Notes {
             calls_iconv: false,
@@ -221,7 +311,7 @@ impl VenvLayers<'_> {
         }
         let _stage = ctx.report.stage(format!("Writing the {kind} layer"));
         let cache = LayerCache::new(ctx);
-        let (key, created_by) = (layer.key.clone(), layer.created_by.to_string());
+        let (key, created_by) = (plan.key.clone(), plan.created_by.clone());
         let n = notes.clone();
         let text = index.to_string();
         let (layer, tree) = tokio::task::spawn_blocking(move || {
@@ -231,7 +321,12 @@ impl VenvLayers<'_> {
         })
         .await
         .context("the layer writer stopped unexpectedly")??;
-        Ok((layer, notes, tree, index))
+        Ok(WrittenLayer {
+            layer,
+            notes,
+            index,
+            tree: Some(tree),
+        })
     }
 
     /// The application's own files for a layer of `kind`.
@@ -248,10 +343,27 @@ impl VenvLayers<'_> {
         }
     }
 
-    /// How the venv is split into layers: `deps` (with the venv itself), one layer per very
-    /// large wheel, then `app`.
+    /// How the venv is split into layers: [`Self::dependency_groups`], then `app`.
     fn groups(&self) -> Result<Vec<(LayerKind, Vec<&PythonPackage>)>> {
-        let app_name = self.release.name.to_string();
+        let mut groups = self.dependency_groups();
+        let app: Vec<&PythonPackage> = self
+            .packages
+            .iter()
+            .filter(|p| p.name == self.app)
+            .collect();
+        if app.is_empty() && self.local.is_empty() && self.source.is_none() {
+            bail!(
+                "grocker.lock has no entry for {}: run with --upgrade",
+                self.app
+            );
+        }
+        groups.push((LayerKind::App, app));
+        Ok(groups)
+    }
+
+    /// The third-party layers: `deps` (with the venv itself; with several platforms, the wheels
+    /// they share, then `deps (platform)`), then one layer per very large wheel.
+    fn dependency_groups(&self) -> Vec<(LayerKind, Vec<&PythonPackage>)> {
         let mut groups: Vec<(LayerKind, Vec<&PythonPackage>)> = Vec::new();
         let mut deps = Vec::new();
         let mut platform_deps = Vec::new();
@@ -263,7 +375,7 @@ impl VenvLayers<'_> {
         let mut packages: Vec<&PythonPackage> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         for p in packages {
-            if p.name == app_name {
+            if p.name == self.app {
                 continue;
             }
             if p.size.unwrap_or(0) >= OWN_LAYER_BYTES {
@@ -280,16 +392,7 @@ impl VenvLayers<'_> {
             groups.insert(0, (LayerKind::PlatformDeps, platform_deps));
         }
         groups.insert(0, (LayerKind::Deps, deps));
-        let app: Vec<&PythonPackage> = self
-            .packages
-            .iter()
-            .filter(|p| p.name == app_name)
-            .collect();
-        if app.is_empty() && self.local.is_empty() && self.source.is_none() {
-            bail!("grocker.lock has no entry for {app_name}: run with --upgrade");
-        }
-        groups.push((LayerKind::App, app));
-        Ok(groups)
+        groups
     }
 
     /// The whole venv as one tree (for checks over the finished image), installed again from

@@ -4,7 +4,7 @@
 mod install;
 mod resolve;
 
-pub use install::VenvLayers;
+pub use install::{DepsAhead, VenvLayers, WrittenLayer};
 pub use resolve::{
     LocalApp, PythonRequest, VENV, download, read_wheel_metadata, resolve, resolve_wheels, target,
     venv,
