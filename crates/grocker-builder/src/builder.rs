@@ -208,6 +208,9 @@ impl Builder {
     /// ([`Bytecode::StandardLibrary`]) — into `out`, for builds to read through
     /// `PYTHONPYCACHEPREFIX`. Only code grocker trusts runs here — `compileall`, no build
     /// backend — so no build can plant bytecode a later one would load: builds see it read-only.
+    /// The standard library's thousand modules are shared out to one process per core; an
+    /// environment's hundred or so compile in one, beside the build that first uses it (see
+    /// [`crate::FreshEnv`]), where a pool's start would cost more than it saves.
     pub(crate) fn compile_bytecode(
         &self,
         venv: &Path,
@@ -219,7 +222,7 @@ impl Builder {
             env = sys.argv[1] == 'env'\n\
             for path in sys.path:\n\
             \x20   if path and os.path.isdir(path) and path.startswith(sys.prefix + '/') == env:\n\
-            \x20       compileall.compile_dir(path, quiet=1, workers=0)\n";
+            \x20       compileall.compile_dir(path, quiet=1, workers=1 if env else 0)\n";
         let parent = out.parent().unwrap_or(Path::new("."));
         let staging = tempfile::Builder::new()
             .prefix(".pycache-")
@@ -393,12 +396,17 @@ fn copy_owned(from: &Path, to: &Path) -> Result<(), BuilderError> {
         let (source, dest) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type().map_err(BuilderError::io(&source))?;
         if kind.is_dir() {
-            fs::create_dir(&dest).map_err(BuilderError::io(&dest))?;
+            fs::create_dir_all(&dest).map_err(BuilderError::io(&dest))?;
             unpack::set_mode(&dest, 0o755)?;
             copy_owned(&source, &dest)?;
         } else if kind.is_file() {
-            fs::copy(&source, &dest).map_err(BuilderError::io(&source))?;
-            unpack::set_mode(&dest, 0o644)?;
+            // Written beside and renamed: builds may be reading `to` (see `FreshEnv`), and
+            // must never see a file half written.
+            let mut part = dest.clone().into_os_string();
+            part.push(".part");
+            fs::copy(&source, &part).map_err(BuilderError::io(&source))?;
+            unpack::set_mode(Path::new(&part), 0o644)?;
+            fs::rename(&part, &dest).map_err(BuilderError::io(&dest))?;
         }
     }
     Ok(())

@@ -47,12 +47,30 @@ impl BuildEnv {
         wheels: &[(String, PathBuf)],
         dynamic: Vec<String>,
     ) -> Result<BuildEnv, BuilderError> {
-        let env = BuildEnv {
-            dir: dir.to_path_buf(),
-            dynamic,
-        };
+        match Self::prepare(builder, dir, stdlib, target, wheels, dynamic)? {
+            Prepared::Ready(env) => Ok(env),
+            Prepared::Fresh(fresh) => {
+                fresh.compile(builder)?;
+                fresh.finish()
+            }
+        }
+    }
+
+    /// [`Self::create`], up to the environment's own bytecode: a new environment comes back
+    /// [`Prepared::Fresh`], for its first build to run while that bytecode compiles.
+    pub fn prepare(
+        builder: &Builder,
+        dir: &Path,
+        stdlib: &Path,
+        target: &Target,
+        wheels: &[(String, PathBuf)],
+        dynamic: Vec<String>,
+    ) -> Result<Prepared, BuilderError> {
         if dir.is_dir() {
-            return Ok(env);
+            return Ok(Prepared::Ready(BuildEnv {
+                dir: dir.to_path_buf(),
+                dynamic,
+            }));
         }
         let bad = |reason: String| BuilderError::BadEnv {
             dir: dir.to_path_buf(),
@@ -86,16 +104,13 @@ impl BuildEnv {
         fs::rename(written.join(root.as_str()), &venv_dir).map_err(BuilderError::io(&venv_dir))?;
         let pycache = made.join("pycache");
         fs::create_dir(&pycache).map_err(BuilderError::io(&pycache))?;
-        builder.compile_bytecode(&venv_dir, &pycache, Bytecode::Environment)?;
         standard_library_bytecode(builder, &venv_dir, stdlib)?;
         link_tree(stdlib, &pycache)?;
-        match fs::rename(&made, dir) {
-            Ok(()) => {}
-            // Another grocker made the same environment meanwhile.
-            Err(_) if dir.is_dir() => {}
-            Err(e) => return Err(BuilderError::io(dir)(e)),
-        }
-        Ok(env)
+        Ok(Prepared::Fresh(FreshEnv {
+            env: BuildEnv { dir: made, dynamic },
+            dir: dir.to_path_buf(),
+            _staging: staging,
+        }))
     }
 
     /// The venv's directory on the host.
@@ -106,6 +121,56 @@ impl BuildEnv {
     /// The bytecode's directory on the host.
     pub fn pycache(&self) -> PathBuf {
         self.dir.join("pycache")
+    }
+}
+
+/// What [`BuildEnv::prepare`] found or made.
+pub enum Prepared {
+    /// An environment made earlier, whole.
+    Ready(BuildEnv),
+    /// A new one, whose own bytecode is still to compile.
+    Fresh(FreshEnv),
+}
+
+/// A new build environment before its own modules' bytecode: the venv and the standard
+/// library's bytecode are in place (beside its final directory), so a build can run in it while
+/// [`FreshEnv::compile`] compiles the rest — hatchling and its dependencies take half a second,
+/// most of a small project's first build, which imports the modules it needs from source
+/// meanwhile (and, the directory being read-only to it, never writes bytecode there).
+pub struct FreshEnv {
+    /// The environment where it is being made.
+    env: BuildEnv,
+    /// Where it goes once whole.
+    dir: PathBuf,
+    /// Where it is made; removed, with what is left in it, once the environment is in place.
+    _staging: tempfile::TempDir,
+}
+
+impl FreshEnv {
+    /// The environment as it is now, for a build beside [`Self::compile`].
+    pub fn env(&self) -> &BuildEnv {
+        &self.env
+    }
+
+    /// Compiles the environment's own bytecode with `builder` into the directory builds read
+    /// it from (read-only), each file written beside and renamed: a build sees it whole or not
+    /// at all, and imports the module from source meanwhile.
+    pub fn compile(&self, builder: &Builder) -> Result<(), BuilderError> {
+        builder.compile_bytecode(&self.env.venv(), &self.env.pycache(), Bytecode::Environment)
+    }
+
+    /// Puts the environment in place, once compiled and no build runs in it any more.
+    pub fn finish(self) -> Result<BuildEnv, BuilderError> {
+        match fs::rename(&self.env.dir, &self.dir) {
+            Ok(()) => {}
+            // Another grocker made the same environment meanwhile.
+            Err(_) if self.dir.is_dir() => {}
+            Err(e) => return Err(BuilderError::io(&self.dir)(e)),
+        }
+        Ok(BuildEnv {
+            dir: self.dir,
+            dynamic: self.env.dynamic,
+        })
     }
 }
 

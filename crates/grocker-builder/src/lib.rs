@@ -60,7 +60,7 @@ pub use build_system::{BuildSystem, LEGACY_BACKEND, LEGACY_REQUIRES};
 pub use builder::{BUILD_USER, Builder, Built, DEFAULT_TIMEOUT};
 pub use cpython::{CPythonBuild, build_cpython};
 pub use engine::{Engine, Mount, RunOutcome, RunSpec};
-pub use env::{BuildEnv, ENV_MOUNT, PYCACHE_MOUNT};
+pub use env::{BuildEnv, ENV_MOUNT, FreshEnv, PYCACHE_MOUNT, Prepared};
 pub use error::BuilderError;
 pub use sandbox::Sandbox;
 

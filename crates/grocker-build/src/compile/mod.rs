@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, anyhow};
-use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine};
+use grocker_builder::{BuildEnv, BuildSystem, Builder, Built, Engine, Prepared};
 use grocker_hash::Sha256;
 use grocker_lock::DebianPackage;
 use grocker_oci::Layer;
@@ -360,7 +360,26 @@ impl Compiler {
                 &system.requires,
                 dynamic.clone(),
             )?;
-            match builder.build_wheel(&source, &system, &env, &out, &mut on_log)? {
+            let built = match env {
+                Prepared::Ready(env) => {
+                    builder.build_wheel(&source, &system, &env, &out, &mut on_log)?
+                }
+                // A new environment's own bytecode compiles beside its first build.
+                Prepared::Fresh(fresh) => {
+                    let (built, compiled) = std::thread::scope(|scope| {
+                        let compiling = scope.spawn(|| fresh.compile(builder));
+                        let built =
+                            builder.build_wheel(&source, &system, fresh.env(), &out, &mut on_log);
+                        (built, compiling.join())
+                    });
+                    compiled.map_err(|_| {
+                        anyhow!("compiling the build environment's bytecode stopped unexpectedly")
+                    })??;
+                    fresh.finish()?;
+                    built?
+                }
+            };
+            match built {
                 Built::Wheel(wheel) => break wheel,
                 Built::NeedsRequirements(need) => {
                     // A backend that keeps changing its mind would make us loop for ever.
@@ -424,8 +443,9 @@ impl Compiler {
     }
 
     /// The build environment holding `requires` and `dynamic` (resolved to wheels: build
-    /// requirements must have wheels, no compiling a compiler's compiler), made on first need and
-    /// kept in the cache under the builder's and the wheels' hashes.
+    /// requirements must have wheels, no compiling a compiler's compiler), made on first need
+    /// ([`Prepared::Fresh`]: its bytecode still to compile) and kept in the cache under the
+    /// builder's and the wheels' hashes.
     fn build_env(
         &self,
         handle: &Handle,
@@ -433,7 +453,7 @@ impl Compiler {
         builder_id: &str,
         requires: &[String],
         dynamic: Vec<String>,
-    ) -> Result<BuildEnv> {
+    ) -> Result<Prepared> {
         let parsed = requires
             .iter()
             .chain(&dynamic)
@@ -471,7 +491,7 @@ impl Compiler {
             "stdlib-{}",
             &Sha256::digest(builder_id.as_bytes()).to_string()[..32]
         ));
-        Ok(BuildEnv::create(
+        Ok(BuildEnv::prepare(
             builder,
             &dir,
             &stdlib,

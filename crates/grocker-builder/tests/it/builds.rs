@@ -3,7 +3,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use grocker_builder::{BuildEnv, BuildSystem, BuilderError, Built, Engine, Mount, RunSpec};
+use grocker_builder::{
+    BuildEnv, BuildSystem, BuilderError, Built, Engine, Mount, Prepared, RunSpec,
+};
 
 use crate::common::*;
 
@@ -435,4 +437,95 @@ fn environments_share_the_standard_librarys_bytecode() {
     let has = |env: &BuildEnv, package: &str| env.pycache().join(site).join(package).is_dir();
     assert!(has(&small, "setuptools") && has(&full, "setuptools"));
     assert!(has(&full, "hatchling") && !has(&small, "hatchling"));
+}
+
+/// A new environment's first build runs while the environment's own bytecode compiles: it
+/// builds the same wheel as a build in the finished environment, and the environment is put in
+/// place whole, its packages compiled.
+#[test]
+fn a_new_environment_builds_while_its_bytecode_compiles() {
+    let Some(builder) = builder() else { return };
+    let tmp = scratch();
+    let src = project(
+        tmp.path(),
+        &[
+            ("pyproject.toml", PURE_PYPROJECT),
+            ("tiny.py", "def hello():\n    return 'hi'\n"),
+        ],
+    );
+    let system = BuildSystem::read(&src).unwrap();
+    let setuptools: Vec<(String, std::path::PathBuf)> = fs_err::read_dir(wheelhouse())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("setuptools-") || name.starts_with("wheel-")
+        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    let dir = tmp.path().join("env");
+    let prepare = || {
+        BuildEnv::prepare(
+            &builder,
+            &dir,
+            &stdlib(&builder),
+            &target(),
+            &setuptools,
+            vec![],
+        )
+    };
+    let Prepared::Fresh(fresh) = prepare().unwrap() else {
+        panic!("a new environment came back ready")
+    };
+    let site = "opt/grocker-build-env/lib/python3.11/site-packages/setuptools";
+    assert!(
+        !dir.exists(),
+        "the environment is in place before it is whole"
+    );
+    assert!(!fresh.env().pycache().join(site).exists());
+
+    let first = scratch();
+    let (built, compiled) = std::thread::scope(|scope| {
+        let compiling = scope.spawn(|| fresh.compile(&builder));
+        let built = builder.build_wheel(&src, &system, fresh.env(), first.path(), &mut |_| {});
+        (built, compiling.join().unwrap())
+    });
+    compiled.unwrap();
+    let Built::Wheel(first) = built.unwrap() else {
+        panic!("the build asked for other requirements")
+    };
+    let env = fresh.finish().unwrap();
+    assert_eq!(env.dir, dir);
+    assert!(
+        env.pycache().join(site).is_dir(),
+        "setuptools was not compiled"
+    );
+    let partial: Vec<_> = walk(&env.pycache())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
+    assert!(matches!(prepare().unwrap(), Prepared::Ready(_)));
+
+    let second = scratch();
+    let Built::Wheel(again) = builder
+        .build_wheel(&src, &system, &env, second.path(), &mut |_| {})
+        .unwrap()
+    else {
+        panic!("the build asked for other requirements")
+    };
+    assert_eq!(fs_err::read(&first).unwrap(), fs_err::read(&again).unwrap());
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        match path.is_dir() {
+            true => files.extend(walk(&path)),
+            false => files.push(path),
+        }
+    }
+    files
 }
