@@ -23,13 +23,7 @@ version = "0.1"
 fn builds_a_pure_python_setuptools_project() {
     let Some(builder) = builder() else { return };
     let tmp = scratch();
-    let src = project(
-        tmp.path(),
-        &[
-            ("pyproject.toml", PURE_PYPROJECT),
-            ("tiny.py", "def hello():\n    return 'hi'\n"),
-        ],
-    );
+    let src = tiny_project(tmp.path());
     let mut log = Log::default();
     assert_eq!(
         BuildSystem::read(&src).unwrap().requires,
@@ -405,18 +399,7 @@ fn environments_share_the_standard_librarys_bytecode() {
     let full = env(&builder, &[]);
     // Another environment, with one requirement only, for the same builder.
     let tmp = scratch();
-    let setuptools: Vec<(String, std::path::PathBuf)> = fs_err::read_dir(wheelhouse())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("setuptools-")
-        })
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
-    assert_eq!(setuptools.len(), 1, "{setuptools:?}");
+    let setuptools = setuptools_wheel();
     let small = BuildEnv::create(
         &builder,
         &tmp.path().join("env"),
@@ -446,23 +429,9 @@ fn environments_share_the_standard_librarys_bytecode() {
 fn a_new_environment_builds_while_its_bytecode_compiles() {
     let Some(builder) = builder() else { return };
     let tmp = scratch();
-    let src = project(
-        tmp.path(),
-        &[
-            ("pyproject.toml", PURE_PYPROJECT),
-            ("tiny.py", "def hello():\n    return 'hi'\n"),
-        ],
-    );
+    let src = tiny_project(tmp.path());
     let system = BuildSystem::read(&src).unwrap();
-    let setuptools: Vec<(String, std::path::PathBuf)> = fs_err::read_dir(wheelhouse())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("setuptools-") || name.starts_with("wheel-")
-        })
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
+    let setuptools = setuptools_wheel();
     let dir = tmp.path().join("env");
     let prepare = || {
         BuildEnv::prepare(
@@ -528,4 +497,32 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The wheelhouse's setuptools wheel, as an environment's one requirement.
+fn setuptools_wheel() -> Vec<(String, std::path::PathBuf)> {
+    let wheels: Vec<(String, std::path::PathBuf)> = fs_err::read_dir(wheelhouse())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("setuptools-")
+        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    wheels
+}
+
+/// A pure-Python setuptools project, `tiny`.
+fn tiny_project(dir: &std::path::Path) -> std::path::PathBuf {
+    project(
+        dir,
+        &[
+            ("pyproject.toml", PURE_PYPROJECT),
+            ("tiny.py", "def hello():\n    return 'hi'\n"),
+        ],
+    )
 }
