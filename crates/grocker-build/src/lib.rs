@@ -37,6 +37,9 @@
 //! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
 //! image's ELF files). With `--cache-repo`, the layer cache and the compiler stage's wheel
 //! cache consult a shared cache in a registry on a miss and fill it after a build (`shared`).
+//! What a later stage needs and an earlier one already pins may start early (`ahead`): a team
+//! lock's deps layer is written, and the runtime read back for the native check, while the
+//! plan stage builds the project — by the same code and under the same keys as in their stage.
 //!
 //! Several platforms (`--platform linux/amd64,linux/arm64`) make one plan with a
 //! [`PlatformPlan`] each — its Debian packages, wheels and markers, one lock for all — and one
