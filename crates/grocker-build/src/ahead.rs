@@ -20,18 +20,35 @@ use crate::python::WrittenLayer;
 /// The pieces started ahead in one build.
 #[derive(Clone, Default)]
 pub struct Ahead {
+    /// Nothing is started: a command that makes no image (`grocker lock`) has no use for it.
+    off: bool,
     layers: Pending<WrittenLayer>,
     trees: Pending<Tree>,
 }
 
 impl Ahead {
+    /// Starts nothing.
+    pub(crate) fn off() -> Self {
+        Self {
+            off: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether work may start ahead.
+    pub(crate) fn is_on(&self) -> bool {
+        !self.off
+    }
+
     /// Starts writing the venv layer named `key` in the background.
     pub(crate) fn start_layer(
         &self,
         key: String,
         work: impl Future<Output = Result<WrittenLayer>> + Send + 'static,
     ) {
-        self.layers.start(key, work);
+        if self.is_on() {
+            self.layers.start(key, work);
+        }
     }
 
     /// The venv layer named `key`, if it was started ahead and made.
@@ -45,7 +62,9 @@ impl Ahead {
         key: String,
         work: impl Future<Output = Result<Tree>> + Send + 'static,
     ) {
-        self.trees.start(key, work);
+        if self.is_on() {
+            self.trees.start(key, work);
+        }
     }
 
     /// The tree named `key`, if it was started ahead and made.

@@ -94,6 +94,13 @@ impl Context {
         self
     }
 
+    /// The same, starting no work ahead of the stage that needs it (see [`Ahead`]): for
+    /// commands that stop after the plan.
+    pub fn without_work_ahead(mut self) -> Self {
+        self.ahead = Ahead::off();
+        self
+    }
+
     /// A new spool for file contents too large to keep in memory (DESIGN §1.5), an unnamed
     /// file in the cache's temporary directory: gone when the last content using it is, or
     /// the process dies.

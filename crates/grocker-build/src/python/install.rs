@@ -113,7 +113,7 @@ impl DepsAhead {
     /// Starts writing the layer in the background, and says whether it did. Not for pins with
     /// sdists: their wheels come from the builder, which the project's build is using.
     pub fn start(mut self, ctx: &Context) -> bool {
-        if self.packages.iter().any(|p| compile::is_sdist(&p.filename)) {
+        if !ctx.ahead.is_on() || self.packages.iter().any(|p| compile::is_sdist(&p.filename)) {
             return false;
         }
         let plan = {

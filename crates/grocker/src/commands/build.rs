@@ -21,6 +21,10 @@ pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> R
         settings.epoch,
     )?
     .with_remote(shared_cache(&settings)?);
+    let ctx = match settings.build_image {
+        true => ctx,
+        false => ctx.without_work_ahead(),
+    };
     let plan = runtime.block_on(grocker_build::plan(settings.inputs.clone(), &ctx))?;
     let app = plan
         .app()

@@ -15,7 +15,8 @@ pub async fn lock(settings: BuildSettings, report: &Reporter) -> Result<()> {
         settings.inputs.lock.refresh(),
         settings.epoch,
     )?
-    .with_remote(crate::commands::build::shared_cache(&settings)?);
+    .with_remote(crate::commands::build::shared_cache(&settings)?)
+    .without_work_ahead();
     let plan = grocker_build::plan(settings.inputs, &ctx).await?;
     let path = &plan.inputs.lock.path;
     if plan.lock_changed {

@@ -265,6 +265,16 @@ fn uv_service_installs_exactly_its_lock_and_answers_http() {
     fs_err::remove_dir_all(s.path().join("out")).unwrap();
     let two = digest(&s.path().join("cache-two"));
     assert_eq!(one, two, "the same team lock gave two digests");
+
+    // Locking makes no image: no layer is written ahead of a build stage that never comes
+    // (a build writes the deps layer while the project builds).
+    let fresh = s.path().join("cache-lock");
+    let mut lock = s.grocker(&["lock", "svc"]);
+    lock.env("GROCKER_CACHE_DIR", &fresh);
+    run(lock, true);
+    let layers = fresh.join("layers");
+    let written = fs_err::read_dir(&layers).map_or(0, |d| d.count());
+    assert_eq!(written, 0, "`grocker lock` wrote into {}", layers.display());
 }
 
 /// A uv app that is not a package ships as a source tree in /app and runs with --cmd; a
