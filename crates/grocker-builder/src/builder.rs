@@ -137,7 +137,7 @@ impl Builder {
 
     /// Builds the wheel of `source` offline with the backend `system` names, in the build
     /// environment `env` (which must hold `system.requires` and `env.dynamic`, see
-    /// [`BuildEnv::create`]). The backend is asked for its dynamic requirements first
+    /// [`BuildEnv::prepare`]). The backend is asked for its dynamic requirements first
     /// (`get_requires_for_build_wheel`), in the same container: if it wants other ones than
     /// `env` has, nothing is built and [`Built::NeedsRequirements`] says which. Otherwise the
     /// wheel is written to `out_dir` (created if missing; a wheel of the same name there is

@@ -33,31 +33,13 @@ pub struct BuildEnv {
 
 impl BuildEnv {
     /// Installs `wheels` (file name, path: every build requirement and its dependencies) into a
-    /// venv for the builder's interpreter `target`, compiles its bytecode with `builder`, and
-    /// puts the result at `dir`. An existing `dir` is taken as made earlier from the same wheels
-    /// and builder (callers name it after them). Everything is written beside `dir` and renamed
-    /// into place, so an interrupted install leaves no half environment. The standard library's
-    /// bytecode is kept in `stdlib`, made on first need for the builder (callers name it after
-    /// the builder alone) and shared by its environments.
-    pub fn create(
-        builder: &Builder,
-        dir: &Path,
-        stdlib: &Path,
-        target: &Target,
-        wheels: &[(String, PathBuf)],
-        dynamic: Vec<String>,
-    ) -> Result<BuildEnv, BuilderError> {
-        match Self::prepare(builder, dir, stdlib, target, wheels, dynamic)? {
-            Prepared::Ready(env) => Ok(env),
-            Prepared::Fresh(fresh) => {
-                fresh.compile(builder)?;
-                fresh.finish()
-            }
-        }
-    }
-
-    /// [`Self::create`], up to the environment's own bytecode: a new environment comes back
-    /// [`Prepared::Fresh`], for its first build to run while that bytecode compiles.
+    /// venv for the builder's interpreter `target`, to be put at `dir` once its bytecode is
+    /// compiled with `builder` ([`Prepared::whole`], or beside its first build: [`FreshEnv`]).
+    /// An existing `dir` is taken as made earlier from the same wheels and builder (callers name
+    /// it after them). Everything is written beside `dir` and renamed into place, so an
+    /// interrupted install leaves no half environment. The standard library's bytecode is kept
+    /// in `stdlib`, made on first need for the builder (callers name it after the builder
+    /// alone) and shared by its environments.
     pub fn prepare(
         builder: &Builder,
         dir: &Path,
@@ -130,6 +112,19 @@ pub enum Prepared {
     Ready(BuildEnv),
     /// A new one, whose own bytecode is still to compile.
     Fresh(FreshEnv),
+}
+
+impl Prepared {
+    /// The environment, whole: a new one's bytecode compiled first, with no build beside it.
+    pub fn whole(self, builder: &Builder) -> Result<BuildEnv, BuilderError> {
+        match self {
+            Prepared::Ready(env) => Ok(env),
+            Prepared::Fresh(fresh) => {
+                fresh.compile(builder)?;
+                fresh.finish()
+            }
+        }
+    }
 }
 
 /// A new build environment before its own modules' bytecode: the venv and the standard

@@ -47,7 +47,8 @@
 //!     arch: grocker_wheel::Arch::X86_64,
 //! })?;
 //! let (env, stdlib) = (work.path().join("env"), work.path().join("stdlib"));
-//! let env = BuildEnv::create(&builder, &env, &stdlib, &target, &wheels, vec![])?;
+//! let env = BuildEnv::prepare(&builder, &env, &stdlib, &target, &wheels, vec![])?;
+//! let env = env.whole(&builder)?; // or build while it compiles: `Prepared::Fresh`
 //! match builder.build_wheel(&source, &system, &env, Path::new("dist"), &mut |l| eprintln!("{l}"))? {
 //!     Built::Wheel(wheel) => assert!(wheel.ends_with("black-24.10.0-py3-none-any.whl")),
 //!     Built::NeedsRequirements(more) => println!("make an environment with {more:?} too"),

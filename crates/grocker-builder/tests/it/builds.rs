@@ -400,7 +400,7 @@ fn environments_share_the_standard_librarys_bytecode() {
     // Another environment, with one requirement only, for the same builder.
     let tmp = scratch();
     let setuptools = setuptools_wheel();
-    let small = BuildEnv::create(
+    let small = BuildEnv::prepare(
         &builder,
         &tmp.path().join("env"),
         &stdlib(&builder),
@@ -408,6 +408,7 @@ fn environments_share_the_standard_librarys_bytecode() {
         &setuptools,
         vec![],
     )
+    .and_then(|env| env.whole(&builder))
     .unwrap();
     let os_pyc = "usr/lib/python3.11/os.cpython-311.pyc";
     let shared = fs_err::metadata(stdlib(&builder).join(os_pyc)).unwrap();

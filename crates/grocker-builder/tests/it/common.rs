@@ -208,7 +208,8 @@ pub fn env(builder: &Builder, dynamic: &[&str]) -> BuildEnv {
         std::hash::Hash::hash(&(&wheels, builder.image(), "v2"), &mut key);
         let dir = cache_dir().join(format!("env-{:016x}", std::hash::Hasher::finish(&key)));
         let start = Instant::now();
-        BuildEnv::create(builder, &dir, &stdlib(builder), &target(), &wheels, vec![])
+        BuildEnv::prepare(builder, &dir, &stdlib(builder), &target(), &wheels, vec![])
+            .and_then(|env| env.whole(builder))
             .unwrap_or_else(|e| panic!("{e}"));
         eprintln!("build environment ready in {:.1?}", start.elapsed());
         dir
