@@ -35,20 +35,17 @@ impl Ahead {
         }
     }
 
-    /// Whether work may start ahead.
-    pub(crate) fn is_on(&self) -> bool {
-        !self.off
-    }
-
-    /// Starts writing the venv layer named `key` in the background.
+    /// Starts writing the venv layer named `key` in the background, and says whether it did
+    /// (not when work ahead is off).
     pub(crate) fn start_layer(
         &self,
         key: String,
         work: impl Future<Output = Result<WrittenLayer>> + Send + 'static,
-    ) {
-        if self.is_on() {
+    ) -> bool {
+        if !self.off {
             self.layers.start(key, work);
         }
+        !self.off
     }
 
     /// The venv layer named `key`, if it was started ahead and made.
@@ -62,7 +59,7 @@ impl Ahead {
         key: String,
         work: impl Future<Output = Result<Tree>> + Send + 'static,
     ) {
-        if self.is_on() {
+        if !self.off {
             self.trees.start(key, work);
         }
     }

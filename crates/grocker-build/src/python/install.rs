@@ -110,10 +110,11 @@ pub struct DepsAhead {
 }
 
 impl DepsAhead {
-    /// Starts writing the layer in the background, and says whether it did. Not for pins with
-    /// sdists: their wheels come from the builder, which the project's build is using.
+    /// Starts writing the layer in the background, and says whether it did (not when the
+    /// command starts no work ahead). Not for pins with sdists: their wheels come from the
+    /// builder, which the project's build is using.
     pub fn start(mut self, ctx: &Context) -> bool {
-        if !ctx.ahead.is_on() || self.packages.iter().any(|p| compile::is_sdist(&p.filename)) {
+        if self.packages.iter().any(|p| compile::is_sdist(&p.filename)) {
             return false;
         }
         let plan = {
@@ -136,8 +137,7 @@ impl DepsAhead {
             layers
                 .cached_or_written(&packages, &plan, &ctx_, on_miss)
                 .await
-        });
-        true
+        })
     }
 
     fn layers(&self) -> VenvLayers<'_> {
@@ -209,13 +209,17 @@ impl VenvLayers<'_> {
         with_skeleton: bool,
         epoch: SourceDateEpoch,
     ) -> LayerPlan {
-        let builder_key = {
-            let mut h = grocker_hash::Hasher::new();
-            for p in self.builder {
-                h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
-            }
-            h.finish()
-        };
+        // Only a layer with sdists depends on the builder that compiled them.
+        let builder_key = packages
+            .iter()
+            .any(|p| compile::is_sdist(&p.filename))
+            .then(|| {
+                let mut h = grocker_hash::Hasher::new();
+                for p in self.builder {
+                    h.update(format!("{} {}\n", p.name, p.sha256).as_bytes());
+                }
+                h.finish()
+            });
         let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
         key.add(&format!(
             "venv {} {} {} skeleton={with_skeleton}",
@@ -226,7 +230,7 @@ impl VenvLayers<'_> {
         }
         for p in packages {
             key.add(&format!("{} {}", p.filename, p.sha256));
-            if compile::is_sdist(&p.filename) {
+            if let Some(builder_key) = builder_key.filter(|_| compile::is_sdist(&p.filename)) {
                 key.add(&format!("built by {builder_key}"));
             }
         }
