@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use grocker_fetch::{Cache, FetchOptions, Fetcher, Progress};
-use grocker_oci::RemoteCache;
+use grocker_oci::{Compression, RemoteCache};
 
 use crate::ahead::Ahead;
 use crate::report::Reporter;
@@ -50,6 +50,8 @@ pub struct Context {
     pub remote: Option<Arc<RemoteCache>>,
     /// Work started before the stage that needs it (see [`Ahead`]).
     pub(crate) ahead: Ahead,
+    /// How the image's layers are written and cached (see [`Context::with_layer_compression`]).
+    pub layer_compression: Compression,
 }
 
 impl Context {
@@ -85,6 +87,7 @@ impl Context {
             epoch,
             remote: None,
             ahead: Ahead::default(),
+            layer_compression: Compression::Gzip,
         })
     }
 
@@ -98,6 +101,16 @@ impl Context {
     /// commands that stop after the plan.
     pub fn without_work_ahead(mut self) -> Self {
         self.ahead = Ahead::off();
+        self
+    }
+
+    /// The same, writing the image's layers with `compression`: gzip (the default) for images
+    /// that travel (a registry, an archive, an OCI layout, the shared cache), none for an image
+    /// only loaded into the local engine, which stores layers uncompressed and gives the image
+    /// the same ID either way (DESIGN §4) — as `docker build` compresses nothing until a push.
+    /// The layer cache keeps the two apart: a later build for a registry writes its own.
+    pub fn with_layer_compression(mut self, compression: Compression) -> Self {
+        self.layer_compression = compression;
         self
     }
 

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result, anyhow, bail};
 use grocker_debian::{Source, SourcePackage, load_sources};
 use grocker_lock::Interpreter;
-use grocker_oci::{Compression, Layer};
+use grocker_oci::Layer;
 use grocker_runtime::Runtime;
 use url::Url;
 
@@ -356,7 +356,7 @@ pub async fn fetch_tarball(
 
 /// The key of the interpreter layer: the tarball, the builder image and the flags.
 pub fn layer_key(interpreter: &Interpreter, builder_id: &str, ctx: &Context) -> LayerKey {
-    let mut key = LayerKey::new(&LayerKind::Python, ctx.epoch, Compression::Gzip);
+    let mut key = LayerKey::new(&LayerKind::Python, ctx.epoch, ctx.layer_compression);
     key.add(&format!(
         "cpython v3 {} {} flags={} builder={builder_id}",
         interpreter.version, interpreter.sha256, interpreter.flags
@@ -381,7 +381,6 @@ pub async fn cached(interpreter: &Interpreter, builder_id: &str, ctx: &Context) 
     cache
         .lookup(
             &layer_key(interpreter, builder_id, ctx),
-            Compression::Gzip,
             &created_by(interpreter),
         )
         .await

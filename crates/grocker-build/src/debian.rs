@@ -13,7 +13,7 @@ use grocker_debian::{
 use grocker_fetch::Download;
 use grocker_fs::{Spool, Tree};
 use grocker_lock::DebianPackage;
-use grocker_oci::{Compression, Layer};
+use grocker_oci::Layer;
 use grocker_runtime::{InstalledPackage, Runtime, User, assemble};
 use grocker_wheel::Arch;
 use tokio::sync::OnceCell;
@@ -272,7 +272,7 @@ impl OwnedDebian {
     /// [`PinnedDebian::runtime_tree`] of this build; nothing when they are not cached (the
     /// build then assembles it, once).
     pub(crate) fn read_ahead(self, ctx: &Context) {
-        let (os_key, _) = self.pinned().layer_keys(ctx.epoch);
+        let (os_key, _) = self.pinned().layer_keys(ctx);
         let ctx_ = ctx.clone();
         ctx.ahead.start_tree(os_key.id(), async move {
             self.pinned()
@@ -312,16 +312,15 @@ impl PinnedDebian<'_> {
         host: Option<PinnedDebian<'_>>,
         ctx: &Context,
     ) -> Result<OsLayers> {
-        let epoch = ctx.epoch;
-        let (mut os_key, iconv_key) = self.layer_keys(epoch);
+        let (mut os_key, iconv_key) = self.layer_keys(ctx);
         if bytecode && !self.runtime.from_source() {
             os_key.add(crate::bytecode::KEY);
         }
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx);
         if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
-            cache.lookup(&os_key, Compression::Gzip, &os_created_by),
-            cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
+            cache.lookup(&os_key, &os_created_by),
+            cache.lookup(&iconv_key, &iconv_created_by),
         ) {
             return Ok(OsLayers {
                 os,
@@ -389,10 +388,10 @@ impl PinnedDebian<'_> {
     }
 
     /// The keys of the `os` layer (without bytecode) and the `iconv` layer of these packages.
-    fn layer_keys(&self, epoch: crate::context::SourceDateEpoch) -> (LayerKey, LayerKey) {
+    fn layer_keys(&self, ctx: &Context) -> (LayerKey, LayerKey) {
         let user = User::default();
         let key = |kind: LayerKind| {
-            let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+            let mut key = LayerKey::new(&kind, ctx.epoch, ctx.layer_compression);
             key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
             // How the two are split, and what the os layer's notes say, are inputs too.
             key.add("gconv apart; calls_iconv besides libc and libstdc++");
@@ -422,7 +421,7 @@ impl PinnedDebian<'_> {
     /// warm runtime is never assembled again), else [`Self::tree`]. Taken as read when a build
     /// read it ahead ([`OwnedDebian::read_ahead`]).
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
-        let (os_key, _) = self.layer_keys(ctx.epoch);
+        let (os_key, _) = self.layer_keys(ctx);
         if let Some(tree) = ctx.ahead.tree(&os_key.id()).await {
             return Ok(tree);
         }
@@ -435,12 +434,12 @@ impl PinnedDebian<'_> {
     /// The runtime filesystem read back from its two cached layers; `None` when the layer
     /// cache lacks one.
     async fn cached_runtime_tree(&self, ctx: &Context) -> Result<Option<Tree>> {
-        let (os_key, iconv_key) = self.layer_keys(ctx.epoch);
+        let (os_key, iconv_key) = self.layer_keys(ctx);
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx);
         let (Some((os, _)), Some((iconv, _))) = tokio::join!(
-            cache.lookup(&os_key, Compression::Gzip, &os_created_by),
-            cache.lookup(&iconv_key, Compression::Gzip, &iconv_created_by),
+            cache.lookup(&os_key, &os_created_by),
+            cache.lookup(&iconv_key, &iconv_created_by),
         ) else {
             return Ok(None);
         };

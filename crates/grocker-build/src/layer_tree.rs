@@ -1,6 +1,6 @@
 //! A warm runtime read back from its cached layers: when the `os` and `iconv` layers of a package
 //! set are in the layer cache, the runtime filesystem is their tars read back (a gzip
-//! decompression), never the `.deb`s read and assembled again (an xz decompression of every
+//! decompression, or none for layers kept for the local engine), never the `.deb`s read and assembled again (an xz decompression of every
 //! package, three times the work) — for the interpreter the sandbox and `--compile-bytecode`
 //! run, and for the native-library check.
 
@@ -16,10 +16,7 @@ use grocker_oci::Layer;
 pub fn read_layers(layers: &[&Layer]) -> Result<Tree> {
     let mut tree = Tree::new();
     for layer in layers {
-        let file = fs_err::File::open(&layer.blob)?;
-        let gz =
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 17, file));
-        read_tar(gz, &mut tree)
+        read_tar(layer.open_tar()?, &mut tree)
             .with_context(|| format!("reading the cached layer {}", layer.blob.display()))?;
     }
     Ok(tree)
@@ -111,14 +108,17 @@ mod tests {
             (upper, lower)
         };
         let dir = tempfile::tempdir().unwrap();
-        let write = |t: &Tree| {
-            Layer::build(dir.path(), Compression::Gzip, "test", |w| {
-                t.write_tar(w, 0).map(drop)
-            })
-            .unwrap()
-        };
-        let (a, b) = (write(&lower), write(&upper));
-        let back = read_layers(&[&a, &b]).unwrap();
-        assert_eq!(back, tree);
+        // Layers kept for the local engine are not compressed; either kind reads back.
+        for compression in [Compression::Gzip, Compression::None, Compression::Zstd] {
+            let write = |t: &Tree| {
+                Layer::build(dir.path(), compression, "test", |w| {
+                    t.write_tar(w, 0).map(drop)
+                })
+                .unwrap()
+            };
+            let (a, b) = (write(&lower), write(&upper));
+            let back = read_layers(&[&a, &b]).unwrap();
+            assert_eq!(back, tree, "{compression:?}");
+        }
     }
 }

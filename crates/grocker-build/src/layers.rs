@@ -258,12 +258,7 @@ impl LayerCache {
     /// here as if built here. A blob is hashed only when its file is not the one hashed last
     /// (see [`Stamp`]), on a blocking thread: the platforms of one build look their layers up
     /// at the same time.
-    pub async fn lookup(
-        &self,
-        key: &LayerKey,
-        compression: Compression,
-        created_by: &str,
-    ) -> Option<(Layer, Notes)> {
+    pub async fn lookup(&self, key: &LayerKey, created_by: &str) -> Option<(Layer, Notes)> {
         let dir = self.dir();
         let record = match self.local(key, &dir).await {
             Some(record) => record,
@@ -273,7 +268,7 @@ impl LayerCache {
                 self.local(key, &dir).await?
             }
         };
-        let descriptor = Descriptor::new(compression.media_type(), record.digest, record.size);
+        let descriptor = Descriptor::new(key.compression.media_type(), record.digest, record.size);
         let layer = Layer::from_parts(
             &dir,
             record.diff_id,

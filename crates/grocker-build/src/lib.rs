@@ -82,7 +82,7 @@ pub use inputs::{
     ProjectLockSettings, PythonInputs, PythonSourceInputs,
 };
 pub use outdated::{DebianUpdate, Outdated, PythonUpdate, outdated};
-pub use output::{Output, check_output, open_sink, publish};
+pub use output::{Output, check_output, layer_compression, open_sink, publish};
 pub use plan::{Plan, PlannedApp, PlatformPlan, plan};
 pub use purge::{PurgeSelection, ROLE_LABEL, VERSION_LABEL};
 pub use python::VENV;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use grocker_oci::{
-    Artifact, DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink, Published,
-    RecordError, Recorder, Referrer, RegistryOptions, RegistrySink, Sink,
+    Artifact, Compression, DockerArchiveSink, DockerEngineSink, ImageName, OciLayoutSink,
+    Published, RecordError, Recorder, Referrer, RegistryOptions, RegistrySink, Sink,
 };
 use grocker_wheel::Arch;
 
@@ -69,6 +69,17 @@ pub fn check_output(output: Option<&Output>, platforms: &[Arch]) -> Result<()> {
         asked.join(", "),
         asked[0]
     )
+}
+
+/// How the image's layers are written for `output`: uncompressed when they only go into the
+/// local engine (`-o docker`, or no `-o`, whose fallback archive is then what `docker save`
+/// writes), which would decompress them at once; gzip when the image travels — to a registry
+/// (`pushed`), an archive, an OCI layout — or its layers are shared (`shared_cache`).
+pub fn layer_compression(output: Option<&Output>, pushed: bool, shared_cache: bool) -> Compression {
+    match output {
+        Some(Output::Docker) | None if !pushed && !shared_cache => Compression::None,
+        _ => Compression::Gzip,
+    }
 }
 
 /// Opens the sink for `output`. With no `-o`, the local engine if one answers, else a
@@ -182,5 +193,27 @@ mod tests {
         let err = "tarball:x".parse::<Output>().unwrap_err().to_string();
         assert!(err.contains("docker-archive:FILE"), "{err}");
         assert!("oci:".parse::<Output>().is_err());
+    }
+
+    /// Layers are compressed exactly when the image or its layers leave this machine's engine.
+    #[test]
+    fn only_an_image_for_the_local_engine_alone_is_left_uncompressed() {
+        let docker = Some(&Output::Docker);
+        assert_eq!(layer_compression(docker, false, false), Compression::None);
+        assert_eq!(layer_compression(None, false, false), Compression::None);
+        assert_eq!(layer_compression(docker, true, false), Compression::Gzip);
+        assert_eq!(layer_compression(docker, false, true), Compression::Gzip);
+        assert_eq!(layer_compression(None, true, false), Compression::Gzip);
+        for travels in [
+            Output::Registry,
+            Output::Oci("out".into()),
+            Output::DockerArchive("a.tar".into()),
+        ] {
+            assert_eq!(
+                layer_compression(Some(&travels), false, false),
+                Compression::Gzip,
+                "{travels:?}"
+            );
+        }
     }
 }

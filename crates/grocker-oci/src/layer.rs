@@ -208,6 +208,29 @@ impl Layer {
         Ok(file)
     }
 
+    /// The uncompressed tar, read from the blob through the decompressor its media type names.
+    /// Unverified, like [`Layer::open_file`]: for a layer whose maker vouched for it (see
+    /// [`Layer::intact`]).
+    pub fn open_tar(&self) -> Result<Box<dyn io::Read + Send>, OciError> {
+        let file = io::BufReader::with_capacity(1 << 17, self.open_file()?);
+        Ok(match self.descriptor.media_type {
+            MediaType::OciLayerGzip | MediaType::DockerLayerGzip => {
+                Box::new(flate2::read::MultiGzDecoder::new(file))
+            }
+            MediaType::OciLayerZstd => {
+                Box::new(zstd::Decoder::with_buffer(file).map_err(OciError::io(&self.blob))?)
+            }
+            MediaType::OciLayer => Box::new(file),
+            other => {
+                return Err(OciError::BadBlob {
+                    path: self.blob.clone(),
+                    digest: self.descriptor.digest,
+                    reason: format!("{} is not a layer's media type", other.as_str()),
+                });
+            }
+        })
+    }
+
     /// Reads the whole blob and checks it against its digest, for sinks that send it in parts.
     pub(crate) fn verify_blob(&self) -> Result<(), OciError> {
         let mut reader = io::BufReader::with_capacity(1 << 17, self.open_blob()?);

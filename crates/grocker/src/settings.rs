@@ -315,6 +315,30 @@ impl BuildSettings {
 impl BuildSettings {
     /// The image's name: `-n`, else Grocker's default for the app (tagged `latest` when it has
     /// no version of its own).
+    /// Whether the image goes to a registry: `-o registry`, or `--push` (Grocker's default)
+    /// with a registry part in the name. Known before the plan names the image: the part comes
+    /// from `-n`, else from `--image-prefix` or `--image-base-name` (a release's own name is one
+    /// path component, never a registry), so the stand-in release `x==0` names it too.
+    pub fn pushes(&self) -> bool {
+        if self.output == Some(Output::Registry) {
+            return true;
+        }
+        if !self.push {
+            return false;
+        }
+        let name = match &self.image_name {
+            Some(name) => name.to_string(),
+            None => grocker_build::default_image_name(
+                &"x==0".parse().expect("a valid release"),
+                self.image_prefix.as_deref(),
+                self.image_base_name.as_deref(),
+            ),
+        };
+        // A name that does not parse is refused later, once the plan gives its real form.
+        name.parse::<ImageName>()
+            .map_or(true, |name| name.registry().is_some())
+    }
+
     pub fn image_name_for(&self, app: &PlannedApp) -> Result<ImageName> {
         if let Some(name) = &self.image_name {
             return Ok(name.clone());

@@ -258,7 +258,7 @@ impl Compiler {
             let mut key = LayerKey::new(&LayerKind::Builder, epoch, Compression::Gzip);
             key.add(&format!("builder {id}"));
             let cache = LayerCache::new(&self.ctx);
-            let layer = match cache.lookup(&key, Compression::Gzip, CREATED_BY).await {
+            let layer = match cache.lookup(&key, CREATED_BY).await {
                 Some((layer, _)) => layer,
                 None => {
                     let tree = tree().await?;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use grocker_fs::Tree;
 use grocker_lock::{DebianPackage, PythonPackage};
-use grocker_oci::{Compression, Layer};
+use grocker_oci::Layer;
 use grocker_wheel::{
     InstallOptions, Replaced, Venv, VenvIndex, install_wheel_file, replaced_warnings,
 };
@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 
 use crate::bytecode::Interpreter;
 use crate::compile::{self, Compiler};
-use crate::context::{Context, SourceDateEpoch};
+use crate::context::Context;
 use crate::layers::{INDEXES, LayerCache, LayerKey, LayerKind, Notes};
 use crate::python::LocalApp;
 use crate::source_tree::{APP_DIR, SourceTree};
@@ -122,7 +122,7 @@ impl DepsAhead {
             let Some((kind, packages)) = layers.dependency_groups().into_iter().next() else {
                 return false;
             };
-            layers.plan(kind, &packages, true, ctx.epoch)
+            layers.plan(kind, &packages, true, ctx)
         };
         let runtime = self.runtime.take();
         let ctx_ = ctx.clone();
@@ -171,7 +171,7 @@ impl VenvLayers<'_> {
         let mut below = VenvIndex::new();
         for (i, (kind, packages)) in self.groups()?.into_iter().enumerate() {
             // The first (deps) layer also carries the venv itself.
-            let plan = self.plan(kind, &packages, i == 0, ctx.epoch);
+            let plan = self.plan(kind, &packages, i == 0, ctx);
             let made = match ctx.ahead.layer(&plan.key.id()).await {
                 Some(made) => made,
                 None => self.cached_or_written(&packages, &plan, ctx, || {}).await?,
@@ -207,7 +207,7 @@ impl VenvLayers<'_> {
         kind: LayerKind,
         packages: &[&PythonPackage],
         with_skeleton: bool,
-        epoch: SourceDateEpoch,
+        ctx: &Context,
     ) -> LayerPlan {
         // Only a layer with sdists depends on the builder that compiled them.
         let builder_key = packages
@@ -220,7 +220,7 @@ impl VenvLayers<'_> {
                 }
                 h.finish()
             });
-        let mut key = LayerKey::new(&kind, epoch, Compression::Gzip);
+        let mut key = LayerKey::new(&kind, ctx.epoch, ctx.layer_compression);
         key.add(&format!(
             "venv {} {} {} skeleton={with_skeleton}",
             self.venv.root, self.venv.interpreter, self.venv.python_full
@@ -268,7 +268,7 @@ impl VenvLayers<'_> {
     ) -> Result<WrittenLayer> {
         let _writing = LayerCache::claim(&plan.key).await;
         let hit = LayerCache::new(ctx)
-            .lookup(&plan.key, Compression::Gzip, &plan.created_by)
+            .lookup(&plan.key, &plan.created_by)
             .await
             .and_then(|(layer, notes)| {
                 let index = cached_index(ctx, &layer)?;

@@ -20,7 +20,12 @@ pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> R
         settings.inputs.lock.refresh(),
         settings.epoch,
     )?
-    .with_remote(shared_cache(&settings)?);
+    .with_remote(shared_cache(&settings)?)
+    .with_layer_compression(grocker_build::layer_compression(
+        settings.output.as_ref(),
+        settings.pushes(),
+        settings.cache_repo.is_some(),
+    ));
     let ctx = match settings.build_image {
         true => ctx,
         false => ctx.without_work_ahead(),
@@ -76,7 +81,7 @@ pub fn build(settings: BuildSettings, report: &Reporter, runtime: &Runtime) -> R
             super::print_published(name, digest, published);
             match &settings.result_file {
                 Some(path) => {
-                    let pushed = pushes(&settings, name);
+                    let pushed = settings.pushes();
                     grocker_build::ResultFile::new(&plan, name, published, &image, pushed)
                         .write(path)
                 }
@@ -123,7 +128,7 @@ fn sinks(
     if settings.output == Some(Output::Registry) || !settings.push {
         return Ok(sink);
     }
-    if !pushes(settings, name) {
+    if !settings.pushes() {
         report.note(format!(
             "warning: not pushing {name}: the name has no registry part (use \
              --image-prefix REGISTRY/NAMESPACE or -n; --no-push silences this)"
@@ -132,10 +137,4 @@ fn sinks(
     }
     let push = Box::new(grocker_oci::RegistrySink::new(registry)?);
     Ok(Box::new(Tee::new(vec![sink, push])))
-}
-
-/// Whether the image goes to a registry: `-o registry`, or `--push` (Grocker's default) with a
-/// name that has a registry part.
-fn pushes(settings: &BuildSettings, name: &ImageName) -> bool {
-    settings.output == Some(Output::Registry) || (settings.push && name.registry().is_some())
 }

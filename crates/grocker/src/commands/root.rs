@@ -24,7 +24,13 @@ pub fn root(settings: RootSettings, report: &Reporter, runtime: &Runtime) -> Res
         report.clone(),
         settings.inputs.lock.refresh(),
         settings.epoch,
-    )?;
+    )?
+    // `grocker root` pushes only with `-o registry`, and shares no layer.
+    .with_layer_compression(grocker_build::layer_compression(
+        settings.output.as_ref(),
+        false,
+        false,
+    ));
     // Open the destination first: a bad destination is reported before minutes of work.
     let sink = grocker_build::open_sink(
         settings.output.as_ref(),

@@ -189,6 +189,74 @@ fn push_uploads_only_what_the_registry_lacks() {
     }
 }
 
+/// `-o docker` compresses nothing the engine would only decompress (as `docker build` pushes
+/// what it compresses), and loads the same image an OCI layout holds: its ID is that image's
+/// config digest. A push beside the load sends gzip layers, as every push does.
+#[test]
+fn the_engine_gets_uncompressed_layers_of_the_same_image_and_a_push_gets_gzip() {
+    if !engine() {
+        return;
+    }
+    let s = Scratch::new();
+    let name = crate::e2e_root::unique("httpie-engine");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "httpie==3.2.4", "-e", "http"];
+        args.extend_from_slice(extra);
+        run(real(&s, &args), true)
+    };
+    build(&["-n", &name, "-o", "docker"]);
+    build(&["-o", "oci:img"]);
+    let oci = OciImage::read(&s.path().join("img"));
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(id, oci.manifest["config"]["digest"].as_str().unwrap());
+    // Each of the engine's layers is in the layer cache as the uncompressed tar it loaded: a
+    // blob named by its diff ID.
+    let diff_ids = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        &name,
+    ]);
+    let diff_ids: Vec<String> = serde_json::from_str(&diff_ids).unwrap();
+    for diff_id in &diff_ids {
+        let blob = crate::e2e_root::shared_cache()
+            .join("layers")
+            .join(diff_id.trim_start_matches("sha256:"));
+        assert!(blob.is_file(), "no uncompressed blob {}", blob.display());
+    }
+    assert_eq!(docker(&["run", "--rm", &name, "--version"]), "3.2.4");
+    docker(&["rmi", &name]);
+
+    let registry = Registry::start();
+    let pushed = format!("{}/team/httpie:3.2.4", registry.host());
+    build(&["-n", &pushed, "--push", "-o", "docker"]);
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{pushed}"))
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
+            "{manifest}"
+        );
+    }
+    assert_eq!(
+        manifest, oci.manifest,
+        "the push is not the OCI layout's image"
+    );
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", &pushed]);
+    assert_eq!(id, oci.manifest["config"]["digest"].as_str().unwrap());
+    docker(&["rmi", &pushed]);
+}
+
 #[test]
 fn names_without_registry_are_not_pushed_and_say_so() {
     let s = Scratch::new();
