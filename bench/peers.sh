@@ -91,7 +91,7 @@ uv_cold_prep() {
 # The project is copied, since edits happen there; both sides build the same copy.
 uv_case() { # CASE TITLE ENTRY EDIT_FILE
   PEER=uv PEER_NAME="uv + BuildKit" DF_COLD_PREP=uv_cold_prep GR_SEED=$UV_SEED
-  CASE=$1 TITLE=$2 ENTRY=$3 EDIT_FILE=$4
+  CASE=$1 TITLE=$2 ENTRY=$3 EDIT_FILE=$4 GR_APP=$3 # the project's name is its script's
   CTX=$WORK/$CASE DF_DIR=$CTX
   rm -rf "$CTX" && cp -r "$BENCH/$CASE" "$CTX"
   VER= VER1= SPEC=$CTX SPEC1= EDIT=edit_project PUSH1="the project" PUSH2="after one edit"

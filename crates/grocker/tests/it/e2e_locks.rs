@@ -11,7 +11,7 @@ use grocker_testkit::pytools::{self, requirement_pins};
 use grocker_wheel::{Arch, MarkerEnvironment, Target};
 
 use crate::common::*;
-use crate::e2e_root::{docker, engine, real, unique};
+use crate::e2e_root::{Loaded, docker, engine, real, unique};
 
 /// The image's interpreter: bookworm's CPython 3.11 on x86-64.
 fn image_markers() -> MarkerEnvironment {
@@ -66,8 +66,9 @@ fn exported(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `grocker build DIR -o docker -n NAME EXTRA...` in `s` (the shared cache); the image name.
-fn build(s: &Scratch, dir: &Path, key: &str, extra: &[&str]) -> String {
+/// `grocker build DIR -o docker -n NAME EXTRA...` in `s` (the shared cache); the image name,
+/// removed from the engine when dropped.
+fn build(s: &Scratch, dir: &Path, key: &str, extra: &[&str]) -> Loaded {
     let name = unique(key);
     let mut args = vec![
         "build",
@@ -80,7 +81,7 @@ fn build(s: &Scratch, dir: &Path, key: &str, extra: &[&str]) -> String {
     ];
     args.extend_from_slice(extra);
     run(real(s, &args), true);
-    name
+    Loaded(name)
 }
 
 /// The installed packages less the project itself must be the export's pins, exactly.

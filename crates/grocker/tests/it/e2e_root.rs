@@ -51,6 +51,32 @@ pub fn unique(name: &str) -> String {
     format!("grocker-e2e/{name}:{}", std::process::id())
 }
 
+/// The name of an image a test loaded into the engine, removed from it when the test ends
+/// however it ends: images left behind pile up in the engine run after run, and hold layers
+/// that spare later loads (and `bench/run`'s cold builds) their unpacking.
+pub struct Loaded(pub String);
+
+impl std::ops::Deref for Loaded {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force", &self.0])
+            .output();
+    }
+}
+
 /// Unpacks a docker-archive (which grocker writes as an OCI layout plus manifest.json).
 pub fn unpack_archive(file: &Path, into: &Path) -> OciImage {
     let mut archive = tar::Archive::new(fs_err::File::open(file).unwrap());
