@@ -110,6 +110,14 @@ impl DockerEngineSink {
             (response.status == 200).then_some(())?;
             serde_json::from_slice::<Value>(&response.body).ok()
         };
+        // Asked first: when `name` is this very image, a no-op rebuild asks nothing more. An
+        // ID equal to the config digest is this image whatever the engine.
+        let current = get(&format!("/images/{}/json", name.normalized()));
+        if let Some(current) = &current
+            && current["Id"].as_str() == Some(&image.config_digest().to_string())
+        {
+            return None;
+        }
         let docker = get("/version").is_some_and(|v| {
             v["Components"]
                 .as_array()
@@ -118,11 +126,8 @@ impl DockerEngineSink {
         if !docker {
             return Some(BTreeSet::new());
         }
-        let named = match get(&format!("/images/{}/json", name.normalized())) {
+        let named = match current {
             None => 0,
-            Some(current) if current["Id"].as_str() == Some(&image.config_digest().to_string()) => {
-                return None;
-            }
             Some(current) => {
                 let theirs = current["RootFS"]["Layers"]
                     .as_array()
