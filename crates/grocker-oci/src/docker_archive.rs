@@ -183,7 +183,11 @@ pub(crate) fn write_archive<W: Write>(
     for ArchiveEntry { image, names } in entries {
         for layer in image.layers() {
             if !omitted.contains(&layer.digest()) && written.insert(layer.digest()) {
-                let file = layer.open_blob().map_err(ArchiveError::Oci)?;
+                // A blob its layer cache vouched for is not hashed a second time.
+                let file: Box<dyn Read> = match layer.is_intact() {
+                    true => Box::new(layer.open_file().map_err(ArchiveError::Oci)?),
+                    false => Box::new(layer.open_blob().map_err(ArchiveError::Oci)?),
+                };
                 file_entry(
                     &mut tar,
                     &blob_path(layer.digest()),

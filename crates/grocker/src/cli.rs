@@ -398,7 +398,8 @@ pub struct OutputArgs {
     /// Where the image goes: `docker` (load into the local engine through its API),
     /// `oci:DIR` (an OCI image layout) or `docker-archive:FILE` (for `docker load -i` /
     /// `podman load -i`). Default: the local engine when one answers, else a docker-archive in
-    /// the current directory.
+    /// the current directory. An image only loaded into the engine gets uncompressed layers
+    /// (the engine stores them so; the image ID is the same), one that travels gzip ones.
     #[arg(short, long, value_name = "SINK")]
     pub output: Option<String>,
 

@@ -313,8 +313,6 @@ impl BuildSettings {
 }
 
 impl BuildSettings {
-    /// The image's name: `-n`, else Grocker's default for the app (tagged `latest` when it has
-    /// no version of its own).
     /// Whether the image goes to a registry: `-o registry`, or `--push` (Grocker's default)
     /// with a registry part in the name. Known before the plan names the image: the part comes
     /// from `-n`, else from `--image-prefix` or `--image-base-name` (a release's own name is one
@@ -339,6 +337,8 @@ impl BuildSettings {
             .map_or(true, |name| name.registry().is_some())
     }
 
+    /// The image's name: `-n`, else Grocker's default for the app (tagged `latest` when it has
+    /// no version of its own).
     pub fn image_name_for(&self, app: &PlannedApp) -> Result<ImageName> {
         if let Some(name) = &self.image_name {
             return Ok(name.clone());
