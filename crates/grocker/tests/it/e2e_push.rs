@@ -106,9 +106,12 @@ fn blob_uploads(lines: &[String]) -> usize {
         .count()
 }
 
-fn skopeo_digest(reference: &str) -> String {
+/// `skopeo inspect EXTRA... REFERENCE` against a plain-HTTP registry, as JSON.
+fn skopeo_inspect(extra: &[&str], reference: &str) -> serde_json::Value {
     let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", reference])
+        .arg("inspect")
+        .args(extra)
+        .args(["--tls-verify=false", reference])
         .output()
         .expect("skopeo");
     assert!(
@@ -116,8 +119,14 @@ fn skopeo_digest(reference: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["Digest"].as_str().unwrap().to_string()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    skopeo_inspect(&[], reference)["Digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -231,17 +240,7 @@ fn the_engine_gets_uncompressed_layers_of_the_same_image_and_a_push_gets_gzip() 
     let registry = Registry::start();
     let pushed = format!("{}/team/httpie:3.2.4", registry.host());
     build(&["-n", &pushed, "--push", "-o", "docker"]);
-    let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{pushed}"))
-        .output()
-        .expect("skopeo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = skopeo_inspect(&["--raw"], &format!("docker://{pushed}"));
     for layer in manifest["layers"].as_array().unwrap() {
         assert_eq!(
             layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
