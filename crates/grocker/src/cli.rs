@@ -398,8 +398,9 @@ pub struct OutputArgs {
     /// Where the image goes: `docker` (load into the local engine through its API),
     /// `oci:DIR` (an OCI image layout) or `docker-archive:FILE` (for `docker load -i` /
     /// `podman load -i`). Default: the local engine when one answers, else a docker-archive in
-    /// the current directory. An image only loaded into the engine gets uncompressed layers
-    /// (the engine stores them so; the image ID is the same), one that travels gzip ones.
+    /// the current directory. An image only loaded into the engine gets its layers
+    /// uncompressed, as the engine stores them (the image ID is the same); one that is pushed,
+    /// or written with `oci:` or `docker-archive:`, gets gzip layers.
     #[arg(short, long, value_name = "SINK")]
     pub output: Option<String>,
 
