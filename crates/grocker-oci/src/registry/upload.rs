@@ -144,12 +144,30 @@ impl Session<'_> {
         let url = target.api(&format!("manifests/{reference}"))?;
         let scopes = [target.push_scope()];
         self.retrying(&action, |s| {
-            let response = s.send(&scopes, |http| {
-                Ok(http
-                    .put(url.clone())
-                    .header(CONTENT_TYPE, media_type)
-                    .body(bytes.to_vec()))
-            })?;
+            let put = |s: &mut Self| {
+                s.send(&scopes, |http| {
+                    Ok(http
+                        .put(url.clone())
+                        .header(CONTENT_TYPE, media_type)
+                        .body(bytes.to_vec()))
+                })
+            };
+            let mut response = put(s)?;
+            // Every blob the manifest names was pushed, or found there, just before: a registry
+            // calling one unknown is catching up. distribution's filesystem driver rewrites a
+            // blob's link file in place when another client's upload of the same blob commits,
+            // and a manifest checked in between finds it empty (DIGEST_INVALID,
+            // MANIFEST_BLOB_UNKNOWN) — two CI runners filling one shared cache do that. Once
+            // more, even where retries are off: it costs a request only then.
+            if response.status() == StatusCode::BAD_REQUEST {
+                let message = error_message(response);
+                if !message.contains("MANIFEST_BLOB_UNKNOWN") {
+                    return Err(Failure::Final(s.cx.protocol(&action, message)));
+                }
+                tracing::debug!("{action}: {message}; once more");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                response = put(s)?;
+            }
             if !response.status().is_success() {
                 return Err(Failure::Final(s.unexpected(&action, response)));
             }

@@ -120,3 +120,52 @@ fn registry_restarted_during_a_push_is_retried_with_a_new_upload_session() {
     assert_eq!(posts, 4, "small, big (broken), big again, config");
     assert_eq!(skopeo_digest(&name, None), image.digest().to_string());
 }
+
+/// A registry that calls a blob unknown right after it was found there is catching up (two
+/// clients committing the same blob at once on distribution's filesystem driver): the manifest
+/// is put once more, even with retries off, and only then is a 400 final.
+#[test]
+fn a_manifest_put_refused_for_a_blob_just_found_is_put_once_more() {
+    use grocker_testkit::{Reply, ScriptedServer};
+    for (refusals, pushed) in [(1, true), (2, false)] {
+        let registry = ScriptedServer::start(move |request| {
+            match (request.method.as_str(), request.path.contains("/manifests/")) {
+                ("PUT", true) if request.nth <= refusals => Reply::Full {
+                    status: 400,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#.to_vec(),
+                },
+                ("PUT", true) => Reply::Full {
+                    status: 201,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                },
+                // Every blob is there already.
+                ("HEAD", false) => Reply::Ok(Vec::new()),
+                _ => Reply::Status(500),
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
+        let host = registry.url().trim_start_matches("http://").to_string();
+        let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
+        let mut sink = new_sink(RegistryOptions {
+            retries: 0,
+            ..no_auth_files()
+        });
+        let result = sink.publish(&image, &name);
+        let puts = registry
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count();
+        assert_eq!(puts, 2, "{:?}", registry.requests());
+        match pushed {
+            true => assert_eq!(result.unwrap().digest, image.digest()),
+            false => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("MANIFEST_BLOB_UNKNOWN"), "{err}");
+            }
+        }
+    }
+}
