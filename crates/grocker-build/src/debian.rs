@@ -272,11 +272,11 @@ impl OwnedDebian {
     /// [`PinnedDebian::runtime_tree`] of this build; nothing when they are not cached (the
     /// build then assembles it, once).
     pub(crate) fn read_ahead(self, ctx: &Context) {
-        let (os_key, _) = self.pinned().layer_keys(ctx);
+        let (os_key, iconv_key) = self.pinned().layer_keys(ctx);
         let ctx_ = ctx.clone();
         ctx.ahead.start_tree(os_key.id(), async move {
             self.pinned()
-                .cached_runtime_tree(&ctx_)
+                .cached_runtime_tree(&os_key, &iconv_key, &ctx_)
                 .await?
                 .ok_or_else(|| anyhow!("the runtime's layers are not cached"))
         });
@@ -316,12 +316,7 @@ impl PinnedDebian<'_> {
         if bytecode && !self.runtime.from_source() {
             os_key.add(crate::bytecode::KEY);
         }
-        let (os_created_by, iconv_created_by) = self.created_by();
-        let cache = LayerCache::new(ctx);
-        if let (Some((os, notes)), Some((iconv, _))) = tokio::join!(
-            cache.lookup(&os_key, &os_created_by),
-            cache.lookup(&iconv_key, &iconv_created_by),
-        ) {
+        if let Some((os, notes, iconv)) = self.cached_layers(&os_key, &iconv_key, ctx).await {
             return Ok(OsLayers {
                 os,
                 iconv,
@@ -329,6 +324,8 @@ impl PinnedDebian<'_> {
                 tree: None,
             });
         }
+        let (os_created_by, iconv_created_by) = self.created_by();
+        let cache = LayerCache::new(ctx);
         let mut tree = self.tree(ctx).await?;
         let gconv = tree.split_off(|path, _| is_gconv(path.as_str()));
         let mut os_calls_iconv = false;
@@ -421,26 +418,44 @@ impl PinnedDebian<'_> {
     /// warm runtime is never assembled again), else [`Self::tree`]. Taken as read when a build
     /// read it ahead ([`OwnedDebian::read_ahead`]).
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
-        let (os_key, _) = self.layer_keys(ctx);
+        let (os_key, iconv_key) = self.layer_keys(ctx);
         if let Some(tree) = ctx.ahead.tree(&os_key.id()).await {
             return Ok(tree);
         }
-        match self.cached_runtime_tree(ctx).await? {
+        match self.cached_runtime_tree(&os_key, &iconv_key, ctx).await? {
             Some(tree) => Ok(tree),
             None => self.tree(ctx).await,
         }
     }
 
-    /// The runtime filesystem read back from its two cached layers; `None` when the layer
-    /// cache lacks one.
-    async fn cached_runtime_tree(&self, ctx: &Context) -> Result<Option<Tree>> {
-        let (os_key, iconv_key) = self.layer_keys(ctx);
+    /// The `os` layer (with its notes) and the `iconv` layer under these keys, when the layer
+    /// cache has both.
+    async fn cached_layers(
+        &self,
+        os_key: &LayerKey,
+        iconv_key: &LayerKey,
+        ctx: &Context,
+    ) -> Option<(Layer, Notes, Layer)> {
         let (os_created_by, iconv_created_by) = self.created_by();
         let cache = LayerCache::new(ctx);
-        let (Some((os, _)), Some((iconv, _))) = tokio::join!(
-            cache.lookup(&os_key, &os_created_by),
-            cache.lookup(&iconv_key, &iconv_created_by),
-        ) else {
+        match tokio::join!(
+            cache.lookup(os_key, &os_created_by),
+            cache.lookup(iconv_key, &iconv_created_by),
+        ) {
+            (Some((os, notes)), Some((iconv, _))) => Some((os, notes, iconv)),
+            _ => None,
+        }
+    }
+
+    /// The runtime filesystem read back from its two cached layers (under the keys of
+    /// [`Self::layer_keys`]); `None` when the layer cache lacks one.
+    async fn cached_runtime_tree(
+        &self,
+        os_key: &LayerKey,
+        iconv_key: &LayerKey,
+        ctx: &Context,
+    ) -> Result<Option<Tree>> {
+        let Some((os, _, iconv)) = self.cached_layers(os_key, iconv_key, ctx).await else {
             return Ok(None);
         };
         let _stage = ctx

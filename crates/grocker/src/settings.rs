@@ -324,14 +324,14 @@ impl BuildSettings {
         if !self.push {
             return false;
         }
-        let name = match &self.image_name {
-            Some(name) => name.to_string(),
-            None => grocker_build::default_image_name(
-                &"x==0".parse().expect("a valid release"),
-                self.image_prefix.as_deref(),
-                self.image_base_name.as_deref(),
-            ),
-        };
+        if let Some(name) = &self.image_name {
+            return name.registry().is_some();
+        }
+        let name = grocker_build::default_image_name(
+            &"x==0".parse().expect("a valid release"),
+            self.image_prefix.as_deref(),
+            self.image_base_name.as_deref(),
+        );
         // A name that does not parse is refused later, once the plan gives its real form.
         name.parse::<ImageName>()
             .map_or(true, |name| name.registry().is_some())

@@ -157,9 +157,9 @@ impl Session<'_> {
             // calling one unknown is catching up. distribution's filesystem driver rewrites a
             // blob's link file in place when another client's upload of the same blob commits,
             // and a manifest checked in between finds it empty (DIGEST_INVALID,
-            // MANIFEST_BLOB_UNKNOWN; distribution/distribution#4489 sees such empty link files)
-            // — two CI runners filling one shared cache do that. Once
-            // more, even where retries are off: it costs a request only then.
+            // MANIFEST_BLOB_UNKNOWN; distribution/distribution#4489 sees such empty link files):
+            // two CI runners filling one shared cache do that. Put once more, even where
+            // retries are off: it costs a request only then.
             if response.status() == StatusCode::BAD_REQUEST {
                 let message = error_message(response);
                 if !message.contains("MANIFEST_BLOB_UNKNOWN") {
