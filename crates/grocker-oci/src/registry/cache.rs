@@ -11,7 +11,9 @@
 //!
 //! The cache is an accelerator, never a reason to fail: a registry that is down, slow or
 //! refuses is a miss with one warning, after which it is not asked again during the run (no
-//! retries, short timeouts: a registry answering 500 to everything costs one request). Uploads
+//! retries with backoff, short timeouts). A read answered 5xx is asked once more after 100 ms,
+//! since one that meets another runner's write of the same tag or blob gets a 500
+//! (`client::LINK_REWRITE`): a registry answering 500 to everything costs two requests. Uploads
 //! put every blob first and the tag last, so a failed one leaves no tag without its blobs, and
 //! two writers of one key write the same content-addressed blobs.
 //!
@@ -403,7 +405,7 @@ impl Worker {
         let url = s.cx.target.api(path)?;
         let scopes = [pull_scope(s.cx.target)];
         let response = s
-            .send(&scopes, |http| {
+            .send_lookup(&scopes, |http| {
                 Ok(http.get(url.clone()).header(ACCEPT, accept))
             })
             .map_err(Failure::into_error)?;
@@ -459,7 +461,7 @@ impl Worker {
         let scopes = [pull_scope(s.cx.target)];
         let timeout = TIMEOUT + Duration::from_secs(size / MIN_RATE);
         let response = s
-            .send(&scopes, |http| Ok(http.get(url.clone()).timeout(timeout)))
+            .send_lookup(&scopes, |http| Ok(http.get(url.clone()).timeout(timeout)))
             .map_err(Failure::into_error)?;
         if !response.status().is_success() {
             if response.status() == StatusCode::NOT_FOUND {

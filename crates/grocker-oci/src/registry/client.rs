@@ -24,6 +24,18 @@ use crate::OciError;
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slowest upload rate tolerated before a body request is given up (and retried).
 const MIN_UPLOAD_RATE: u64 = 256 * 1024;
+/// How long a registry is given to finish rewriting a link file before it is asked again.
+/// distribution's filesystem driver writes a link file in place (truncate, then write): a tag's
+/// when a manifest is put, a blob's whenever a client's upload of it commits, even when the
+/// repository has it already. A request reading the file in between finds it empty: a `HEAD`
+/// or `GET` answers 500, and a manifest naming the blob is refused with MANIFEST_BLOB_UNKNOWN
+/// (distribution/distribution#4489 sees such empty link files). Two CI runners filling one
+/// shared cache do that, so these are asked once more even where retries are off; a registry
+/// that fails for good costs one request more. Against docker-registry 2.8, with clients
+/// pushing the same blobs and tags while others read them, about one `HEAD` in 400, one
+/// manifest put in 30 and one read of a tag being put in 100 hit it; each succeeded when asked
+/// again after this long.
+pub(crate) const LINK_REWRITE: Duration = Duration::from_millis(100);
 /// Why an attempt failed: worth another try or not (the shared policy of
 /// [`grocker_fetch::retry`]).
 pub(crate) type Failure = retry::Failure<OciError>;
@@ -66,6 +78,27 @@ impl Session<'_> {
             retries: self.retries,
         };
         retry::run_blocking(&policy, what, |_| op(self))
+    }
+
+    /// [`Session::send`] for a read (`HEAD`, `GET`), asked once more after [`LINK_REWRITE`] when
+    /// the registry answers 5xx and retries are off: with retries on, `retrying` asks again
+    /// anyway. A connection that failed is not asked again.
+    pub(crate) fn send_lookup(
+        &mut self,
+        scopes: &[String],
+        build: impl Fn(&Client) -> Result<RequestBuilder, OciError>,
+    ) -> Result<Response, Failure> {
+        match self.send(scopes, &build) {
+            Err(Failure::Transient {
+                error: error @ OciError::Registry { .. },
+                ..
+            }) if self.retries == 0 => {
+                tracing::debug!("{error}; once more");
+                std::thread::sleep(LINK_REWRITE);
+                self.send(scopes, build)
+            }
+            other => other,
+        }
     }
 
     /// Sends the request `build` makes, with credentials for `scopes` when it goes to the

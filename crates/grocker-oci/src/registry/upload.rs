@@ -154,19 +154,14 @@ impl Session<'_> {
             };
             let mut response = put(s)?;
             // Every blob the manifest names was pushed, or found there, just before: a registry
-            // calling one unknown is catching up. distribution's filesystem driver rewrites a
-            // blob's link file in place when another client's upload of the same blob commits,
-            // and a manifest checked in between finds it empty (DIGEST_INVALID,
-            // MANIFEST_BLOB_UNKNOWN; distribution/distribution#4489 sees such empty link files):
-            // two CI runners filling one shared cache do that. Put once more, even where
-            // retries are off: it costs a request only then.
+            // calling one unknown is catching up ([`super::client::LINK_REWRITE`]).
             if response.status() == StatusCode::BAD_REQUEST {
                 let message = error_message(response);
                 if !message.contains("MANIFEST_BLOB_UNKNOWN") {
                     return Err(Failure::Final(s.cx.protocol(&action, message)));
                 }
                 tracing::debug!("{action}: {message}; once more");
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::thread::sleep(super::client::LINK_REWRITE);
                 response = put(s)?;
             }
             if !response.status().is_success() {
@@ -179,7 +174,8 @@ impl Session<'_> {
     fn blob_exists(&mut self, blob: &Blob<'_>) -> Result<bool, Failure> {
         let target = self.cx.target;
         let url = target.api(&format!("blobs/{}", blob.digest()))?;
-        let response = self.send(&[target.push_scope()], |http| Ok(http.head(url.clone())))?;
+        let response =
+            self.send_lookup(&[target.push_scope()], |http| Ok(http.head(url.clone())))?;
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),

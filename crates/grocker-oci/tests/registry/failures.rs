@@ -169,3 +169,49 @@ fn a_manifest_put_refused_for_a_blob_just_found_is_put_once_more() {
         }
     }
 }
+
+/// A `HEAD` of a blob answered 500 while another client commits the same blob: asked once
+/// more, even with retries off; a second 500 fails the push, naming the check.
+#[test]
+fn a_blob_check_answered_500_once_is_asked_once_more() {
+    use grocker_testkit::{Reply, ScriptedServer};
+    for (failures, pushed) in [(1, true), (2, false)] {
+        let registry = ScriptedServer::start(move |request| {
+            match (request.method.as_str(), request.path.contains("/blobs/")) {
+                ("HEAD", true) if request.nth <= failures => Reply::Status(500),
+                ("HEAD", true) => Reply::Ok(Vec::new()),
+                ("PUT", false) => Reply::Full {
+                    status: 201,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                },
+                _ => Reply::Status(500),
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
+        let host = registry.url().trim_start_matches("http://").to_string();
+        let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
+        let mut sink = new_sink(RegistryOptions {
+            retries: 0,
+            ..no_auth_files()
+        });
+        let result = sink.publish(&image, &name);
+        let requests = registry.requests();
+        let heads = |path: &str| {
+            requests
+                .iter()
+                .filter(|r| r.method == "HEAD" && r.path == path)
+                .count()
+        };
+        let first = requests.iter().find(|r| r.method == "HEAD").unwrap();
+        assert_eq!(heads(&first.path), 2, "{requests:?}");
+        match pushed {
+            true => assert_eq!(result.unwrap().digest, image.digest()),
+            false => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("HEAD") && err.contains("500"), "{err}");
+            }
+        }
+    }
+}
