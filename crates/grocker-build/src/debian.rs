@@ -23,6 +23,11 @@ use crate::bytecode::Interpreter;
 use crate::context::Context;
 use crate::inputs::DebianSources;
 use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
+use crate::unlinked::{Unit, UnlinkedLayer};
+
+/// What the runtime's layer keys say of how it is divided: the `unlinked` layer's rules
+/// (`crate::unlinked`) are an input of all three.
+const UNLINKED_APART: &str = "unlinked apart: siblings and libstdc++6, units of 64 KiB";
 
 /// The cache namespace of Debian resolutions (see [`DebianArchive::resolve`]).
 const RESOLUTIONS: &str = "debian-resolutions";
@@ -250,6 +255,9 @@ pub struct PinnedDebian<'a> {
     pub runtime: Runtime,
     pub sources: &'a DebianSources,
     pub packages: &'a [DebianPackage],
+    /// The packages asked for by name (`--package`): one the runtime would otherwise set apart
+    /// whole ([`crate::unlinked::FOR_WHEELS`]) stays in `os`, for what loads it by `ctypes`.
+    pub requested: &'a [String],
 }
 
 /// [`PinnedDebian`], owned.
@@ -257,6 +265,7 @@ pub struct OwnedDebian {
     runtime: Runtime,
     sources: DebianSources,
     packages: Vec<DebianPackage>,
+    requested: Vec<String>,
 }
 
 impl OwnedDebian {
@@ -265,6 +274,7 @@ impl OwnedDebian {
             runtime: self.runtime,
             sources: &self.sources,
             packages: &self.packages,
+            requested: &self.requested,
         }
     }
 
@@ -272,29 +282,47 @@ impl OwnedDebian {
     /// [`PinnedDebian::runtime_tree`] of this build; nothing when they are not cached (the
     /// build then assembles it, once).
     pub(crate) fn read_ahead(self, ctx: &Context) {
-        let (os_key, iconv_key) = self.pinned().layer_keys(ctx);
+        let keys = self.pinned().layer_keys(ctx);
         let ctx_ = ctx.clone();
-        ctx.ahead.start_tree(os_key.id(), async move {
+        ctx.ahead.start_tree(keys.os.id(), async move {
             self.pinned()
-                .cached_runtime_tree(&os_key, &iconv_key, &ctx_)
+                .cached_runtime_tree(&keys, &ctx_)
                 .await?
                 .ok_or_else(|| anyhow!("the runtime's layers are not cached"))
         });
     }
 }
 
-/// The runtime's two layers: `os`, and glibc's gconv charset modules (`iconv`, 8 MB) apart,
-/// which an image carries only when something in it calls `iconv_open` (see
-/// [`grocker_elf::calls_iconv`]): Python's own codecs never need them.
+/// The runtime's layers: `os`; glibc's gconv charset modules (`iconv`, 8 MB) apart, which an
+/// image carries only when something in it calls `iconv_open` (see
+/// [`grocker_elf::calls_iconv`]): Python's own codecs never need them; and the libraries
+/// nothing in the runtime links (`unlinked`), of which an image carries the units its ELF files
+/// need (see [`crate::unlinked`]).
 pub struct OsLayers {
     pub os: Layer,
     pub iconv: Layer,
+    pub unlinked: UnlinkedLayer,
     /// Whether a library of the `os` layer besides glibc calls `iconv_open` (a requested
     /// package such as libxml2), so that every image on it needs `iconv`.
     pub os_calls_iconv: bool,
     /// The `os` layer's filesystem when it had to be assembled (a layer-cache miss), so that
     /// checks over the image need not assemble it again.
     pub tree: Option<Tree>,
+}
+
+/// The keys of the runtime's three layers.
+pub(crate) struct RuntimeKeys {
+    os: LayerKey,
+    iconv: LayerKey,
+    unlinked: LayerKey,
+}
+
+/// The runtime filesystem as its layers divide it.
+struct RuntimeParts {
+    os: Tree,
+    gconv: Tree,
+    units: Vec<Unit>,
+    unlinked: Tree,
 }
 
 impl PinnedDebian<'_> {
@@ -312,22 +340,21 @@ impl PinnedDebian<'_> {
         host: Option<PinnedDebian<'_>>,
         ctx: &Context,
     ) -> Result<OsLayers> {
-        let (mut os_key, iconv_key) = self.layer_keys(ctx);
+        let mut keys = self.layer_keys(ctx);
         if bytecode && !self.runtime.from_source() {
-            os_key.add(crate::bytecode::KEY);
+            keys.os.add(crate::bytecode::KEY);
         }
-        if let Some((os, notes, iconv)) = self.cached_layers(&os_key, &iconv_key, ctx).await {
-            return Ok(OsLayers {
-                os,
-                iconv,
-                os_calls_iconv: notes.calls_iconv,
-                tree: None,
-            });
+        if let Some(cached) = self.cached_layers(&keys, ctx).await {
+            return Ok(cached);
         }
-        let (os_created_by, iconv_created_by) = self.created_by();
+        let [os_created_by, iconv_created_by, unlinked_created_by] = self.created_by();
         let cache = LayerCache::new(ctx);
-        let mut tree = self.tree(ctx).await?;
-        let gconv = tree.split_off(|path, _| is_gconv(path.as_str()));
+        let RuntimeParts {
+            os: mut tree,
+            gconv,
+            units,
+            unlinked,
+        } = self.parts(ctx).await?;
         let mut os_calls_iconv = false;
         for (path, entry) in tree.iter() {
             if let grocker_fs::Kind::File(content) = &entry.kind
@@ -365,17 +392,33 @@ impl PinnedDebian<'_> {
                 calls_iconv: os_calls_iconv,
                 ..Notes::default()
             };
-            let os = cache.build(&os_key, &os_created_by, &tree, &notes, None)?;
+            let os = cache.build(&keys.os, &os_created_by, &tree, &notes, None)?;
             let iconv = cache.build(
-                &iconv_key,
+                &keys.iconv,
                 &iconv_created_by,
                 &gconv,
                 &Notes::default(),
                 None,
             )?;
+            let notes = Notes {
+                units: units.clone(),
+                ..Notes::default()
+            };
+            let layer = cache.build(
+                &keys.unlinked,
+                &unlinked_created_by,
+                &unlinked,
+                &notes,
+                None,
+            )?;
             Ok(OsLayers {
                 os,
                 iconv,
+                unlinked: UnlinkedLayer {
+                    layer,
+                    units,
+                    tree: Some(unlinked),
+                },
                 os_calls_iconv,
                 tree: Some(tree),
             })
@@ -384,14 +427,19 @@ impl PinnedDebian<'_> {
         .context("the layer writer stopped unexpectedly")?
     }
 
-    /// The keys of the `os` layer (without bytecode) and the `iconv` layer of these packages.
-    fn layer_keys(&self, ctx: &Context) -> (LayerKey, LayerKey) {
+    /// The keys of the `os` layer (without bytecode), the `iconv` layer and the `unlinked`
+    /// layer of these packages.
+    fn layer_keys(&self, ctx: &Context) -> RuntimeKeys {
         let user = User::default();
         let key = |kind: LayerKind| {
             let mut key = LayerKey::new(&kind, ctx.epoch, ctx.layer_compression);
             key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
-            // How the two are split, and what the os layer's notes say, are inputs too.
+            // How the three are split, and what the os layer's notes say, are inputs too.
             key.add("gconv apart; calls_iconv besides libc and libstdc++");
+            key.add(UNLINKED_APART);
+            for name in self.kept_whole() {
+                key.add(&format!("kept whole: {name}"));
+            }
             for p in self.packages {
                 key.add(&format!(
                     "{} {} {} {}",
@@ -400,67 +448,128 @@ impl PinnedDebian<'_> {
             }
             key
         };
-        (key(LayerKind::Os), key(LayerKind::Iconv))
+        RuntimeKeys {
+            os: key(LayerKind::Os),
+            iconv: key(LayerKind::Iconv),
+            unlinked: key(LayerKind::Unlinked),
+        }
     }
 
-    fn created_by(&self) -> (String, String) {
-        (
+    fn created_by(&self) -> [String; 3] {
+        [
             format!(
                 "grocker: os layer, {} on {} Debian packages",
                 self.runtime,
                 self.packages.len()
             ),
             "grocker: iconv layer (glibc's gconv modules)".to_string(),
-        )
+            "grocker: unlinked layer (libraries nothing in the runtime links)".to_string(),
+        ]
     }
 
-    /// The runtime filesystem: read back from its two layers when the layer cache has them (a
-    /// warm runtime is never assembled again), else [`Self::tree`]. Taken as read when a build
-    /// read it ahead ([`OwnedDebian::read_ahead`]).
+    /// The runtime filesystem as images have it: its `os` and `iconv` layers, without the
+    /// libraries nothing in it links. Read back from the layer cache when it has them (a warm
+    /// runtime is never assembled again), else assembled. Taken as read when a build read it
+    /// ahead ([`OwnedDebian::read_ahead`]).
     pub async fn runtime_tree(&self, ctx: &Context) -> Result<Tree> {
-        let (os_key, iconv_key) = self.layer_keys(ctx);
-        if let Some(tree) = ctx.ahead.tree(&os_key.id()).await {
+        let keys = self.layer_keys(ctx);
+        if let Some(tree) = ctx.ahead.tree(&keys.os.id()).await {
             return Ok(tree);
         }
-        match self.cached_runtime_tree(&os_key, &iconv_key, ctx).await? {
-            Some(tree) => Ok(tree),
-            None => self.tree(ctx).await,
+        if let Some(tree) = self.cached_runtime_tree(&keys, ctx).await? {
+            return Ok(tree);
         }
+        let RuntimeParts { mut os, gconv, .. } = self.parts(ctx).await?;
+        os.merge(gconv)?;
+        Ok(os)
     }
 
-    /// The `os` layer (with its notes) and the `iconv` layer under these keys, when the layer
-    /// cache has both.
-    async fn cached_layers(
-        &self,
-        os_key: &LayerKey,
-        iconv_key: &LayerKey,
-        ctx: &Context,
-    ) -> Option<(Layer, Notes, Layer)> {
-        let (os_created_by, iconv_created_by) = self.created_by();
+    /// Downloads, reads and assembles the packages, and divides the result into what the
+    /// runtime's layers hold.
+    async fn parts(&self, ctx: &Context) -> Result<RuntimeParts> {
+        let packages = self.read(ctx).await?;
+        let machine = self.machine()?;
+        let from_source = self.runtime.from_source();
+        let kept_whole = self.kept_whole();
+        let _stage = ctx.report.stage("Assembling the runtime filesystem");
+        let user = User::default();
+        tokio::task::spawn_blocking(move || {
+            let owners = crate::unlinked::owners(&packages);
+            let mut os = assemble(packages, &user)?;
+            let gconv = os.split_off(|path, _| is_gconv(path.as_str()));
+            let (units, unlinked) = match from_source {
+                true => (Vec::new(), Tree::new()),
+                false => crate::unlinked::split(&mut os, &owners, machine, &kept_whole)?,
+            };
+            Ok(RuntimeParts {
+                os,
+                gconv,
+                units,
+                unlinked,
+            })
+        })
+        .await
+        .context("the runtime assembler stopped unexpectedly")?
+    }
+
+    /// The packages of [`crate::unlinked::FOR_WHEELS`] asked for by name, which stay in `os`.
+    fn kept_whole(&self) -> Vec<String> {
+        crate::unlinked::FOR_WHEELS
+            .iter()
+            .filter(|name| self.requested.iter().any(|r| r == *name))
+            .map(|name| name.to_string())
+            .collect()
+    }
+
+    /// The machine of these packages' ELF files.
+    fn machine(&self) -> Result<grocker_elf::Machine> {
+        let arch = self
+            .packages
+            .iter()
+            .map(|p| p.architecture.as_str())
+            .find(|a| *a != "all")
+            .unwrap_or("amd64");
+        grocker_elf::Machine::from_debian_arch(arch).ok_or_else(|| {
+            anyhow!(
+                "grocker.lock pins Debian packages for `{arch}`, which grocker does not build for"
+            )
+        })
+    }
+
+    /// The runtime's layers under `keys`, when the layer cache has all three.
+    async fn cached_layers(&self, keys: &RuntimeKeys, ctx: &Context) -> Option<OsLayers> {
+        let [os_created_by, iconv_created_by, unlinked_created_by] = self.created_by();
         let cache = LayerCache::new(ctx);
         match tokio::join!(
-            cache.lookup(os_key, &os_created_by),
-            cache.lookup(iconv_key, &iconv_created_by),
+            cache.lookup(&keys.os, &os_created_by),
+            cache.lookup(&keys.iconv, &iconv_created_by),
+            cache.lookup(&keys.unlinked, &unlinked_created_by),
         ) {
-            (Some((os, notes)), Some((iconv, _))) => Some((os, notes, iconv)),
+            (Some((os, notes)), Some((iconv, _)), Some((layer, unlinked))) => Some(OsLayers {
+                os,
+                iconv,
+                unlinked: UnlinkedLayer {
+                    layer,
+                    units: unlinked.units,
+                    tree: None,
+                },
+                os_calls_iconv: notes.calls_iconv,
+                tree: None,
+            }),
             _ => None,
         }
     }
 
-    /// The runtime filesystem read back from its two cached layers (under the keys of
-    /// [`Self::layer_keys`]); `None` when the layer cache lacks one.
-    async fn cached_runtime_tree(
-        &self,
-        os_key: &LayerKey,
-        iconv_key: &LayerKey,
-        ctx: &Context,
-    ) -> Result<Option<Tree>> {
-        let Some((os, _, iconv)) = self.cached_layers(os_key, iconv_key, ctx).await else {
+    /// [`Self::runtime_tree`] read back from the cached `os` and `iconv` layers (under `keys`);
+    /// `None` when the layer cache lacks one.
+    async fn cached_runtime_tree(&self, keys: &RuntimeKeys, ctx: &Context) -> Result<Option<Tree>> {
+        let Some(layers) = self.cached_layers(keys, ctx).await else {
             return Ok(None);
         };
         let _stage = ctx
             .report
             .stage("Reading the runtime filesystem from its cached layers");
+        let (os, iconv) = (layers.os, layers.iconv);
         tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&os, &iconv]))
             .await
             .context("the layer reader stopped unexpectedly")?
@@ -473,6 +582,7 @@ impl PinnedDebian<'_> {
             runtime: self.runtime,
             sources: self.sources.clone(),
             packages: self.packages.to_vec(),
+            requested: self.requested.to_vec(),
         }
     }
 

@@ -166,6 +166,7 @@ pub async fn engine_runs(
         runtime: archive.runtime(),
         sources: archive.sources(),
         packages: std::slice::from_ref(libc),
+        requested: &[],
     };
     let tree = pinned.files(ctx).await?;
     let loader = find_loader(&tree, target.arch)?;

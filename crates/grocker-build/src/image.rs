@@ -109,11 +109,15 @@ fn shared_wheels(plan: &Plan) -> Option<BTreeSet<String>> {
     Some(shared)
 }
 
-/// The runtime image alone: a base for anything, so glibc's charset modules are in.
+/// The runtime image alone: a base for anything, so glibc's charset modules, and the libraries
+/// nothing in the runtime links, are in.
 async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Result<Image> {
     let debian = platform.debian();
     let os = debian.layers(false, None, ctx).await?;
     let mut layers = vec![os.os, os.iconv];
+    if !os.unlinked.units.is_empty() {
+        layers.push(os.unlinked.layer);
+    }
     let python = python_layer(platform).await?;
     let python_builder = python_builder_packages(platform);
     if let Some(python) = &python {
@@ -130,6 +134,7 @@ async fn build_root(plan: &Plan, platform: &PlatformPlan, ctx: &Context) -> Resu
             layers: checked,
             os_tree: os.tree,
             venv_tree: None,
+            unlinked: None,
         };
         native::check(whole, ctx).await?;
     }
@@ -239,8 +244,13 @@ async fn build_app(
         layers: checked,
         os_tree: os.tree,
         venv_tree: py.tree,
+        unlinked: Some(&os.unlinked),
     };
-    native::check(whole, ctx).await?;
+    let units = native::check(whole, ctx).await?;
+    if !units.is_empty() {
+        layers.push(os.unlinked.layer_of(&units, ctx).await?);
+    }
+    let _ = platform.left_out.set(os.unlinked.packages_left_out(&units));
     layers.extend(py.layers);
 
     let env = vec![

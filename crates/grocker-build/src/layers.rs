@@ -28,6 +28,9 @@ pub enum LayerKind {
     Os,
     /// glibc's gconv charset modules, for images that call `iconv_open`.
     Iconv,
+    /// Runtime libraries nothing in the runtime links, for images that link some
+    /// (`crate::unlinked`).
+    Unlinked,
     /// CPython built from source, under `/opt/python/3.X`.
     Python,
     /// Third-party wheels, and the venv itself; with several platforms, the wheels they all
@@ -48,6 +51,7 @@ impl fmt::Display for LayerKind {
         match self {
             LayerKind::Os => f.write_str("os"),
             LayerKind::Iconv => f.write_str("iconv"),
+            LayerKind::Unlinked => f.write_str("unlinked"),
             LayerKind::Python => f.write_str("python"),
             LayerKind::Deps => f.write_str("deps"),
             LayerKind::PlatformDeps => f.write_str("deps (platform)"),
@@ -74,6 +78,9 @@ pub struct Notes {
     /// Whether an ELF file of the layer calls `iconv_open`: a venv fact.
     #[serde(default = "yes")]
     pub iconv: bool,
+    /// The units of an `unlinked` layer (`crate::unlinked`).
+    #[serde(default)]
+    pub units: Vec<crate::unlinked::Unit>,
 }
 
 fn yes() -> bool {
@@ -87,6 +94,7 @@ impl Default for Notes {
             scripts: Vec::new(),
             elf: true,
             iconv: true,
+            units: Vec::new(),
         }
     }
 }

@@ -73,6 +73,7 @@ mod result_file;
 mod sbom;
 mod shared;
 mod source_tree;
+mod unlinked;
 
 pub use context::{Context, SourceDateEpoch};
 pub use cpython::list_runtimes;

@@ -2,7 +2,7 @@
 //! venv must find the libraries it links (`DT_NEEDED`) in the finished image, or the build
 //! fails saying which Debian package to add — instead of the container failing at import time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use grocker_elf::Machine;
@@ -13,6 +13,7 @@ use grocker_oci::Layer;
 use crate::context::Context;
 use crate::debian::{DebianArchive, PinnedDebian};
 use crate::python::VenvLayers;
+use crate::unlinked::UnlinkedLayer;
 
 /// The whole image, as the check sees it.
 pub struct Whole<'a> {
@@ -34,15 +35,22 @@ pub struct Whole<'a> {
     /// layers).
     pub os_tree: Option<Tree>,
     pub venv_tree: Option<Tree>,
+    /// The runtime's libraries that nothing in it links, which the image may take units of.
+    pub unlinked: Option<&'a UnlinkedLayer>,
 }
 
-/// Checks the image. The verdict depends only on the layers' ELF files — the loader model skips
-/// any other file — so a passed check is remembered by the digests of the layers that have
-/// some, and a rebuild that changed nothing, or only pure-Python code (an edited project's app
-/// layer), skips it.
-pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
+/// Checks the image: the units of the runtime's `unlinked` layer its ELF files need (by name),
+/// or why it cannot run. The verdict depends only on the layers' ELF files — the loader model
+/// skips any other file — so a passed check is remembered, with those units, by the digests of
+/// the layers that have some, and a rebuild that changed nothing, or only pure-Python code (an
+/// edited project's app layer), skips it.
+pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<BTreeSet<String>> {
     let mut key = Hasher::new();
-    key.update(format!("native-check v3 {}\n", whole.arch.oci_name()).as_bytes());
+    key.update(format!("native-check v4 {}\n", whole.arch.oci_name()).as_bytes());
+    if let Some(unlinked) = whole.unlinked {
+        key.update(unlinked.layer.digest().to_string().as_bytes());
+        key.update(b"\n");
+    }
     for (layer, has_elf) in &whole.layers {
         match has_elf {
             true => key.update(layer.digest().to_string().as_bytes()),
@@ -52,8 +60,13 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
     }
     let key = key.finish().to_string();
     let cache = ctx.fetcher.cache();
-    if cache.get_keyed("native-check", &key).is_some() {
-        return Ok(());
+    if let Some((passed, _)) = cache.get_keyed("native-check", &key) {
+        // `ok`, then the units taken, a line each.
+        return Ok(String::from_utf8_lossy(&passed)
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect());
     }
 
     let _stage = ctx
@@ -87,21 +100,29 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
         grocker_wheel::Arch::X86_64 => Machine::X86_64,
         grocker_wheel::Arch::Aarch64 => Machine::Aarch64,
     };
-    let (foreign, missing) = tokio::task::spawn_blocking(move || {
+    let (tree, foreign, mut missing) = tokio::task::spawn_blocking(move || {
         let foreign = grocker_elf::foreign_objects(&tree, machine)?;
         let mut missing = Vec::new();
         for root in &roots {
             missing.extend(grocker_elf::missing_libraries_for(&tree, root, machine)?);
         }
-        Ok::<_, anyhow::Error>((foreign, missing))
+        Ok::<_, anyhow::Error>((tree, foreign, missing))
     })
     .await??;
     if !foreign.is_empty() {
         bail!("{}", foreign_message(&foreign, whole.arch));
     }
+    let units = match whole.unlinked {
+        Some(unlinked) => take_units(unlinked, tree, &mut missing, machine).await?,
+        None => BTreeSet::new(),
+    };
     if missing.is_empty() {
-        cache.put_keyed("native-check", &key, b"ok")?;
-        return Ok(());
+        let passed: String = std::iter::once("ok")
+            .chain(units.iter().map(String::as_str))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        cache.put_keyed("native-check", &key, passed.as_bytes())?;
+        return Ok(units);
     }
     // The suggestions are a courtesy: a mirror without Contents files still gets the verdict.
     let providers = match whole.archive.library_providers(ctx).await {
@@ -140,6 +161,45 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<()> {
         }
     }
     Err(MissingPackages { packages, message }.into())
+}
+
+/// The units of `unlinked` that provide what `missing` lacks, and what their own libraries
+/// need of it in turn; what they provide leaves `missing`.
+async fn take_units(
+    unlinked: &UnlinkedLayer,
+    mut tree: Tree,
+    missing: &mut Vec<grocker_elf::Missing>,
+    machine: Machine,
+) -> Result<BTreeSet<String>> {
+    let mut taken = BTreeSet::new();
+    let mut wanted = unlinked.providing(missing.iter().map(|m| m.library.as_str()));
+    while !wanted.is_subset(&taken) {
+        let new: BTreeSet<String> = wanted.difference(&taken).cloned().collect();
+        let files = unlinked.files(&new).await?;
+        let libraries: Vec<String> = files
+            .iter()
+            .filter(|(_, entry)| matches!(entry.kind, grocker_fs::Kind::File(_)))
+            .map(|(path, _)| path.as_str().to_string())
+            .collect();
+        tree.merge(files)?;
+        taken.extend(new);
+        let further = tokio::task::block_in_place(|| {
+            let mut further = Vec::new();
+            for library in &libraries {
+                further.extend(grocker_elf::missing_libraries_for(&tree, library, machine)?);
+            }
+            Ok::<_, grocker_elf::ElfError>(further)
+        })?;
+        wanted = unlinked.providing(further.iter().map(|m| m.library.as_str()));
+    }
+    let provided: BTreeSet<&str> = unlinked
+        .units
+        .iter()
+        .filter(|u| taken.contains(&u.name))
+        .flat_map(|u| u.sonames.iter().map(String::as_str))
+        .collect();
+    missing.retain(|m| !provided.contains(m.library.as_str()));
+    Ok(taken)
 }
 
 /// Which package of `packages` ships each shared library (`libssl.so.3` → `libssl3`), by

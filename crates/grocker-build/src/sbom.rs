@@ -59,6 +59,18 @@ pub async fn sbom(plan: &Plan, artifact: &Artifact, name: &str, ctx: &Context) -
 
 async fn debian(platform: &PlatformPlan, ctx: &Context) -> Result<Vec<DebianComponent>> {
     let pinned = platform.debian();
+    // The image carries every pinned package but those its build left out.
+    let left_out = platform.left_out.get().map_or(&[][..], Vec::as_slice);
+    let kept: Vec<DebianPackage> = pinned
+        .packages
+        .iter()
+        .filter(|p| !left_out.contains(&p.name))
+        .cloned()
+        .collect();
+    let pinned = crate::debian::PinnedDebian {
+        packages: &kept,
+        ..pinned
+    };
     let distro = format!("debian-{}", pinned.runtime.debian_version());
     let cache = ctx.fetcher.cache().clone();
     let mut facts: Vec<Option<DebFacts>> = pinned

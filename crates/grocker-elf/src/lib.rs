@@ -37,7 +37,9 @@
 #![deny(missing_docs)]
 
 pub use iconv::calls_iconv;
-pub use loader::{Machine, Missing, foreign_objects, missing_libraries, missing_libraries_for};
+pub use loader::{
+    Machine, Missing, foreign_objects, missing_libraries, missing_libraries_for, unlinked_libraries,
+};
 pub use message::missing_message;
 
 mod iconv;

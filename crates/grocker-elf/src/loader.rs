@@ -34,6 +34,15 @@ impl Machine {
         }
     }
 
+    /// Where Debian puts a shared library of this machine, relative to the root
+    /// (`usr/lib/x86_64-linux-gnu`).
+    pub fn lib_dir(self) -> &'static str {
+        match self {
+            Machine::X86_64 => "usr/lib/x86_64-linux-gnu",
+            Machine::Aarch64 => "usr/lib/aarch64-linux-gnu",
+        }
+    }
+
     /// glibc's trusted directories on Debian, in search order (`ld.so --help` lists them).
     fn default_dirs(self) -> &'static [&'static str] {
         match self {
@@ -160,6 +169,41 @@ pub fn missing_libraries_for(
         }
     }
     Ok(missing.into_iter().collect())
+}
+
+/// The shared libraries directly in [`Machine::lib_dir`] that nothing else in `tree` loads, by
+/// path, sorted: what a runtime carries that neither its programs nor its modules link.
+///
+/// Loading starts from every other object of `machine` in the tree — executables, extension
+/// modules, plugins in subdirectories (OpenSSL's providers, glibc's gconv modules) — and from
+/// the libraries whose file name `dlopened` accepts: those something loads by name without a
+/// `DT_NEEDED` (glibc's NSS modules, `libgcc_s` for unwinding). A library that only another
+/// unloaded library links is unloaded too.
+pub fn unlinked_libraries(
+    tree: &Tree,
+    machine: Machine,
+    dlopened: impl Fn(&str) -> bool,
+) -> Result<Vec<RelPath>, ElfError> {
+    let dir = machine.lib_dir();
+    let mut loader = Loader::new(tree, machine);
+    let (mut candidates, mut roots) = (Vec::new(), Vec::new());
+    for (path, entry) in tree.iter() {
+        if let Kind::File(data) = &entry.kind
+            && loader.object(path, data)?.is_some()
+        {
+            let in_dir = path.parent().is_some_and(|p| p.as_str() == dir);
+            match in_dir && !dlopened(path.file_name()) {
+                true => candidates.push(path.clone()),
+                false => roots.push(path.clone()),
+            }
+        }
+    }
+    let mut reached = HashSet::new();
+    for root in &roots {
+        reached.extend(loader.load(root)?.reached);
+    }
+    candidates.retain(|path| !reached.contains(path));
+    Ok(candidates)
 }
 
 /// The top-level package an installed file belongs to: the directory below `site-packages`

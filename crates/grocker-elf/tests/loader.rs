@@ -414,3 +414,43 @@ fn a_library_another_package_ships_is_found_by_name() {
         )]
     );
 }
+
+/// Debian's interpreter (linking libm, zlib and libexpat), with libm's sibling libmvec and
+/// libexpat's sibling libexpatw beside it: only what it does not load, and nothing dlopens, is
+/// unlinked — libz, which only the interpreter's own dependency would bring, is loaded.
+#[test]
+fn unlinked_libraries_are_those_nothing_loads() {
+    let mut tree = with_zlib(debian_root());
+    host_file(&mut tree, "usr/bin/python3.11", "/usr/bin/python3.11");
+    for lib in [
+        "libmvec.so.1",
+        "libexpat.so.1.8.10",
+        "libexpatw.so.1.8.10",
+        "libgcc_s.so.1",
+    ] {
+        host_file(
+            &mut tree,
+            &format!("{MULTIARCH}/{lib}"),
+            Path::new("/").join(MULTIARCH).join(lib),
+        );
+    }
+    for (link, target) in [
+        ("libexpat.so.1", "libexpat.so.1.8.10"),
+        ("libexpatw.so.1", "libexpatw.so.1.8.10"),
+    ] {
+        insert(
+            &mut tree,
+            &format!("{MULTIARCH}/{link}"),
+            Entry::symlink(target),
+        );
+    }
+    let unlinked = grocker_elf::unlinked_libraries(&tree, grocker_elf::Machine::X86_64, |name| {
+        name.starts_with("libgcc_s.so")
+    })
+    .unwrap();
+    let names: Vec<&str> = unlinked.iter().map(|p| p.file_name()).collect();
+    assert_eq!(
+        names,
+        ["libexpatw.so.1.8.10", "libmvec.so.1", "libpthread.so.0"]
+    );
+}

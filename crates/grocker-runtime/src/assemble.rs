@@ -107,6 +107,10 @@ pub fn assemble(mut packages: Vec<InstalledPackage>, user: &User) -> Result<Tree
         "etc/ssl/certs/ca-certificates.crt",
         Entry::file(bundle, 0o644),
     )?;
+    // Only update-ca-certificates reads Debian's certificate files, to write the bundle (and
+    // the hashed links of a CApath, which nothing here uses: OpenSSL's CAfile is the bundle).
+    // They are in the bundle now; distroless images ship it alone too. 0.6 MB.
+    leave_out(&mut tree, "ca-certificates", CERTIFICATES);
     // OpenSSL looks in its OPENSSLDIR (/usr/lib/ssl); Debian's `openssl` package links these,
     // but it is only needed by ca-certificates' maintainer script, so it is not installed.
     for (link, target) in [
@@ -158,12 +162,38 @@ fn keep_needed_part(package: &mut InstalledPackage) {
     });
 }
 
+/// Where Debian's certificates are, one file each.
+const CERTIFICATES: &str = "usr/share/ca-certificates";
+
+/// Takes `dir` and what is below it out of `tree`, and out of `package`'s md5sums, so that the
+/// package's record lists what the image has.
+fn leave_out(tree: &mut Tree, package: &str, dir: &str) {
+    let below = |path: &str| path == dir || path.starts_with(&format!("{dir}/"));
+    tree.split_off(|path, _| below(path.as_str()));
+    let Ok(md5sums) = rel(&format!("var/lib/dpkg/status.d/{package}.md5sums")) else {
+        return;
+    };
+    if let Some(Entry {
+        kind: Kind::File(content),
+        ..
+    }) = tree.get(&md5sums)
+        && let Ok(data) = content.read_all()
+    {
+        let lines: String = String::from_utf8_lossy(&data)
+            .lines()
+            .filter(|line| line.split_once("  ").is_none_or(|(_, p)| !below(p)))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let _ = tree.replace(md5sums, Entry::file(lines, 0o644));
+    }
+}
+
 /// `update-ca-certificates`' bundle: every certificate Debian ships under
-/// `/usr/share/ca-certificates`, in path order, each ending with a newline.
+/// [`CERTIFICATES`], in path order, each ending with a newline.
 fn ca_bundle(tree: &Tree) -> Result<Bytes, RuntimeError> {
     let mut bundle = Vec::new();
     for (path, entry) in tree.iter() {
-        if !path.starts_with("usr/share/ca-certificates") || !path.as_str().ends_with(".crt") {
+        if !path.starts_with(CERTIFICATES) || !path.as_str().ends_with(".crt") {
             continue;
         }
         if let Kind::File(content) = &entry.kind {
@@ -261,6 +291,19 @@ mod tests {
                         "usr/share/ca-certificates/mozilla/A.crt",
                         Entry::file(&b"-----A-----\n"[..], 0o644),
                     ),
+                    (
+                        "usr/share/doc/ca-certificates/copyright",
+                        Entry::file(&b"Format: ...\n"[..], 0o644),
+                    ),
+                    (
+                        "var/lib/dpkg/status.d/ca-certificates.md5sums",
+                        Entry::file(
+                            &b"0a  usr/share/doc/ca-certificates/copyright\n\
+                               0b  usr/share/ca-certificates/mozilla/A.crt\n\
+                               0c  usr/share/ca-certificates/mozilla/B.crt\n"[..],
+                            0o644,
+                        ),
+                    ),
                 ],
             ),
         ]
@@ -280,6 +323,16 @@ mod tests {
         assert_eq!(
             file(&tree, "etc/ssl/certs/ca-certificates.crt"),
             "-----A-----\n-----B-----\n"
+        );
+        // The certificates are in the bundle, once: their files, and their md5sums lines, go.
+        assert!(
+            !tree
+                .iter()
+                .any(|(p, _)| p.starts_with("usr/share/ca-certificates"))
+        );
+        assert_eq!(
+            file(&tree, "var/lib/dpkg/status.d/ca-certificates.md5sums"),
+            "0a  usr/share/doc/ca-certificates/copyright\n"
         );
         assert!(file(&tree, "etc/passwd").contains("app:x:10001:10001:app:/home/app:"));
         assert!(file(&tree, "etc/group").contains("app:x:10001:"));

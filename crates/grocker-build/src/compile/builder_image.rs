@@ -213,6 +213,7 @@ impl Compiler {
             runtime,
             sources: self.archive.sources(),
             packages,
+            requested: &[],
         };
         let mut path = crate::image::PATH.to_string();
         if python.is_some() {

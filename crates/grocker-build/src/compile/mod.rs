@@ -132,6 +132,7 @@ impl Compiler {
             runtime: self.target_runtime(),
             sources: self.archive.sources(),
             packages: &self.runtime_packages,
+            requested: &[],
         }
     }
 
@@ -302,6 +303,7 @@ impl Compiler {
             runtime: self.target_runtime(),
             sources: self.archive.sources(),
             packages: &self.runtime_packages,
+            requested: &[],
         }
     }
 

@@ -52,6 +52,10 @@ pub struct PlatformPlan {
     /// The builder of the CPython grocker builds for this runtime (the app's compiler, when
     /// there is an app); `None` when the interpreter is Debian's.
     pub(crate) python_builder: Option<Arc<Compiler>>,
+    /// Pinned packages the built image does not carry: set apart with the libraries nothing in
+    /// the runtime links, and linked by nothing in the image either (`crate::unlinked`). Known
+    /// once the image is built; the SBOM leaves them out.
+    pub(crate) left_out: std::sync::OnceLock<Vec<String>>,
 }
 
 /// The application of a plan, for one platform.
@@ -86,6 +90,7 @@ impl PlatformPlan {
             runtime: self.archive.runtime(),
             sources: self.archive.sources(),
             packages: &self.pins.debian,
+            requested: &self.pins.request.packages,
         }
     }
 }
@@ -269,6 +274,7 @@ async fn plan_platform(
                 runtime: archive.runtime(),
                 sources: archive.sources(),
                 packages: &debian,
+                requested: &inputs.packages,
             };
             let prefetch = match deps_ahead(inputs, project, &pins, &target, &compiler, os, ctx) {
                 true => None,
@@ -333,6 +339,7 @@ async fn plan_platform(
         arch,
         pins,
         python_builder,
+        left_out: std::sync::OnceLock::new(),
         app: Some(PlannedApp {
             release,
             versioned: app.versioned,
@@ -405,6 +412,7 @@ async fn plan_root(
         app: None,
         archive,
         python_builder,
+        left_out: std::sync::OnceLock::new(),
     })
 }
 

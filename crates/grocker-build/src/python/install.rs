@@ -303,6 +303,7 @@ impl VenvLayers<'_> {
             scripts,
             elf,
             iconv,
+            units: Vec::new(),
         };
         if let Some(interpreter) = self.bytecode {
             let _stage = ctx

@@ -48,6 +48,18 @@ fn httpie_runs_and_shares_its_os_layer_across_versions() {
     assert_eq!(config["Labels"]["grocker.app.version"], "3.2.4");
     let files = image.files();
     assert!(!files.keys().any(|p| p.contains("/gconv/")));
+    // Nothing links the C++ runtime, glibc's vector maths or expat's wide twin: they stay out,
+    // and so does libstdc++6's record; Debian's certificates are in the bundle alone.
+    for absent in [
+        "usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+        "usr/lib/x86_64-linux-gnu/libmvec.so.1",
+        "usr/lib/x86_64-linux-gnu/libexpatw.so.1",
+        "var/lib/dpkg/status.d/libstdc++6",
+        "usr/share/ca-certificates/",
+    ] {
+        assert!(!files.keys().any(|p| p.starts_with(absent)), "{absent}");
+    }
+    assert!(files.contains_key("usr/lib/x86_64-linux-gnu/libexpat.so.1"));
     let venv_file = |p: &str| files.get(&format!("opt/venv/{p}")).cloned();
     let http = venv_file("bin/http").expect("console script");
     assert!(String::from_utf8_lossy(&http.data).starts_with("#!/opt/venv/bin/python\n"));
@@ -151,6 +163,54 @@ fn gconv_modules_ship_only_when_something_calls_iconv() {
     load(&s2);
     assert_eq!(probe(&bare), "iconv no");
     docker(&["rmi", &bare]);
+}
+
+/// greenlet is C++: its image gets, in a layer of its own, libstdc++6 — the package, record
+/// included — and nothing else of what the runtime links nowhere.
+#[test]
+fn the_cpp_runtime_ships_when_a_wheel_links_it() {
+    let s = Scratch::new();
+    let name = build_as(
+        &s,
+        "unlinked-greenlet",
+        "greenlet==3.1.1",
+        &["-e", "python"],
+    );
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    // os, the C++ runtime, deps (none), app.
+    assert_eq!(image.layers.len(), 4);
+    let unlinked = &image.layers[1];
+    assert!(
+        unlinked
+            .keys()
+            .any(|p| p.starts_with("usr/lib/x86_64-linux-gnu/libstdc++.so.6.")),
+        "{:?}",
+        unlinked.keys().collect::<Vec<_>>()
+    );
+    assert!(unlinked.contains_key("usr/lib/x86_64-linux-gnu/libstdc++.so.6"));
+    assert!(unlinked.contains_key("var/lib/dpkg/status.d/libstdc++6"));
+    assert!(!image.files().keys().any(|p| p.contains("libmvec")));
+    if !engine() {
+        return;
+    }
+    load(&s);
+    let out = docker(&[
+        "run",
+        "--rm",
+        &name,
+        "-c",
+        "import greenlet; print(greenlet.greenlet(lambda: 6 * 7).switch())",
+    ]);
+    assert_eq!(out, "42");
+    docker(&["rmi", &name]);
+
+    // Asked for by name (for `ctypes`, say), it stays in the os layer of a pure-Python image.
+    let s = Scratch::new();
+    let args = ["-e", "python", "--package", "libstdc++6"];
+    build_as(&s, "unlinked-kept", "six==1.16.0", &args);
+    let image = unpack_archive(&s.path().join("app.tar"), &s.path().join("a"));
+    assert!(image.layers[0].contains_key("usr/lib/x86_64-linux-gnu/libstdc++.so.6"));
+    assert!(image.layers[0].contains_key("var/lib/dpkg/status.d/libstdc++6"));
 }
 
 #[test]
