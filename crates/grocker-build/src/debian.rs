@@ -25,9 +25,11 @@ use crate::inputs::DebianSources;
 use crate::layers::{LayerCache, LayerKey, LayerKind, Notes};
 use crate::unlinked::{Unit, UnlinkedLayer};
 
-/// What the runtime's layer keys say of how it is divided: the `unlinked` layer's rules
-/// (`crate::unlinked`) are an input of all three.
-const UNLINKED_APART: &str = "unlinked apart: siblings and libstdc++6, units of 64 KiB";
+/// What the runtime's layer keys say of how it is laid out and divided: the `unlinked` layer's
+/// rules (`crate::unlinked`) are an input of all three, and so is what `assemble` leaves out
+/// (Debian's certificate files, once in the bundle).
+const RUNTIME_LAYOUT: &str = "unlinked apart: siblings and libstdc++6, units of 64 KiB, no manylinux platform library; \
+     certificates in the bundle only";
 
 /// The cache namespace of Debian resolutions (see [`DebianArchive::resolve`]).
 const RESOLUTIONS: &str = "debian-resolutions";
@@ -436,7 +438,7 @@ impl PinnedDebian<'_> {
             key.add(&format!("user {} {} {}", user.name, user.uid, user.gid));
             // How the three are split, and what the os layer's notes say, are inputs too.
             key.add("gconv apart; calls_iconv besides libc and libstdc++");
-            key.add(UNLINKED_APART);
+            key.add(RUNTIME_LAYOUT);
             for name in self.kept_whole() {
                 key.add(&format!("kept whole: {name}"));
             }

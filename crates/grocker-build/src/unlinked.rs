@@ -17,8 +17,9 @@
 //! - the whole of a package in [`FOR_WHEELS`] none of whose libraries the runtime links, unless
 //!   it was asked for by name: its status file with it, so that scanners see it only in images
 //!   that have it;
-//! - only units of [`MIN_UNIT`] bytes or more: glibc's compatibility stubs (`libpthread.so.0`,
-//!   `libdl.so.2`, 14 kB each), which old manylinux wheels all link, stay in `os`.
+//! - not what manylinux wheels may take from the platform ([`PLATFORM_LIBRARIES`]: glibc's
+//!   compatibility stubs, which old wheels all link), and only units of [`MIN_UNIT`] bytes or
+//!   more.
 //!
 //! A runtime whose Python grocker builds from source sets nothing apart: its interpreter is in
 //! a layer of its own, which is what links the packages' libraries.
@@ -41,6 +42,25 @@ pub const FOR_WHEELS: &[&str] = &["libstdc++6"];
 
 /// Smaller units stay in `os`: a layer of its own costs an image more than they weigh.
 const MIN_UNIT: u64 = 64 * 1024;
+
+/// What manylinux wheels may link without bundling it (PEP 600; auditwheel's policies), and
+/// so stays in `os` whether or not the runtime links it — but for the C++ runtime
+/// ([`FOR_WHEELS`]), which is large and which only some wheels link. Old wheels all link
+/// glibc's compatibility stubs (`libpthread.so.0`, `libdl.so.2`), which on arm64 take a
+/// 64 KiB page each.
+const PLATFORM_LIBRARIES: &[&str] = &[
+    "libc.so.6",
+    "libcrypt.so.1",
+    "libdl.so.2",
+    "libgcc_s.so.1",
+    "libm.so.6",
+    "libnsl.so.1",
+    "libpthread.so.0",
+    "libresolv.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "libz.so.1",
+];
 
 /// Libraries glibc loads by name, with no `DT_NEEDED` naming them: the NSS modules
 /// `/etc/nsswitch.conf` names, and `libgcc_s` for unwinding (`pthread_cancel`, `backtrace`).
@@ -120,6 +140,13 @@ pub fn split(
         }
     }
     units.retain(|u| {
+        let platform = u
+            .sonames
+            .iter()
+            .any(|s| PLATFORM_LIBRARIES.contains(&s.as_str()));
+        if platform && !FOR_WHEELS.contains(&u.name.as_str()) {
+            return false;
+        }
         let size: u64 = u
             .paths
             .iter()
