@@ -32,10 +32,11 @@
 //! whose Python Debian does not ship, CPython's verified source pinned and compiled once in the
 //! builder into a layer of its own, in `cpython`; Python resolution and the compiler stage in
 //! `python` and `compile`, or — for a project with its own lock —
-//! that lock's pins taken as they are, in `project`), then [`build`] (`debian` and `python`
-//! write layers through the layer cache in `layers`, an app that is not a package adds its
-//! `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
-//! image's ELF files). With `--cache-repo`, the layer cache and the compiler stage's wheel
+//! that lock's pins taken as they are, in `project`), then [`build`] (`runtime_layers` — the
+//! runtime divided into `os`, `iconv` and the libraries nothing in it links, `unlinked` — and
+//! `python` write layers through the layer cache in `layers`, an app that is not a package adds
+//! its `source_tree` in `/app`; `bytecode` compiles `.pyc` files; `native` checks the finished
+//! image's ELF files and picks the `unlinked` units it needs). With `--cache-repo`, the layer cache and the compiler stage's wheel
 //! cache consult a shared cache in a registry on a miss and fill it after a build (`shared`).
 //! What a later stage needs and an earlier one already pins may start early (`ahead`): a team
 //! lock's deps layer is written, and the runtime read back for the native check, while the
@@ -70,6 +71,7 @@ mod python;
 mod release;
 mod report;
 mod result_file;
+mod runtime_layers;
 mod sbom;
 mod shared;
 mod source_tree;

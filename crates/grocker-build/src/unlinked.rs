@@ -4,8 +4,8 @@
 //! runtime carries `libstdc++6` (2.3 MB) only because manylinux wheels may link it (PEP 600).
 //! An image whose wheels link none of them need not carry them.
 //!
-//! So the runtime is laid out as three layers: `os`, glibc's gconv modules (`iconv`, see
-//! `debian`), and these libraries (`unlinked`), in [`Unit`]s. The native check (`native`) takes
+//! So the runtime is laid out as three layers (`runtime_layers`): `os`, glibc's gconv modules
+//! (`iconv`), and these libraries (`unlinked`), in [`Unit`]s. The native check (`native`) takes
 //! the units an image's ELF files need — by the same loader model that judges the image — and
 //! the image gets a layer of just those; the runtime image alone (`grocker root`) gets all.
 //!

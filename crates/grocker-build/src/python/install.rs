@@ -37,7 +37,7 @@ pub struct PythonLayers {
     /// native-library check's verdict, see `native::check`).
     pub elf: Vec<bool>,
     /// Whether an ELF file of these layers calls `iconv_open` (the image then needs the
-    /// runtime's `iconv` layer, see `debian::OsLayers`).
+    /// runtime's `iconv` layer, see `runtime_layers::OsLayers`).
     pub calls_iconv: bool,
     /// The whole venv when every layer had to be installed (all layer-cache misses), so that
     /// checks over the image need not install the wheels again.

@@ -121,6 +121,22 @@ fn registry_restarted_during_a_push_is_retried_with_a_new_upload_session() {
     assert_eq!(skopeo_digest(&name, None), image.digest().to_string());
 }
 
+/// Pushes a one-layer image to `registry` with retries off: the image, and what the push gave.
+fn push_one_layer_without_retries(
+    registry: &grocker_testkit::ScriptedServer,
+) -> (Image, Result<grocker_oci::Published, grocker_oci::OciError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
+    let host = registry.url().trim_start_matches("http://").to_string();
+    let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
+    let mut sink = new_sink(RegistryOptions {
+        retries: 0,
+        ..no_auth_files()
+    });
+    let result = sink.publish(&image, &name);
+    (image, result)
+}
+
 /// A registry that calls a blob unknown right after it was found there is catching up (two
 /// clients committing the same blob at once on distribution's filesystem driver): the manifest
 /// is put once more, even with retries off, and only then is a 400 final.
@@ -145,15 +161,7 @@ fn a_manifest_put_refused_for_a_blob_just_found_is_put_once_more() {
                 _ => Reply::Status(500),
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
-        let host = registry.url().trim_start_matches("http://").to_string();
-        let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
-        let mut sink = new_sink(RegistryOptions {
-            retries: 0,
-            ..no_auth_files()
-        });
-        let result = sink.publish(&image, &name);
+        let (image, result) = push_one_layer_without_retries(&registry);
         let puts = registry
             .requests()
             .iter()
@@ -188,15 +196,7 @@ fn a_blob_check_answered_500_once_is_asked_once_more() {
                 _ => Reply::Status(500),
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let image = image_of(vec![file_layer(dir.path(), Compression::Gzip, "a", b"a")]);
-        let host = registry.url().trim_start_matches("http://").to_string();
-        let name: ImageName = format!("{host}/team/app:1").parse().unwrap();
-        let mut sink = new_sink(RegistryOptions {
-            retries: 0,
-            ..no_auth_files()
-        });
-        let result = sink.publish(&image, &name);
+        let (image, result) = push_one_layer_without_retries(&registry);
         let requests = registry.requests();
         let heads = |path: &str| {
             requests
