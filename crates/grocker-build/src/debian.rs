@@ -320,12 +320,7 @@ impl PinnedDebian<'_> {
             None => self.runtime_tree(ctx).await?,
         };
         if let Some(layer) = python {
-            let layer = layer.clone();
-            let python =
-                tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&layer]))
-                    .await
-                    .context("the layer reader stopped unexpectedly")??;
-            assembled.merge(python)?;
+            assembled.merge(crate::layer_tree::read_back(&[layer]).await?)?;
         }
         Interpreter::materialize(ctx.fetcher.cache(), &id, &assembled, version, &prefix)
     }

@@ -22,6 +22,14 @@ pub fn read_layers(layers: &[&Layer]) -> Result<Tree> {
     Ok(tree)
 }
 
+/// [`read_layers`] on a blocking thread, for async callers.
+pub async fn read_back(layers: &[&Layer]) -> Result<Tree> {
+    let layers: Vec<Layer> = layers.iter().map(|l| (*l).clone()).collect();
+    tokio::task::spawn_blocking(move || read_layers(&layers.iter().collect::<Vec<_>>()))
+        .await
+        .context("the layer reader stopped unexpectedly")?
+}
+
 /// The filesystem of an uncompressed tar file (the builder's CPython build).
 pub fn read_tar_file(path: &std::path::Path) -> Result<Tree> {
     let mut tree = Tree::new();

@@ -90,10 +90,7 @@ pub async fn check(whole: Whole<'_>, ctx: &Context) -> Result<BTreeSet<String>> 
         .into_iter()
         .collect();
     if let Some(layer) = whole.python {
-        let layer = layer.clone();
-        let python = tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&layer]))
-            .await??;
-        tree.merge(python)?;
+        tree.merge(crate::layer_tree::read_back(&[layer]).await?)?;
         roots.push(whole.os.runtime.prefix());
     }
     let machine = match whole.arch {

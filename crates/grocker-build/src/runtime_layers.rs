@@ -313,10 +313,8 @@ impl PinnedDebian<'_> {
         let _stage = ctx
             .report
             .stage("Reading the runtime filesystem from its cached layers");
-        let (os, iconv) = (layers.os, layers.iconv);
-        tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&os, &iconv]))
+        crate::layer_tree::read_back(&[&layers.os, &layers.iconv])
             .await
-            .context("the layer reader stopped unexpectedly")?
             .map(Some)
     }
 }

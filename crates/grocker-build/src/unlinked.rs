@@ -248,23 +248,23 @@ impl UnlinkedLayer {
 
     /// The files of the units `names`.
     pub async fn files(&self, names: &BTreeSet<String>) -> Result<Tree> {
-        let all = match &self.tree {
-            Some(tree) => tree.clone(),
-            None => {
-                let layer = self.layer.clone();
-                tokio::task::spawn_blocking(move || crate::layer_tree::read_layers(&[&layer]))
-                    .await
-                    .context("the layer reader stopped unexpectedly")??
-            }
-        };
         let wanted: BTreeSet<&str> = self
             .units
             .iter()
             .filter(|u| names.contains(&u.name))
             .flat_map(|u| u.paths.iter().map(String::as_str))
             .collect();
-        let mut all = all;
-        Ok(all.split_off(|path, _| wanted.contains(path.as_str())))
+        let Some(all) = &self.tree else {
+            let mut all = crate::layer_tree::read_back(&[&self.layer]).await?;
+            return Ok(all.split_off(|path, _| wanted.contains(path.as_str())));
+        };
+        let mut picked = Tree::new();
+        for (path, entry) in all.iter() {
+            if wanted.contains(path.as_str()) {
+                picked.insert(path.clone(), entry.clone())?;
+            }
+        }
+        Ok(picked)
     }
 
     /// The layer of an image that needs the units `names`: this one when that is all of them,
