@@ -164,8 +164,12 @@ const IMPORTS: &str = "import ssl, sqlite3, lzma, bz2, ctypes, zlib, uuid, decim
 /// Nothing of a toolchain in an image, and no pip but what the app's own dependencies pin in
 /// the venv (httpie depends on pip): the interpreter brings none.
 fn no_compiler_nor_pip(image: &OciImage) {
-    for (path, _) in image.files() {
+    for (path, info) in image.files() {
         let name = path.rsplit('/').next().unwrap_or(&path);
+        // A directory is no toolchain: libstdc++6's gdb printers live in `usr/share/gcc/`.
+        if info.kind == 'd' {
+            continue;
+        }
         let in_venv = path.starts_with("opt/venv/");
         let pip = name.starts_with("pip") || path.contains("/pip/");
         assert!(
