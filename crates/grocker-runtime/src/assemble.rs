@@ -133,10 +133,7 @@ fn keep_needed_part(package: &mut InstalledPackage) {
     let status = format!("var/lib/dpkg/status.d/{name}");
     let md5sums = format!("{status}.md5sums");
     let copyright = format!("usr/share/doc/{name}/copyright");
-    let is_kept = |path: &str| {
-        kept.iter()
-            .any(|k| path == *k || path.starts_with(&format!("{k}/")))
-    };
+    let is_kept = |path: &str| kept.iter().any(|k| at_or_below(path, k));
     package.files.retain_mut(|(path, entry)| {
         let path = path.as_str();
         if path == md5sums {
@@ -145,12 +142,7 @@ fn keep_needed_part(package: &mut InstalledPackage) {
             if let Kind::File(content) = &entry.kind
                 && let Ok(data) = content.read_all()
             {
-                // `<md5>  <path>` lines, paths relative to the root.
-                let lines = String::from_utf8_lossy(&data)
-                    .lines()
-                    .filter(|line| line.split_once("  ").is_some_and(|(_, p)| is_kept(p)))
-                    .map(|line| format!("{line}\n"))
-                    .collect::<String>();
+                let lines = md5sums_keeping(&data, |p| p.is_some_and(is_kept));
                 entry.kind = Kind::File(Content::inline(lines));
             }
             return true;
@@ -168,8 +160,7 @@ const CERTIFICATES: &str = "usr/share/ca-certificates";
 /// Takes `dir` and what is below it out of `tree`, and out of `package`'s md5sums, so that the
 /// package's record lists what the image has.
 fn leave_out(tree: &mut Tree, package: &str, dir: &str) {
-    let below = |path: &str| path == dir || path.starts_with(&format!("{dir}/"));
-    tree.split_off(|path, _| below(path.as_str()));
+    tree.split_off(|path, _| path.starts_with(dir));
     let Ok(md5sums) = rel(&format!("var/lib/dpkg/status.d/{package}.md5sums")) else {
         return;
     };
@@ -179,13 +170,25 @@ fn leave_out(tree: &mut Tree, package: &str, dir: &str) {
     }) = tree.get(&md5sums)
         && let Ok(data) = content.read_all()
     {
-        let lines: String = String::from_utf8_lossy(&data)
-            .lines()
-            .filter(|line| line.split_once("  ").is_none_or(|(_, p)| !below(p)))
-            .map(|line| format!("{line}\n"))
-            .collect();
+        let lines = md5sums_keeping(&data, |p| p.is_none_or(|p| !at_or_below(p, dir)));
         let _ = tree.replace(md5sums, Entry::file(lines, 0o644));
     }
+}
+
+/// Whether `path` is `dir` or below it.
+fn at_or_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A package's md5sums (`<md5>  <path>` lines, paths relative to the root) with the lines
+/// `keep` accepts; it is given each line's path, `None` for a line without one.
+fn md5sums_keeping(data: &[u8], keep: impl Fn(Option<&str>) -> bool) -> String {
+    String::from_utf8_lossy(data)
+        .lines()
+        .filter(|line| keep(line.split_once("  ").map(|(_, p)| p)))
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// `update-ca-certificates`' bundle: every certificate Debian ships under
